@@ -1,0 +1,46 @@
+# Diego's build. `make up` starts a cluster on this machine; `make test` runs every
+# suite (as root: the suites run real containers). Both install what the machine
+# lacks first (scripts/setup.sh, idempotent).
+
+GO        ?= go
+PKGS      ?= ./...
+BENCH_OUT ?= $(CURDIR)/.bench/figures.jsonl
+# Suites run real etcd, NATS and runc; two packages at a time fits 2 cores.
+TEST_FLAGS ?= -count=1 -p 2 -timeout 25m
+
+.PHONY: all setup build test vet bench up e2e fuzz clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/ ./cmd/...
+
+vet:
+	$(GO) vet $(PKGS)
+
+test: setup
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) test $(TEST_FLAGS) $(PKGS)
+
+# Each benchmark records its figures through internal/benchreport; the report
+# collects them into docs/benchmarks.md beside their targets.
+bench: setup
+	@mkdir -p $(dir $(BENCH_OUT)) && rm -f $(BENCH_OUT)
+	DIEGO_BENCH_OUT=$(BENCH_OUT) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m -p 1 $(PKGS)
+	$(GO) run ./cmd/benchreport -in $(BENCH_OUT) -out docs/benchmarks.md
+
+# Longer fuzzing than the seed corpus that `make test` runs.
+fuzz:
+	@for f in $$($(GO) test -list 'Fuzz.*' ./models | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./models || exit 1; done
+
+up: setup build
+	bin/diego up
+
+clean:
+	rm -rf bin .bench

@@ -1,0 +1,51 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Server runs an HTTP handler on a listener as an ifrit runner: ready once it
+// listens, and on a signal it stops accepting and lets in-flight requests finish
+// (for at most ShutdownTimeout).
+type Server struct {
+	Listener        net.Listener
+	Handler         http.Handler
+	ShutdownTimeout time.Duration
+}
+
+// NewServer listens on address (with TLS when configured) and returns the runner.
+func NewServer(t TLS, address string, handler http.Handler) (*Server, error) {
+	l, err := Listen(t, address)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{Listener: l, Handler: handler, ShutdownTimeout: 10 * time.Second}, nil
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (s *Server) Addr() string { return s.Listener.Addr().String() }
+
+// Run implements ifrit.Runner.
+func (s *Server) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	srv := &http.Server{Handler: s.Handler, ReadHeaderTimeout: 10 * time.Second}
+	errs := make(chan error, 1)
+	go func() { errs <- srv.Serve(s.Listener) }()
+	close(ready)
+	select {
+	case err := <-errs:
+		return err
+	case <-signals:
+		ctx, cancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
+		defer cancel()
+		err := srv.Shutdown(ctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return srv.Close()
+		}
+		return err
+	}
+}

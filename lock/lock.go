@@ -1,0 +1,115 @@
+// Package lock elects one active instance of a singleton daemon (auctioneer,
+// converger, route-emitter) with an etcd lease. The holder's value (usually its
+// URL) is readable by anyone through Holder.
+//
+// Keys live under /diego/locks/<name>/; each contender writes one key bound to
+// its lease and the oldest key holds the lock. When the holder dies its lease
+// expires after TTL and the next contender takes over.
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"code.cloudfoundry.org/lager/v3"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// Prefix is the root of every lock key.
+const Prefix = "/diego/locks/"
+
+// ErrNoHolder means nobody holds the lock right now.
+var ErrNoHolder = errors.New("lock: no holder")
+
+// ErrLost is returned by Run when the lease is lost while holding the lock.
+var ErrLost = errors.New("lock: lost")
+
+// Runner campaigns for the lock and is ready once it holds it. It keeps the lease
+// alive while running, returns ErrLost if the lease is lost, and resigns on a
+// signal. Put it first in an ordered group so the rest starts only once active.
+type Runner struct {
+	Logger lager.Logger
+	Client *clientv3.Client
+	Name   string        // e.g. "auctioneer"
+	Value  string        // what Holder returns, e.g. the daemon's URL
+	TTL    time.Duration // default 15 s
+}
+
+// Run implements ifrit.Runner.
+func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	logger := r.Logger.Session("lock", lager.Data{"name": r.Name})
+	ttl := r.TTL
+	if ttl <= 0 {
+		ttl = 15 * time.Second
+	}
+	ttlSeconds := int(ttl.Round(time.Second) / time.Second)
+	if ttlSeconds < 1 {
+		ttlSeconds = 1
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-signals:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	var session *concurrency.Session
+	var election *concurrency.Election
+	for {
+		var err error
+		session, err = concurrency.NewSession(r.Client, concurrency.WithTTL(ttlSeconds), concurrency.WithContext(ctx))
+		if err == nil {
+			election = concurrency.NewElection(session, Prefix+r.Name)
+			logger.Info("campaigning")
+			err = election.Campaign(ctx, r.Value)
+			if err == nil {
+				break
+			}
+			session.Close()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		logger.Error("campaign-failed", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	logger.Info("acquired")
+	close(ready)
+
+	select {
+	case <-session.Done():
+		logger.Error("lost", ErrLost)
+		return ErrLost
+	case <-ctx.Done():
+		resignCtx, resignCancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer resignCancel()
+		_ = election.Resign(resignCtx)
+		_ = session.Close()
+		logger.Info("released")
+		return nil
+	}
+}
+
+// Holder returns the value of the current holder of the named lock.
+func Holder(ctx context.Context, client *clientv3.Client, name string) (string, error) {
+	resp, err := client.Get(ctx, Prefix+name+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return "", fmt.Errorf("reading lock %s: %w", name, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", ErrNoHolder
+	}
+	return string(resp.Kvs[0].Value), nil
+}

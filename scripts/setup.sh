@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what Diego's tests and `diego up` need from Debian's packages, once.
+# Idempotent: a machine that already has everything is left alone.
+set -euo pipefail
+
+need=()
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "diego setup: missing ${need[*]}; run 'sudo scripts/setup.sh' (tests need root)" >&2
+  exit 1
+fi
+
+echo "diego setup: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

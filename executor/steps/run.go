@@ -44,6 +44,8 @@ func (r Run) Perform(ctx context.Context) error {
 		exited <- waitResult{status, err}
 	}()
 
+	defer flush(stdout, stderr)
+
 	select {
 	case res := <-exited:
 		return res.err()
@@ -79,4 +81,15 @@ func (w waitResult) err() error {
 		return &ExitError{Status: w.status}
 	}
 	return nil
+}
+
+// flusher is a writer that holds back a partial last line.
+type flusher interface{ Flush() }
+
+func flush(writers ...io.Writer) {
+	for _, w := range writers {
+		if f, ok := w.(flusher); ok {
+			f.Flush()
+		}
+	}
 }

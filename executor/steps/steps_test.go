@@ -95,7 +95,9 @@ var _ = Describe("Steps built from an action tree", func() {
 		It("sends SIGTERM on cancel and lets a process that honours it exit", func() {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- build(sh("trap 'echo terminated; exit 0' TERM; echo ready; while true; do sleep 0.05; done")).Perform(ctx) }()
+			go func() {
+				done <- build(sh("trap 'echo terminated; exit 0' TERM; echo ready; while true; do sleep 0.05; done")).Perform(ctx)
+			}()
 			Eventually(func() string { return streamer.Output("APP/OUT") }).Should(Equal("ready"))
 			cancel()
 			Eventually(done).Should(Receive(MatchError(steps.ErrCancelled)))

@@ -1,0 +1,51 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-runtime/diego/internal/config"
+)
+
+func TestConfig(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Config Suite")
+}
+
+type inner struct {
+	Every time.Duration `json:"every"`
+}
+
+type sample struct {
+	Name     string                   `json:"name"`
+	Interval time.Duration            `json:"interval"`
+	Inner    inner                    `json:"inner"`
+	List     []inner                  `json:"list"`
+	Timeouts map[string]time.Duration `json:"timeouts"`
+}
+
+var _ = Describe("Loading a config over its defaults", func() {
+	It("keeps defaults for absent fields and reads durations as strings or nanoseconds", func() {
+		cfg := sample{Name: "default", Interval: time.Minute, Inner: inner{Every: time.Second}}
+		Expect(config.Decode([]byte(`{"interval": "30s", "inner": {"every": 5000000}, "list": [{"every": "2m"}], "timeouts": {"a": "1h"}}`), &cfg)).To(Succeed())
+		Expect(cfg.Name).To(Equal("default"))
+		Expect(cfg.Interval).To(Equal(30 * time.Second))
+		Expect(cfg.Inner.Every).To(Equal(5 * time.Millisecond))
+		Expect(cfg.List).To(Equal([]inner{{Every: 2 * time.Minute}}))
+		Expect(cfg.Timeouts).To(HaveKeyWithValue("a", time.Hour))
+	})
+
+	DescribeTable("refuses bad documents, naming the problem",
+		func(doc, problem string) {
+			cfg := sample{}
+			Expect(config.Decode([]byte(doc), &cfg)).To(MatchError(ContainSubstring(problem)))
+		},
+		Entry("an unknown field", `{"intreval": "30s"}`, `unknown field "intreval"`),
+		Entry("a bad duration", `{"inner": {"every": "soon"}}`, `inner.every`),
+		Entry("the wrong type", `{"name": 3}`, `cannot unmarshal number`),
+		Entry("not JSON", `{`, `unexpected end`),
+	)
+})

@@ -125,3 +125,9 @@ func dedupeEnv(env []string) []string {
 	}
 	return out
 }
+
+// WithStreamer returns a copy of d whose steps write to s.
+func (d Deps) WithStreamer(s Streamer) Deps {
+	d.Streamer = s
+	return d
+}

@@ -1,0 +1,142 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"code.cloudfoundry.org/lager/v3"
+
+	"github.com/diego-runtime/diego/executor/health"
+	"github.com/diego-runtime/diego/executor/steps"
+	"github.com/diego-runtime/diego/garden"
+	"github.com/diego-runtime/diego/models"
+)
+
+// Properties that let adoption rebuild a container's entry.
+const (
+	PropertyResource = "executor:resource"
+	PropertyTags     = "executor:tags"
+)
+
+// Adopt takes over the containers garden still holds for this cell, for example
+// after a rep restart, instead of killing them. An adopted LRP is watched
+// through its processes and its liveness checks; a task that was running is
+// completed as failed, since its action tree cannot be resumed.
+func (e *Executor) Adopt(ctx context.Context) (int, error) {
+	logger := e.logger.Session("adopt")
+	handles, err := e.garden.List(ctx, map[string]string{PropertyOwner: e.cfg.CellID})
+	if err != nil {
+		return 0, fmt.Errorf("listing garden containers: %w", err)
+	}
+	adopted := 0
+	for _, handle := range handles {
+		info, err := e.garden.Info(ctx, handle)
+		if err != nil {
+			logger.Error("info-failed", err, lager.Data{"handle": handle})
+			continue
+		}
+		var req RunRequest
+		var res models.Resource
+		var tags map[string]string
+		if json.Unmarshal([]byte(info.Properties[PropertyState]), &req) != nil ||
+			json.Unmarshal([]byte(info.Properties[PropertyResource]), &res) != nil ||
+			json.Unmarshal([]byte(info.Properties[PropertyTags]), &tags) != nil {
+			logger.Info("destroying-unreadable", lager.Data{"handle": handle})
+			_ = e.garden.Destroy(ctx, handle)
+			continue
+		}
+		if e.adopt(req, res, tags, info) {
+			adopted++
+		}
+	}
+	logger.Info("adopted", lager.Data{"count": adopted, "found": len(handles)})
+	return adopted, nil
+}
+
+func (e *Executor) adopt(req RunRequest, res models.Resource, tags map[string]string, info garden.ContainerInfo) bool {
+	e.mu.Lock()
+	if _, exists := e.containers[req.Guid]; exists {
+		e.mu.Unlock()
+		return false
+	}
+	e.remaining.add(res, -1)
+	runCtx, cancel := context.WithCancel(context.Background())
+	ent := &entry{
+		Container: Container{
+			Guid: req.Guid, Kind: req.Kind, State: StateCreated, Resource: res, Run: &req,
+			Tags: tags, NetInfo: e.netInfo(info, req), ReservedAt: e.clock.Now(),
+		},
+		cancel: cancel,
+		done:   make(chan struct{}),
+	}
+	e.containers[req.Guid] = ent
+	e.mu.Unlock()
+
+	if req.Kind == KindTask {
+		close(ent.done)
+		e.complete(req.Guid, RunResult{Failed: true, FailureReason: "the cell restarted while the task was running"})
+		return true
+	}
+	go e.watchAdopted(runCtx, req, ent.NetInfo, info.ProcessIDs, ent.done)
+	return true
+}
+
+// watchAdopted follows an adopted LRP until one of its processes exits or a
+// liveness check fails.
+func (e *Executor) watchAdopted(ctx context.Context, req RunRequest, ni models.ActualLRPNetInfo, processIDs []string, done chan struct{}) {
+	defer close(done)
+	streamer := e.streamer(req)
+	var watchers steps.Codependent
+	for _, id := range processIDs {
+		watchers = append(watchers, steps.StepFunc(func(ctx context.Context) error {
+			proc, err := e.garden.Attach(ctx, req.Guid, id, garden.ProcessIO{Stdout: streamer.Stdout(), Stderr: streamer.Stderr()})
+			if err != nil {
+				return err
+			}
+			exited := make(chan error, 1)
+			go func() {
+				status, err := proc.Wait()
+				if err == nil {
+					err = &steps.ExitError{Status: status}
+				}
+				exited <- err
+			}()
+			select {
+			case err := <-exited:
+				return err
+			case <-ctx.Done():
+				return steps.ErrCancelled
+			}
+		}))
+	}
+	liveness := e.checks(req.Checks, ni, false)
+	markRunning := func() {
+		e.update(req.Guid, EventRunning, func(c *Container) {
+			c.State = StateRunning
+			c.RunningSince = e.clock.Now()
+			c.Routable = req.Checks == nil || len(req.Checks.ReadinessChecks) == 0
+		})
+	}
+	if len(liveness) > 0 {
+		watchers = append(watchers, health.Monitor{
+			Checks: liveness, StartupInterval: e.cfg.HealthStartupInterval, LivenessInterval: e.cfg.HealthLivenessInterval,
+			StartTimeout: e.cfg.DefaultStartTimeout, Clock: e.clock, OnHealthy: markRunning,
+		})
+	} else {
+		markRunning()
+	}
+	if len(watchers) == 0 {
+		e.complete(req.Guid, RunResult{Failed: true, FailureReason: "no process was running in the adopted container"})
+		return
+	}
+	err := watchers.Perform(ctx)
+	switch {
+	case ctx.Err() != nil:
+		e.complete(req.Guid, RunResult{Stopped: true})
+	case err == nil:
+		e.complete(req.Guid, RunResult{Failed: true, FailureReason: (&steps.ExitError{Status: 0}).Error()})
+	default:
+		e.complete(req.Guid, RunResult{Failed: true, FailureReason: err.Error()})
+	}
+}

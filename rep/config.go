@@ -1,0 +1,81 @@
+package rep
+
+import (
+	"errors"
+	"time"
+
+	"github.com/diego-runtime/diego/executor"
+	"github.com/diego-runtime/diego/internal/transport"
+	"github.com/diego-runtime/diego/models"
+)
+
+// Config is the rep's settings; DefaultConfig holds every default.
+type Config struct {
+	CellID string `json:"cell_id"` // required
+	Zone   string `json:"zone"`    // default "z1"
+
+	ListenAddress      string `json:"listen_address"`       // default "0.0.0.0:1800"
+	AdvertiseURL       string `json:"advertise_url"`        // how others reach ListenAddress; default http://127.0.0.1:1800
+	AdminListenAddress string `json:"admin_listen_address"` // /evacuate; default "127.0.0.1:1801"
+	DebugAddress       string `json:"debug_address"`        // /ping, /metrics; default "127.0.0.1:17008"
+
+	BBSURLs      []string      `json:"bbs_urls"`      // default [http://127.0.0.1:8889]
+	GardenSocket string        `json:"garden_socket"` // default /var/run/diego/garden.sock
+	NATSURL      string        `json:"nats_url"`      // logs and metrics; default nats://127.0.0.1:4222
+	TLS          transport.TLS `json:"tls"`           // for the rep API and its calls to the BBS
+
+	PresenceTTL       time.Duration `json:"presence_ttl"`       // default 15 s
+	HeartbeatInterval time.Duration `json:"heartbeat_interval"` // default 5 s
+	HarmonizeInterval time.Duration `json:"harmonize_interval"` // default 30 s
+
+	EvacuationTimeout         time.Duration `json:"evacuation_timeout"`          // default 10 min
+	EvacuationPollingInterval time.Duration `json:"evacuation_polling_interval"` // default 10 s
+
+	RootFSProviders       models.RootFSProviders `json:"rootfs_providers"` // default {"docker": []}
+	PlacementTags         []string               `json:"placement_tags"`
+	OptionalPlacementTags []string               `json:"optional_placement_tags"`
+
+	// LogRateLimit is the lines per second each instance may log; 0 = no limit.
+	LogRateLimit int `json:"log_rate_limit"`
+
+	Executor executor.Config `json:"executor"`
+}
+
+// DefaultConfig is every default in one place.
+func DefaultConfig() Config {
+	return Config{
+		Zone:                      "z1",
+		ListenAddress:             "0.0.0.0:1800",
+		AdvertiseURL:              "http://127.0.0.1:1800",
+		AdminListenAddress:        "127.0.0.1:1801",
+		DebugAddress:              "127.0.0.1:17008",
+		BBSURLs:                   []string{"http://127.0.0.1:8889"},
+		GardenSocket:              "/var/run/diego/garden.sock",
+		NATSURL:                   "nats://127.0.0.1:4222",
+		PresenceTTL:               15 * time.Second,
+		HeartbeatInterval:         5 * time.Second,
+		HarmonizeInterval:         30 * time.Second,
+		EvacuationTimeout:         10 * time.Minute,
+		EvacuationPollingInterval: 10 * time.Second,
+		RootFSProviders:           models.RootFSProviders{"docker": {}},
+		Executor:                  executor.DefaultConfig(),
+	}
+}
+
+// Validate says what is wrong with a config.
+func (c Config) Validate() error {
+	var errs []error
+	if c.CellID == "" {
+		errs = append(errs, errors.New("cell_id is required"))
+	}
+	if c.PresenceTTL <= c.HeartbeatInterval {
+		errs = append(errs, errors.New("presence_ttl must be longer than heartbeat_interval"))
+	}
+	if c.HarmonizeInterval <= 0 {
+		errs = append(errs, errors.New("harmonize_interval must be positive"))
+	}
+	if len(c.BBSURLs) == 0 {
+		errs = append(errs, errors.New("bbs_urls is required"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,5 @@
+package rep
+
+import "github.com/google/uuid"
+
+func newGuid() string { return uuid.NewString() }

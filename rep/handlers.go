@@ -1,0 +1,82 @@
+package rep
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"code.cloudfoundry.org/lager/v3"
+
+	"github.com/diego-runtime/diego/models"
+	"github.com/diego-runtime/diego/rep/repapi"
+)
+
+// maxWorkBody caps a POST /work body.
+const maxWorkBody = 16 << 20
+
+// Handler serves the rep API of repapi: state, work, stop and cancel.
+func (r *Rep) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+repapi.StatePath, func(w http.ResponseWriter, req *http.Request) {
+		writeJSON(w, http.StatusOK, r.State(req.Context()))
+	})
+	mux.HandleFunc("POST "+repapi.WorkPath, func(w http.ResponseWriter, req *http.Request) {
+		var work repapi.Work
+		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxWorkBody)).Decode(&work); err != nil {
+			writeError(w, models.ErrInvalidJSON.WithMessage("decoding work: %s", err))
+			return
+		}
+		writeJSON(w, http.StatusOK, r.Perform(r.logger.Session("work"), work))
+	})
+	mux.HandleFunc("POST "+repapi.StopLRPPath, func(w http.ResponseWriter, req *http.Request) {
+		if err := r.StopLRPInstance(req.PathValue("instance_guid")); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("POST "+repapi.CancelTaskPath, func(w http.ResponseWriter, req *http.Request) {
+		if err := r.CancelTask(req.PathValue("task_guid")); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("GET "+repapi.PingPath, func(w http.ResponseWriter, req *http.Request) {
+		if !r.executor.Healthy(req.Context()) {
+			writeError(w, models.ErrServiceUnavailable.WithMessage("garden is not answering"))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	return mux
+}
+
+// AdminHandler serves POST /evacuate; it belongs on a local address only.
+func (r *Rep) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+repapi.EvacuatePath, func(w http.ResponseWriter, req *http.Request) {
+		r.logger.Info("evacuation-requested", lager.Data{"from": req.RemoteAddr})
+		r.Evacuate()
+		w.WriteHeader(http.StatusAccepted)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var apiErr *models.Error
+	if !errors.As(err, &apiErr) {
+		apiErr = models.AsError(err)
+	}
+	status := apiErr.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	writeJSON(w, status, apiErr)
+}

@@ -1,0 +1,122 @@
+package rep
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"code.cloudfoundry.org/lager/v3"
+
+	"github.com/diego-runtime/diego/executor"
+	"github.com/diego-runtime/diego/models"
+)
+
+// reservationGrace is how long a reserved container may exist without a BBS
+// record naming it: it is being claimed right now.
+const reservationGrace = time.Minute
+
+// Harmonizer makes containers and BBS records agree, at start and then every
+// interval. It is an ifrit runner, ready after the first pass.
+type Harmonizer struct {
+	Rep      *Rep
+	Interval time.Duration
+}
+
+// Run implements ifrit.Runner.
+func (h Harmonizer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	h.Rep.Harmonize(context.Background())
+	close(ready)
+	ticker := h.Rep.clock.NewTicker(h.Interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-signals:
+			return nil
+		case <-ticker.C():
+			h.Rep.Harmonize(context.Background())
+		}
+	}
+}
+
+// Harmonize runs one pass over every (container, record) pair of this cell:
+//
+//	record CLAIMED/RUNNING, no container        -> un-claim: remove and recreate UNCLAIMED
+//	record EVACUATING, no container             -> remove the evacuating copy
+//	record CLAIMED, container RUNNING           -> mark RUNNING
+//	container COMPLETED                         -> report it again (crash/remove) and delete it
+//	container with no record (past its grace)   -> destroy it
+//	task RUNNING here, no container             -> fail it
+//	task container whose task is gone/completed -> destroy it
+func (r *Rep) Harmonize(ctx context.Context) {
+	logger := r.logger.Session("harmonize")
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	lrps, err := r.bbs.ActualLRPs(ctx, logger, models.ActualLRPFilter{CellID: r.cfg.CellID})
+	if err != nil {
+		logger.Error("listing-actual-lrps-failed", err)
+		return
+	}
+	tasks, err := r.bbs.Tasks(ctx, logger, models.TaskFilter{CellID: r.cfg.CellID})
+	if err != nil {
+		logger.Error("listing-tasks-failed", err)
+		return
+	}
+	containers := map[string]executor.Container{}
+	for _, c := range r.executor.Containers() {
+		containers[c.Guid] = c
+	}
+
+	recorded := map[string]bool{}
+	for _, lrp := range lrps {
+		if lrp.CellID != r.cfg.CellID || lrp.Presence == models.PresenceSuspect {
+			continue
+		}
+		recorded[lrp.InstanceGuid] = true
+		c, ok := containers[lrp.InstanceGuid]
+		instance := lrp.ActualLRPInstanceKey
+		switch {
+		case !ok && lrp.Presence == models.PresenceEvacuating:
+			logger.Info("removing-evacuating-record", lager.Data{"process_guid": lrp.ProcessGuid, "index": lrp.Index})
+			_ = r.bbs.RemoveEvacuatingActualLRP(ctx, logger, lrp.ActualLRPKey, instance)
+		case !ok && (lrp.State == models.ActualLRPStateClaimed || lrp.State == models.ActualLRPStateRunning):
+			logger.Info("unclaiming", lager.Data{"process_guid": lrp.ProcessGuid, "index": lrp.Index})
+			if err := r.bbs.RemoveActualLRP(ctx, logger, lrp.ActualLRPKey, instance); err == nil {
+				_ = r.bbs.CreateUnclaimedActualLRPs(ctx, logger, lrp.ProcessGuid, []int{lrp.Index})
+			}
+		case ok && c.State == executor.StateRunning && lrp.State == models.ActualLRPStateClaimed:
+			r.handle(executor.Event{Type: executor.EventRunning, Container: c})
+		}
+	}
+
+	taskRecords := map[string]*models.Task{}
+	for _, t := range tasks {
+		taskRecords[t.TaskGuid] = t
+		if _, ok := containers[t.TaskGuid]; !ok && t.State == models.TaskStateRunning && t.CellID == r.cfg.CellID {
+			logger.Info("failing-task-without-container", lager.Data{"task_guid": t.TaskGuid})
+			_ = r.bbs.CompleteTask(ctx, logger, t.TaskGuid, r.cfg.CellID, true, "the task's container disappeared", "")
+		}
+	}
+
+	now := r.clock.Now()
+	for guid, c := range containers {
+		if c.State == executor.StateCompleted {
+			r.handle(executor.Event{Type: executor.EventCompleted, Container: c})
+			continue
+		}
+		young := now.Sub(c.ReservedAt) < reservationGrace
+		switch c.Kind {
+		case executor.KindLRP:
+			if !recorded[guid] && !young {
+				logger.Info("destroying-unrecorded-container", lager.Data{"guid": guid})
+				_ = r.executor.Delete(ctx, guid)
+			}
+		case executor.KindTask:
+			t, ok := taskRecords[guid]
+			if (!ok && !young) || (ok && t.State != models.TaskStateRunning && t.State != models.TaskStatePending) {
+				logger.Info("destroying-task-container", lager.Data{"guid": guid})
+				_ = r.executor.Delete(ctx, guid)
+			}
+		}
+	}
+}

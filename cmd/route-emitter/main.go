@@ -1,0 +1,100 @@
+// Command route-emitter publishes the routing table of the BBS on NATS for HTTP
+// routers. One is active at a time (an etcd lock); others wait on standby.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"code.cloudfoundry.org/clock"
+	"code.cloudfoundry.org/lager/v3"
+	"github.com/nats-io/nats.go"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/grouper"
+	"github.com/tedsuo/ifrit/sigmon"
+
+	bbsclient "github.com/diego-runtime/diego/bbs/client"
+	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/debugserver"
+	"github.com/diego-runtime/diego/internal/transport"
+	"github.com/diego-runtime/diego/lock"
+	"github.com/diego-runtime/diego/routing/emitter"
+)
+
+// Config is the route emitter's settings.
+type Config struct {
+	BBSURLs      []string                `json:"bbs_urls"`      // default [http://127.0.0.1:8889]
+	BBSTLS       transport.TLS           `json:"bbs_tls"`       // client TLS towards the BBS
+	NATSURL      string                  `json:"nats_url"`      // default nats://127.0.0.1:4222
+	Etcd         etcdrunner.ClientConfig `json:"etcd"`          // for the lock; default 127.0.0.1:2379
+	LockTTL      time.Duration           `json:"lock_ttl"`      // default 15 s
+	DebugAddress string                  `json:"debug_address"` // default 127.0.0.1:17009
+	ID           string                  `json:"id"`            // lock value; default the host name
+	Emitter      emitter.Config          `json:"emitter"`
+}
+
+func defaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		BBSURLs:      []string{"http://127.0.0.1:8889"},
+		NATSURL:      "nats://127.0.0.1:4222",
+		Etcd:         etcdrunner.ClientConfig{Endpoints: []string{"http://127.0.0.1:2379"}, DialTimeout: 5 * time.Second},
+		LockTTL:      15 * time.Second,
+		DebugAddress: "127.0.0.1:17009",
+		ID:           host,
+		Emitter:      emitter.DefaultConfig(),
+	}
+}
+
+func main() {
+	configPath := flag.String("config", "", "path to the route emitter's JSON config")
+	flag.Parse()
+	cfg := defaultConfig()
+	if err := config.Load(*configPath, &cfg); err != nil {
+		fail(err)
+	}
+
+	logger := lager.NewLogger("route-emitter")
+	logger.RegisterSink(lager.NewWriterSink(os.Stdout, lager.INFO))
+	clk := clock.NewClock()
+
+	httpClient, err := transport.NewClient(cfg.BBSTLS, 30*time.Second)
+	if err != nil {
+		fail(err)
+	}
+	etcd, err := etcdrunner.NewClient(cfg.Etcd)
+	if err != nil {
+		fail(err)
+	}
+	defer etcd.Close()
+	conn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("route-emitter"))
+	if err != nil {
+		fail(fmt.Errorf("connecting to NATS: %w", err))
+	}
+	defer conn.Close()
+	debug, err := debugserver.New(cfg.DebugAddress, nil)
+	if err != nil {
+		fail(err)
+	}
+
+	members := grouper.Members{
+		{Name: "debug", Runner: debug},
+		{Name: "lock", Runner: &lock.Runner{Logger: logger, Client: etcd, Name: "route-emitter", Value: cfg.ID, TTL: cfg.LockTTL}},
+		{Name: "emitter", Runner: &emitter.Emitter{
+			Logger: logger, BBS: bbsclient.NewClient(httpClient, cfg.BBSURLs...), NATS: conn, Clock: clk, Config: cfg.Emitter,
+		}},
+	}
+	process := ifrit.Invoke(sigmon.New(grouper.NewOrdered(os.Interrupt, members)))
+	if err := <-process.Wait(); err != nil {
+		logger.Error("exited", err)
+		os.Exit(1)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "route-emitter: %v\n", err)
+	os.Exit(1)
+}

@@ -1,0 +1,217 @@
+package emitter
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"code.cloudfoundry.org/clock"
+	"code.cloudfoundry.org/lager/v3"
+	"github.com/nats-io/nats.go"
+
+	bbsclient "github.com/diego-runtime/diego/bbs/client"
+	"github.com/diego-runtime/diego/models"
+	"github.com/diego-runtime/diego/routing/messages"
+)
+
+// BBS is the part of the BBS client the emitter reads.
+type BBS interface {
+	DesiredLRPs(ctx context.Context, logger lager.Logger, filter models.DesiredLRPFilter) ([]*models.DesiredLRP, error)
+	ActualLRPs(ctx context.Context, logger lager.Logger, filter models.ActualLRPFilter) ([]*models.ActualLRP, error)
+	SubscribeToEvents(ctx context.Context, logger lager.Logger, afterID int64) (bbsclient.EventSource, error)
+}
+
+// NATS is the part of a NATS connection the emitter uses.
+type NATS interface {
+	Publish(subject string, data []byte) error
+	Subscribe(subject string, cb nats.MsgHandler) (*nats.Subscription, error)
+	Request(subject string, data []byte, timeout time.Duration) (*nats.Msg, error)
+}
+
+// Config holds the emitter's timing; DefaultConfig has every default.
+type Config struct {
+	SyncInterval     time.Duration `json:"sync_interval"`     // full sync; default 60 s
+	RegisterInterval time.Duration `json:"register_interval"` // re-publish; default 20 s, or what routers ask for
+	GreetTimeout     time.Duration `json:"greet_timeout"`     // waiting for router.greet answers; default 1 s
+}
+
+// DefaultConfig is every default in one place.
+func DefaultConfig() Config {
+	return Config{SyncInterval: time.Minute, RegisterInterval: 20 * time.Second, GreetTimeout: time.Second}
+}
+
+// Emitter publishes the routing table on NATS. It is an ifrit runner, ready
+// after the first full sync.
+type Emitter struct {
+	Logger lager.Logger
+	BBS    BBS
+	NATS   NATS
+	Clock  clock.Clock
+	Config Config
+
+	table *Table
+}
+
+type streamed struct {
+	event models.Event
+	err   error
+}
+
+// Run implements ifrit.Runner.
+func (e *Emitter) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	logger := e.Logger.Session("route-emitter")
+	e.table = NewTable()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	starts := make(chan struct{}, 1)
+	sub, err := e.NATS.Subscribe(messages.SubjectStart, func(m *nats.Msg) {
+		e.adoptInterval(logger, m.Data)
+		select {
+		case starts <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if reply, err := e.NATS.Request(messages.SubjectGreet, nil, e.Config.GreetTimeout); err == nil {
+		e.adoptInterval(logger, reply.Data)
+	}
+
+	events := make(chan streamed, 1024)
+	go e.stream(ctx, logger, events)
+
+	e.sync(ctx, logger)
+	close(ready)
+
+	syncTicker := e.Clock.NewTicker(e.Config.SyncInterval)
+	defer syncTicker.Stop()
+	registerTimer := e.Clock.NewTimer(e.jittered())
+	defer registerTimer.Stop()
+	for {
+		select {
+		case <-signals:
+			return nil
+		case s := <-events:
+			e.apply(logger, s.event)
+		case <-syncTicker.C():
+			e.sync(ctx, logger)
+		case <-starts:
+			e.publish(logger, e.table.Registrations())
+		case <-registerTimer.C():
+			e.publish(logger, e.table.Registrations())
+			registerTimer.Reset(e.jittered())
+		}
+	}
+}
+
+// jittered spreads re-registration over the interval's last fifth, so many
+// emitters do not all publish at once.
+func (e *Emitter) jittered() time.Duration {
+	d := e.Config.RegisterInterval
+	return d - time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+func (e *Emitter) adoptInterval(logger lager.Logger, data []byte) {
+	var start messages.RouterStart
+	if json.Unmarshal(data, &start) == nil && start.MinimumRegisterIntervalInSeconds > 0 {
+		interval := time.Duration(start.MinimumRegisterIntervalInSeconds) * time.Second
+		if interval < e.Config.RegisterInterval {
+			logger.Info("register-interval", lager.Data{"seconds": start.MinimumRegisterIntervalInSeconds})
+			e.Config.RegisterInterval = interval
+		}
+	}
+}
+
+// stream follows the BBS event stream, resuming after the last event seen.
+func (e *Emitter) stream(ctx context.Context, logger lager.Logger, out chan<- streamed) {
+	var lastID int64
+	for ctx.Err() == nil {
+		source, err := e.BBS.SubscribeToEvents(ctx, logger, lastID)
+		if err != nil {
+			logger.Error("subscribe-failed", err)
+			e.Clock.Sleep(time.Second)
+			continue
+		}
+		for {
+			ev, err := source.Next()
+			if err != nil {
+				source.Close()
+				if ctx.Err() == nil {
+					logger.Error("event-stream-ended", err)
+					e.Clock.Sleep(time.Second)
+				}
+				break
+			}
+			lastID = ev.ID
+			select {
+			case out <- streamed{event: ev}:
+			case <-ctx.Done():
+				source.Close()
+				return
+			}
+		}
+	}
+}
+
+func (e *Emitter) apply(logger lager.Logger, ev models.Event) {
+	var msgs []Message
+	switch ev.Type {
+	case models.EventTypeDesiredLRPCreated:
+		msgs = e.table.SetRoutes(ev.DesiredLRP.SchedulingInfo(), ev.DesiredLRP.LogGuid)
+	case models.EventTypeDesiredLRPChanged:
+		msgs = e.table.SetRoutes(ev.DesiredLRPAfter.SchedulingInfo(), ev.DesiredLRPAfter.LogGuid)
+	case models.EventTypeDesiredLRPRemoved:
+		msgs = e.table.RemoveRoutes(ev.DesiredLRP.ProcessGuid)
+	case models.EventTypeActualLRPCreated:
+		msgs = e.table.SetActual(ev.ActualLRP)
+	case models.EventTypeActualLRPChanged:
+		if ev.ActualLRPBefore != nil && ev.ActualLRPBefore.InstanceGuid != ev.ActualLRPAfter.InstanceGuid {
+			msgs = e.table.RemoveActual(ev.ActualLRPBefore)
+		}
+		msgs = append(msgs, e.table.SetActual(ev.ActualLRPAfter)...)
+	case models.EventTypeActualLRPRemoved:
+		msgs = e.table.RemoveActual(ev.ActualLRP)
+	}
+	e.publish(logger, msgs)
+}
+
+// sync rebuilds the table from a full fetch and publishes the differences.
+func (e *Emitter) sync(ctx context.Context, logger lager.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	desired, err := e.BBS.DesiredLRPs(ctx, logger, models.DesiredLRPFilter{})
+	if err != nil {
+		logger.Error("sync-desired-failed", err)
+		return
+	}
+	actual, err := e.BBS.ActualLRPs(ctx, logger, models.ActualLRPFilter{})
+	if err != nil {
+		logger.Error("sync-actual-failed", err)
+		return
+	}
+	fresh := NewTable()
+	for _, d := range desired {
+		fresh.SetRoutes(d.SchedulingInfo(), d.LogGuid)
+	}
+	for _, a := range actual {
+		fresh.SetActual(a)
+	}
+	e.publish(logger, e.table.Replace(fresh))
+}
+
+func (e *Emitter) publish(logger lager.Logger, msgs []Message) {
+	for _, m := range msgs {
+		data, err := json.Marshal(m.Body)
+		if err != nil {
+			continue
+		}
+		if err := e.NATS.Publish(m.Subject, data); err != nil {
+			logger.Error("publish-failed", err, lager.Data{"subject": m.Subject})
+		}
+	}
+}

@@ -1,0 +1,53 @@
+// Package cli is the diego command: `diego up` runs a whole cluster on this
+// machine, and the other commands drive a cluster through the receptor API only.
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Globals are the flags every API command shares.
+type Globals struct {
+	Target   string
+	Username string
+	Password string
+	Out      io.Writer
+}
+
+// NewRoot builds the command tree.
+func NewRoot() *cobra.Command {
+	g := &Globals{Out: os.Stdout}
+	root := &cobra.Command{
+		Use:           "diego",
+		Short:         "Diego: keep Docker images running, balanced, routed and logged",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.Target, "target", envOr("DIEGO_TARGET", "http://127.0.0.1:8887"), "receptor URL (env DIEGO_TARGET)")
+	root.PersistentFlags().StringVar(&g.Username, "username", os.Getenv("DIEGO_USERNAME"), "basic auth user (env DIEGO_USERNAME)")
+	root.PersistentFlags().StringVar(&g.Password, "password", os.Getenv("DIEGO_PASSWORD"), "basic auth password (env DIEGO_PASSWORD)")
+	root.AddCommand(newUpCommand(g))
+	return root
+}
+
+// Main runs the command line and returns the process exit code; errors are one line.
+func Main(args []string) int {
+	root := NewRoot()
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "diego: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"code.cloudfoundry.org/lager/v3"
+	"github.com/spf13/cobra"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/sigmon"
+
+	"github.com/diego-runtime/diego/cluster"
+)
+
+func newUpCommand(g *Globals) *cobra.Command {
+	cfg := cluster.DefaultConfig()
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run a whole Diego cluster on this machine, in the foreground (Ctrl-C stops it)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The cluster's receptor takes the same credentials the CLI sends.
+			cfg.Username, cfg.Password = g.Username, g.Password
+			if cfg.BinDir == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				cfg.BinDir = filepath.Dir(exe)
+			}
+			logger := lager.NewLogger("diego-up")
+			level := lager.ERROR
+			if verbose {
+				level = lager.INFO
+			}
+			logger.RegisterSink(lager.NewWriterSink(os.Stderr, level))
+
+			c, runner, err := cluster.New(logger, cfg)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "starting Diego: %d cells in %d zones, state in %s\n", cfg.Cells, cfg.Zones, cfg.StateDir)
+			started := time.Now()
+			process := ifrit.Background(sigmon.New(runner))
+			select {
+			case <-process.Ready():
+			case err := <-process.Wait():
+				return fmt.Errorf("starting the cluster: %w", err)
+			}
+			fmt.Fprintf(out, "Diego is up (%.1fs)\n", time.Since(started).Seconds())
+			fmt.Fprintf(out, "  receptor (API):  %s\n", c.Addresses.Receptor)
+			fmt.Fprintf(out, "  dashboard:       %s\n", c.Addresses.Dashboard)
+			fmt.Fprintf(out, "  router:          %s  (apps at http://APP.localhost:%d)\n", c.Addresses.Router, cfg.RouterPort)
+			fmt.Fprintf(out, "  image registry:  %s\n", c.Addresses.Registry)
+			fmt.Fprintf(out, "  logs:            %s/logs\n", cfg.StateDir)
+			fmt.Fprintln(out, "Ctrl-C stops everything.")
+			if err := <-process.Wait(); err != nil {
+				return fmt.Errorf("cluster stopped: %w", err)
+			}
+			fmt.Fprintln(out, "Diego stopped.")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Cells, "cells", cfg.Cells, "number of cells")
+	f.IntVar(&cfg.Zones, "zones", cfg.Zones, "number of zones the cells are spread over")
+	f.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "where etcd, NATS, the registry and the cells keep their state")
+	f.StringVar(&cfg.BinDir, "bin-dir", "", "where the daemon binaries are (default: beside diego)")
+	f.DurationVar(&cfg.PresenceTTL, "presence-ttl", 0, "cell presence TTL (default: the rep's, 15s)")
+	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "cell heartbeat interval (default: the rep's, 5s)")
+	f.DurationVar(&cfg.ConvergenceInterval, "convergence-interval", 0, "converger interval (default: 30s)")
+	f.BoolVar(&verbose, "verbose", false, "log the cluster's own progress")
+	return cmd
+}

@@ -1,0 +1,114 @@
+// Package cluster runs a whole Diego on one machine for `diego up`: embedded
+// etcd and NATS (with JetStream) and a local image registry in this process, and
+// every daemon (BBS, receptor, auctioneer, converger, route emitter, router,
+// and N cells of garden + rep) as separate OS processes, so that killing a cell
+// is a real failure.
+package cluster
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// Config describes the cluster. DefaultConfig has every default.
+type Config struct {
+	StateDir string // default /var/lib/diego
+	BinDir   string // where the daemon binaries are; default: beside the diego binary
+	Cells    int    // default 3
+	Zones    int    // default 3 (cells are spread over zones round robin)
+
+	// Host ports of the brain (DESIGN 11 defaults).
+	ReceptorPort   int // 8887
+	BBSPort        int // 8889
+	AuctioneerPort int // 9016
+	RouterPort     int // 8080
+	NATSPort       int // 4222
+	EtcdPort       int // 2379
+	RegistryPort   int // 5000
+
+	// Cells get rep ports from RepBasePort (two per cell: API and admin) and
+	// host port ranges of CellPortRange ports each from CellPortBase.
+	RepBasePort   int // 1800
+	CellPortBase  int // 61000
+	CellPortRange int // 1000
+
+	// Shortened for demos and tests; zero keeps each daemon's default.
+	PresenceTTL         time.Duration
+	HeartbeatInterval   time.Duration
+	ConvergenceInterval time.Duration
+
+	Username, Password string // receptor basic auth; empty = none
+}
+
+// DefaultConfig is every default in one place.
+func DefaultConfig() Config {
+	return Config{
+		StateDir:       "/var/lib/diego",
+		Cells:          3,
+		Zones:          3,
+		ReceptorPort:   8887,
+		BBSPort:        8889,
+		AuctioneerPort: 9016,
+		RouterPort:     8080,
+		NATSPort:       4222,
+		EtcdPort:       2379,
+		RegistryPort:   5000,
+		RepBasePort:    1800,
+		CellPortBase:   61000,
+		CellPortRange:  1000,
+	}
+}
+
+// Validate says what is wrong with a config.
+func (c Config) Validate() error {
+	if c.Cells < 1 || c.Cells > 50 {
+		return fmt.Errorf("cells must be between 1 and 50, not %d", c.Cells)
+	}
+	if c.Zones < 1 || c.Zones > c.Cells {
+		return fmt.Errorf("zones must be between 1 and the number of cells (%d), not %d", c.Cells, c.Zones)
+	}
+	if !filepath.IsAbs(c.StateDir) {
+		return fmt.Errorf("state dir %q must be an absolute path", c.StateDir)
+	}
+	if c.CellPortBase+c.Cells*c.CellPortRange > 65535 {
+		return fmt.Errorf("%d cells of %d host ports from %d do not fit under 65536", c.Cells, c.CellPortRange, c.CellPortBase)
+	}
+	return nil
+}
+
+// Cell is one cell's share of the machine.
+type Cell struct {
+	ID           string
+	Zone         string
+	Bridge       string
+	Subnet       string
+	PortStart    int
+	PortEnd      int
+	RepPort      int
+	AdminPort    int
+	DebugPort    int
+	GardenDebug  int
+	StateDir     string
+	GardenSocket string
+}
+
+// CellLayout gives cell i (0-based) its own zone, bridge, subnet, port range,
+// rep ports and state directory, so cells never collide.
+func (c Config) CellLayout(i int) Cell {
+	dir := filepath.Join(c.StateDir, "cells", fmt.Sprintf("cell-%d", i+1))
+	return Cell{
+		ID:           fmt.Sprintf("cell-%d", i+1),
+		Zone:         fmt.Sprintf("z%d", i%c.Zones+1),
+		Bridge:       fmt.Sprintf("dgc%d", i+1),
+		Subnet:       fmt.Sprintf("10.%d.%d.0/22", 200+i/32, (i%32)*4*2),
+		PortStart:    c.CellPortBase + i*c.CellPortRange,
+		PortEnd:      c.CellPortBase + (i+1)*c.CellPortRange - 1,
+		RepPort:      c.RepBasePort + 2*i,
+		AdminPort:    c.RepBasePort + 2*i + 1,
+		DebugPort:    17100 + 2*i,
+		GardenDebug:  17101 + 2*i,
+		StateDir:     dir,
+		GardenSocket: filepath.Join(dir, "garden.sock"),
+	}
+}

@@ -1,0 +1,92 @@
+package cluster
+
+import "strconv"
+
+type doc = map[string]any
+
+// daemonConfigs is the config of every daemon of the cluster, keyed by the
+// child's name. Only what differs from each daemon's defaults is written.
+func (c *Cluster) daemonConfigs() map[string]doc {
+	cfg := c.Config
+	local := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+	bbsURL := "http://" + local(cfg.BBSPort)
+	etcd := doc{"endpoints": []string{c.Addresses.Etcd}}
+
+	configs := map[string]doc{
+		"bbs": {
+			"listen_address": local(cfg.BBSPort),
+			"debug_address":  local(17001),
+			"etcd":           etcd,
+		},
+		"auctioneer": {
+			"listen_address": local(cfg.AuctioneerPort),
+			"advertise_url":  "http://" + local(cfg.AuctioneerPort),
+			"debug_address":  local(17002),
+			"bbs_url":        bbsURL,
+			"etcd_endpoints": []string{c.Addresses.Etcd},
+		},
+		"converger": {
+			"bbs_urls":      []string{bbsURL},
+			"etcd":          etcd,
+			"debug_address": local(17003),
+		},
+		"route-emitter": {
+			"bbs_urls":      []string{bbsURL},
+			"nats_url":      c.Addresses.NATS,
+			"etcd":          etcd,
+			"debug_address": local(17004),
+		},
+		"router": {
+			"listen_address": local(cfg.RouterPort),
+			"nats_urls":      []string{c.Addresses.NATS},
+			"debug_address":  local(17005),
+		},
+		"receptor": {
+			"listen_address": local(cfg.ReceptorPort),
+			"debug_address":  local(17006),
+			"bbs_urls":       []string{bbsURL},
+			"nats_url":       c.Addresses.NATS,
+			"username":       cfg.Username,
+			"password":       cfg.Password,
+		},
+	}
+	if cfg.ConvergenceInterval > 0 {
+		configs["converger"]["convergence_interval_ms"] = cfg.ConvergenceInterval.Milliseconds()
+	}
+
+	for i := 0; i < cfg.Cells; i++ {
+		cell := cfg.CellLayout(i)
+		configs[cell.ID+"-garden"] = doc{
+			"socket_path":         cell.GardenSocket,
+			"debug_address":       local(cell.GardenDebug),
+			"state_dir":           cell.StateDir + "/garden",
+			"bridge_name":         cell.Bridge,
+			"subnet":              cell.Subnet,
+			"port_range_start":    cell.PortStart,
+			"port_range_end":      cell.PortEnd,
+			"external_ip":         "127.0.0.1",
+			"uid_map_start":       100000 + i*65536,
+			"insecure_registries": []string{c.Addresses.Registry},
+		}
+		rep := doc{
+			"cell_id":              cell.ID,
+			"zone":                 cell.Zone,
+			"listen_address":       local(cell.RepPort),
+			"advertise_url":        "http://" + local(cell.RepPort),
+			"admin_listen_address": local(cell.AdminPort),
+			"debug_address":        local(cell.DebugPort),
+			"bbs_urls":             []string{bbsURL},
+			"garden_socket":        cell.GardenSocket,
+			"nats_url":             c.Addresses.NATS,
+			"executor":             doc{"external_ip": "127.0.0.1", "cell_id": cell.ID},
+		}
+		if cfg.PresenceTTL > 0 {
+			rep["presence_ttl"] = cfg.PresenceTTL.String()
+		}
+		if cfg.HeartbeatInterval > 0 {
+			rep["heartbeat_interval"] = cfg.HeartbeatInterval.String()
+		}
+		configs[cell.ID+"-rep"] = rep
+	}
+	return configs
+}

@@ -1,0 +1,170 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"code.cloudfoundry.org/lager/v3"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/grouper"
+
+	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/transport"
+	"github.com/diego-runtime/diego/natsrunner"
+)
+
+// Addresses are what a user of the cluster needs.
+type Addresses struct {
+	Receptor  string
+	Router    string
+	Dashboard string
+	Registry  string
+	NATS      string
+	Etcd      string
+}
+
+// Cluster is a planned cluster: its config, its runners and their addresses.
+type Cluster struct {
+	Config    Config
+	Addresses Addresses
+	Children  map[string]*Child
+}
+
+// New plans the cluster: it checks the machine and the ports, writes every
+// daemon's config under the state dir, and builds the runners.
+func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := Preflight(cfg); err != nil {
+		return nil, nil, err
+	}
+	c := &Cluster{Config: cfg, Children: map[string]*Child{}}
+	local := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+	c.Addresses = Addresses{
+		Receptor:  "http://" + local(cfg.ReceptorPort),
+		Router:    "http://" + local(cfg.RouterPort),
+		Dashboard: "http://" + local(cfg.ReceptorPort) + "/",
+		Registry:  local(cfg.RegistryPort),
+		NATS:      "nats://" + local(cfg.NATSPort),
+		Etcd:      "http://" + local(cfg.EtcdPort),
+	}
+
+	etcd, err := etcdrunner.New(etcdrunner.Config{
+		DataDir:   filepath.Join(cfg.StateDir, "etcd"),
+		ClientURL: c.Addresses.Etcd,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	natsCfg := natsrunner.DefaultConfig()
+	natsCfg.Port = cfg.NATSPort
+	natsCfg.StorageDir = filepath.Join(cfg.StateDir, "nats")
+	nats := natsrunner.New(logger, natsCfg)
+
+	registryDir := filepath.Join(cfg.StateDir, "registry")
+	if err := os.MkdirAll(registryDir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	reg := &transport.Server{
+		Handler:         registry.New(registry.WithBlobHandler(registry.NewDiskBlobHandler(registryDir))),
+		ShutdownTimeout: 5 * time.Second,
+	}
+	if reg.Listener, err = net.Listen("tcp", c.Addresses.Registry); err != nil {
+		return nil, nil, fmt.Errorf("image registry: %w", err)
+	}
+
+	configs, err := c.writeConfigs()
+	if err != nil {
+		return nil, nil, err
+	}
+	child := func(name, binary string, ready func(context.Context) error) grouper.Member {
+		ch := &Child{
+			Name: name, Path: filepath.Join(cfg.BinDir, binary), Args: []string{"-config", configs[name]},
+			LogPath: filepath.Join(cfg.StateDir, "logs", name+".log"), Ready: ready,
+		}
+		c.Children[name] = ch
+		return grouper.Member{Name: name, Runner: ch}
+	}
+
+	brain := grouper.Members{
+		child("bbs", "bbs", httpReady("http://"+local(cfg.BBSPort)+"/ping")),
+		child("auctioneer", "auctioneer", nil),
+		child("converger", "converger", nil),
+		child("route-emitter", "route-emitter", nil),
+		child("router", "router", nil),
+		child("receptor", "receptor", httpReady(c.Addresses.Receptor+"/v1/cells")),
+	}
+	var cells grouper.Members
+	for i := 0; i < cfg.Cells; i++ {
+		cell := cfg.CellLayout(i)
+		cells = append(cells,
+			grouper.Member{Name: cell.ID, Runner: grouper.NewOrdered(os.Interrupt, grouper.Members{
+				child(cell.ID+"-garden", "garden", socketReady(cell.GardenSocket)),
+				child(cell.ID+"-rep", "rep", httpReady("http://"+local(cell.RepPort)+"/ping")),
+			})})
+	}
+
+	runner := grouper.NewOrdered(os.Interrupt, grouper.Members{
+		{Name: "etcd", Runner: etcd},
+		{Name: "nats", Runner: nats},
+		{Name: "registry", Runner: reg},
+		{Name: "brain", Runner: grouper.NewOrdered(os.Interrupt, brain)},
+		{Name: "cells", Runner: grouper.NewParallel(os.Interrupt, cells)},
+	})
+	return c, runner, nil
+}
+
+// socketReady wants garden to answer /ping on its unix socket.
+func socketReady(path string) func(context.Context) error {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		},
+	}}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://garden/ping", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return errors.New("garden answered " + resp.Status)
+		}
+		return nil
+	}
+}
+
+// writeConfigs writes one JSON config per daemon and returns their paths.
+func (c *Cluster) writeConfigs() (map[string]string, error) {
+	dir := filepath.Join(c.Config.StateDir, "config")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	paths := map[string]string{}
+	for name, doc := range c.daemonConfigs() {
+		data, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, name+".json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return nil, err
+		}
+		paths[name] = path
+	}
+	return paths, nil
+}

@@ -18,6 +18,7 @@ setup:
 build:
 	@mkdir -p bin
 	$(GO) build -o bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -o bin/httpapp ./testapps/httpapp
 
 vet:
 	$(GO) vet $(PKGS)

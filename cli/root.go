@@ -30,7 +30,12 @@ func NewRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.Target, "target", envOr("DIEGO_TARGET", "http://127.0.0.1:8887"), "receptor URL (env DIEGO_TARGET)")
 	root.PersistentFlags().StringVar(&g.Username, "username", os.Getenv("DIEGO_USERNAME"), "basic auth user (env DIEGO_USERNAME)")
 	root.PersistentFlags().StringVar(&g.Password, "password", os.Getenv("DIEGO_PASSWORD"), "basic auth password (env DIEGO_PASSWORD)")
-	root.AddCommand(newUpCommand(g))
+	root.AddCommand(
+		newUpCommand(g),
+		newCreateCommand(g), newScaleCommand(g), newUpdateCommand(g), newDeleteCommand(g),
+		newListCommand(g), newStatusCommand(g), newRestartCommand(g), newCellsCommand(g),
+		newLogsCommand(g), newEventsCommand(g), newTaskCommand(g), newVisualizeCommand(g), newDemoCommand(g),
+	)
 	return root
 }
 

@@ -1,0 +1,20 @@
+package cli
+
+import "github.com/spf13/pflag"
+
+// Exported for tests only.
+var (
+	RootFSURI   = rootFSURI
+	PushTestApp = pushTestApp
+)
+
+// DesiredLRPFor builds what `create APP IMAGE args...` would submit.
+func DesiredLRPFor(app, image string, args ...string) (any, error) {
+	var o createOptions
+	flags := pflag.NewFlagSet("create", pflag.ContinueOnError)
+	o.bind(flags)
+	if err := flags.Parse(args); err != nil {
+		return nil, err
+	}
+	return o.desiredLRP(app, image)
+}

@@ -1,0 +1,363 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"code.cloudfoundry.org/lager/v3"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
+)
+
+// DefaultRegistry is where docker:///repo URIs are fetched from unless
+// StoreConfig.DefaultRegistry says otherwise.
+const DefaultRegistry = "index.docker.io"
+
+// StoreConfig configures a Store.
+type StoreConfig struct {
+	// Dir is the state directory (absolute): the layer cache in Dir/layers and
+	// per-container directories in Dir/containers. Required. Keep it short:
+	// each layer of an image adds Dir's length to the overlay mount options.
+	Dir string
+	// PreloadedRootFSes maps names usable as preloaded:name to rootfs
+	// directories. Default: none.
+	PreloadedRootFSes map[string]string
+	// InsecureRegistries lists host:port registries that may be reached over
+	// plain HTTP. Default: none; every other registry must answer HTTPS.
+	InsecureRegistries []string
+	// DefaultRegistry serves docker:///repo URIs. Default "index.docker.io".
+	DefaultRegistry string
+}
+
+// Store makes container root filesystems from images. It is safe for
+// concurrent use; it expects to be the only user of its Dir.
+type Store struct {
+	dir, layersDir, containersDir string
+	preloaded                     map[string]string
+	insecure                      map[string]bool
+	defaultRegistry               string
+	transport                     http.RoundTripper
+	unpacks                       singleflight.Group // keyed by cache dir
+
+	// Config files by digest: the manifest names the digest, so a create from
+	// a known image needs no second registry round trip. Config files are a
+	// few KB and a cell runs few distinct images, so the map is not pruned.
+	configsMu sync.Mutex
+	configs   map[v1.Hash]*v1.ConfigFile
+}
+
+// NewStore creates the state directories if needed. It does not clean up:
+// call Cleanup once at start.
+func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
+	if !filepath.IsAbs(cfg.Dir) {
+		return nil, fmt.Errorf("image store dir %q must be an absolute path", cfg.Dir)
+	}
+	dir := filepath.Clean(cfg.Dir)
+	if strings.ContainsAny(dir, ":,") {
+		return nil, fmt.Errorf("image store dir %q must not contain ':' or ',' (overlay options)", dir)
+	}
+	s := &Store{
+		dir:             dir,
+		layersDir:       filepath.Join(dir, "layers"),
+		containersDir:   filepath.Join(dir, "containers"),
+		preloaded:       map[string]string{},
+		configs:         map[v1.Hash]*v1.ConfigFile{},
+		insecure:        map[string]bool{},
+		defaultRegistry: cfg.DefaultRegistry,
+	}
+	if s.defaultRegistry == "" {
+		s.defaultRegistry = DefaultRegistry
+	}
+	for name, path := range cfg.PreloadedRootFSes {
+		if !filepath.IsAbs(path) {
+			return nil, fmt.Errorf("preloaded rootfs %q: %q must be an absolute path", name, path)
+		}
+		s.preloaded[name] = filepath.Clean(path)
+	}
+	for _, host := range cfg.InsecureRegistries {
+		s.insecure[host] = true
+	}
+	s.transport = &httpsUnlessInsecure{next: remote.DefaultTransport, insecure: s.insecure}
+
+	// 0755 all the way: with a user namespace, runc reaches the rootfs as the
+	// container's (unprivileged) root.
+	for _, d := range []string{s.dir, s.layersDir, s.containersDir, filepath.Join(s.layersDir, emptyLayer)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("creating image store: %w", err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			return nil, fmt.Errorf("creating image store: %w", err)
+		}
+	}
+	logger.Session("image-store").Info("created", lager.Data{"dir": s.dir})
+	return s, nil
+}
+
+// containerPaths are the directories of one container under Dir/containers.
+type containerPaths struct{ dir, rootfs, upper, work string }
+
+func (s *Store) paths(handle string) containerPaths {
+	dir := filepath.Join(s.containersDir, handle)
+	return containerPaths{
+		dir:    dir,
+		rootfs: filepath.Join(dir, "rootfs"),
+		upper:  filepath.Join(dir, "upper"),
+		work:   filepath.Join(dir, "work"),
+	}
+}
+
+func validHandle(handle string) error {
+	if handle == "" || handle == "." || handle == ".." || len(handle) > 255 || strings.ContainsAny(handle, "/\x00") {
+		return fmt.Errorf("invalid container handle %q", handle)
+	}
+	return nil
+}
+
+// Create fetches the image if needed and mounts a rootfs for handle at
+// Dir/containers/<handle>/rootfs. On error nothing of handle is left behind.
+// A handle that already has a rootfs gives ErrHandleExists.
+func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, spec Spec) (_ Image, err error) {
+	logger = logger.Session("create-rootfs", lager.Data{"handle": handle, "uri": spec.URI})
+	if err := validHandle(handle); err != nil {
+		return Image{}, err
+	}
+	src, err := parseSpec(spec)
+	if err != nil {
+		return Image{}, err
+	}
+
+	p := s.paths(handle)
+	if err := os.Mkdir(p.dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, ErrHandleExists)
+		}
+		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
+	}
+	defer func() {
+		if err != nil {
+			if cleanupErr := s.removeContainer(p); cleanupErr != nil {
+				logger.Error("cleanup-failed", cleanupErr)
+			}
+			logger.Error("failed", err)
+		}
+	}()
+
+	ids := idShifter{uids: spec.UIDMappings, gids: spec.GIDMappings}
+	var lowers []string
+	var config Config
+	if src.scheme == schemePreloaded {
+		lowers, err = s.preloadedLowers(logger, spec.URI, src.name, ids)
+	} else {
+		lowers, config, err = s.fetchLayers(ctx, logger, spec, src, ids)
+	}
+	if err != nil {
+		return Image{}, err
+	}
+
+	for _, d := range []string{p.upper, p.work, p.rootfs} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
+		}
+	}
+	// The upper dir's root is the merged "/": the container's root owns it.
+	if err := os.Chown(p.upper, ids.uid(0), ids.gid(0)); err != nil {
+		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
+	}
+	if err := mountOverlay(lowers, p.upper, p.work, p.rootfs); err != nil {
+		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
+	}
+	logger.Info("created", lager.Data{"layers": len(lowers)})
+	return Image{RootFSPath: p.rootfs, Config: config}, nil
+}
+
+func (s *Store) fetchLayers(ctx context.Context, logger lager.Logger, spec Spec, src source, ids idShifter) ([]string, Config, error) {
+	img, err := s.fetchImage(ctx, spec, src)
+	if err != nil {
+		return nil, Config{}, err
+	}
+	cf, err := s.configFile(spec.URI, img)
+	if err != nil {
+		return nil, Config{}, err
+	}
+	lowers, err := s.imageLayers(ctx, logger, spec.URI, img, cf, ids)
+	if err != nil {
+		return nil, Config{}, err
+	}
+	return lowers, configFrom(cf), nil
+}
+
+// Config returns the image's config without unpacking or mounting anything.
+// A preloaded rootfs has no config: its Config is empty.
+func (s *Store) Config(ctx context.Context, spec Spec) (Config, error) {
+	src, err := parseSpec(spec)
+	if err != nil {
+		return Config{}, err
+	}
+	if src.scheme == schemePreloaded {
+		if _, ok := s.preloaded[src.name]; !ok {
+			return Config{}, &FetchError{URI: spec.URI, Reason: fmt.Sprintf("no preloaded rootfs named %q", src.name)}
+		}
+		return Config{}, nil
+	}
+	img, err := s.fetchImage(ctx, spec, src)
+	if err != nil {
+		return Config{}, err
+	}
+	cf, err := s.configFile(spec.URI, img)
+	if err != nil {
+		return Config{}, err
+	}
+	return configFrom(cf), nil
+}
+
+// configFile returns img's config file, from memory when its digest is known.
+// The content is checked against the digest before it is remembered, so one
+// bad source cannot poison the cache for others.
+func (s *Store) configFile(uri string, img v1.Image) (*v1.ConfigFile, error) {
+	digest, err := img.ConfigName()
+	if err != nil {
+		return nil, &FetchError{URI: uri, Reason: "reading image manifest", Err: err}
+	}
+	s.configsMu.Lock()
+	cf, ok := s.configs[digest]
+	s.configsMu.Unlock()
+	if ok {
+		return cf, nil
+	}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return nil, &FetchError{URI: uri, Reason: "reading image config", Err: err}
+	}
+	if got, _, err := v1.SHA256(bytes.NewReader(raw)); err != nil || got != digest {
+		return nil, &FetchError{URI: uri, Reason: fmt.Sprintf("image config digest mismatch: content is %s, manifest says %s", got, digest)}
+	}
+	cf, err = v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, &FetchError{URI: uri, Reason: "parsing image config", Err: err}
+	}
+	s.configsMu.Lock()
+	s.configs[digest] = cf
+	s.configsMu.Unlock()
+	return cf, nil
+}
+
+func parseSpec(spec Spec) (source, error) {
+	if (spec.Username == "") != (spec.Password == "") {
+		return source{}, badURI(spec.URI, "registry username and password must be given together")
+	}
+	return parseURI(spec.URI)
+}
+
+// Destroy unmounts handle's rootfs and removes its directories. Destroying a
+// handle that does not exist is not an error.
+func (s *Store) Destroy(logger lager.Logger, handle string) error {
+	if err := validHandle(handle); err != nil {
+		return err
+	}
+	logger = logger.Session("destroy-rootfs", lager.Data{"handle": handle})
+	if err := s.removeContainer(s.paths(handle)); err != nil {
+		logger.Error("failed", err)
+		return fmt.Errorf("destroying rootfs of %s: %w", handle, err)
+	}
+	logger.Info("destroyed")
+	return nil
+}
+
+// removeContainer unmounts everything under a container's directory (its
+// rootfs, and anything a runtime left mounted inside it), then deletes it.
+func (s *Store) removeContainer(p containerPaths) error {
+	mounts, err := mountsUnder(p.dir)
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		if err := unmount(m); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(p.dir); err != nil {
+		return fmt.Errorf("removing %s: %w", p.dir, err)
+	}
+	return nil
+}
+
+// Cleanup removes what a crash left behind: every container's mounts and
+// directories, and any half-written layer. Call it once at garden start,
+// before any Create; completed layers stay cached.
+func (s *Store) Cleanup(logger lager.Logger) error {
+	logger = logger.Session("cleanup")
+	var errs []error
+	mounts, err := mountsUnder(s.containersDir)
+	if err != nil {
+		return fmt.Errorf("listing mounts: %w", err)
+	}
+	for _, m := range mounts {
+		logger.Info("unmounting", lager.Data{"path": m})
+		if err := unmount(m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	entries, err := os.ReadDir(s.containersDir)
+	if err != nil {
+		return fmt.Errorf("listing containers: %w", err)
+	}
+	for _, e := range entries {
+		logger.Info("removing-container-dir", lager.Data{"handle": e.Name()})
+		if err := os.RemoveAll(filepath.Join(s.containersDir, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.removeStale(logger); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cleaning up image store: %w", err)
+	}
+	return nil
+}
+
+// DiskUsage is the space used by what handle's container has written (its
+// overlay upper dir), in bytes of allocated blocks; hard links count once.
+func (s *Store) DiskUsage(handle string) (uint64, error) {
+	if err := validHandle(handle); err != nil {
+		return 0, err
+	}
+	upper := s.paths(handle).upper
+	seen := map[uint64]bool{}
+	var total uint64
+	err := filepath.WalkDir(upper, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && path != upper {
+				return nil // removed while we walked
+			}
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok || seen[st.Ino] {
+			return nil
+		}
+		if st.Nlink > 1 {
+			seen[st.Ino] = true
+		}
+		total += uint64(st.Blocks) * 512
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("disk usage of %s: %w", handle, err)
+	}
+	return total, nil
+}

@@ -1,0 +1,154 @@
+package models
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"sort"
+)
+
+// DecodeJSON decodes one JSON value (a request body) into v. An empty body,
+// null, a syntax error, a value of the wrong type (including an action without
+// exactly one known key) or trailing data is ErrInvalidJSON with the detail as
+// its message. Unknown fields are ignored; see DecodeJSONStrict.
+func DecodeJSON(data []byte, v any) error {
+	return decodeJSON(data, v, false)
+}
+
+// DecodeJSONStrict is DecodeJSON that also refuses unknown top-level and nested
+// record fields (an action's own keys are always checked).
+func DecodeJSONStrict(data []byte, v any) error {
+	return decodeJSON(data, v, true)
+}
+
+// MaxJSONDepth caps how deeply a request body's objects and lists nest. It
+// bounds the work of decoding nested actions (each level decodes its own
+// subtree again) well before encoding/json's own limit of 10,000.
+const MaxJSONDepth = 128
+
+func decodeJSON(data []byte, v any, strict bool) error {
+	if jsonTooDeep(data, MaxJSONDepth) {
+		return ErrInvalidJSON.WithMessage("the body nests deeper than %d levels", MaxJSONDepth)
+	}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return ErrInvalidJSON.WithMessage("the body is empty")
+	}
+	if bytes.Equal(trimmed, []byte("null")) {
+		return ErrInvalidJSON.WithMessage("the body is null")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return ErrInvalidJSON.WithMessage("%s", err.Error())
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return ErrInvalidJSON.WithMessage("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// jsonTooDeep reports whether data nests objects and lists deeper than limit,
+// counting brackets outside strings; it does not otherwise check the syntax.
+func jsonTooDeep(data []byte, limit int) bool {
+	depth := 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case inString:
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > limit {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
+}
+
+// updatableDesiredLRPField reports whether a PUT may name the field.
+func updatableDesiredLRPField(name string) bool {
+	return name == "instances" || name == "routes" || name == "annotation"
+}
+
+// CheckDesiredLRPUpdateFields refuses a PUT body that names a field other than
+// instances, routes and annotation: ErrInvalidRequest (with a ValidationError
+// naming every such field, in sorted order), or ErrInvalidJSON when the body is
+// not a JSON object.
+func CheckDesiredLRPUpdateFields(raw []byte) error {
+	var fields map[string]json.RawMessage
+	if err := DecodeJSON(raw, &fields); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		if !updatableDesiredLRPField(name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	var v validator
+	for _, name := range names {
+		v.add(name, "cannot be updated (only instances, routes and annotation can)")
+	}
+	return Invalid(ErrInvalidRequest, v.result())
+}
+
+// DecodeDesiredLRP decodes and validates a POST /v1/desired_lrps body:
+// ErrInvalidJSON if it does not decode, ErrInvalidLRP (naming the fields) if
+// it is not valid.
+func DecodeDesiredLRP(data []byte) (*DesiredLRP, error) {
+	var d DesiredLRP
+	if err := DecodeJSON(data, &d); err != nil {
+		return nil, err
+	}
+	if err := d.Validate(); err != nil {
+		return nil, Invalid(ErrInvalidLRP, err)
+	}
+	return &d, nil
+}
+
+// DecodeDesiredLRPUpdate checks, decodes and validates a PUT
+// /v1/desired_lrps/:guid body: ErrInvalidRequest for an immutable field,
+// ErrInvalidJSON if it does not decode, ErrInvalidLRP for a bad value.
+func DecodeDesiredLRPUpdate(data []byte) (*DesiredLRPUpdate, error) {
+	if err := CheckDesiredLRPUpdateFields(data); err != nil {
+		return nil, err
+	}
+	var u DesiredLRPUpdate
+	if err := DecodeJSON(data, &u); err != nil {
+		return nil, err
+	}
+	if err := u.Validate(); err != nil {
+		return nil, Invalid(ErrInvalidLRP, err)
+	}
+	return &u, nil
+}
+
+// DecodeTask decodes and validates a POST /v1/tasks body (task_guid, domain
+// and the definition, flat): ErrInvalidJSON or ErrInvalidTask. Status fields
+// a client may have sent are cleared; the store sets them.
+func DecodeTask(data []byte) (*Task, error) {
+	var t Task
+	if err := DecodeJSON(data, &t); err != nil {
+		return nil, err
+	}
+	if err := ValidateTask(t.TaskGuid, t.Domain, &t.TaskDefinition); err != nil {
+		return nil, Invalid(ErrInvalidTask, err)
+	}
+	return &Task{TaskGuid: t.TaskGuid, Domain: t.Domain, TaskDefinition: t.TaskDefinition}, nil
+}

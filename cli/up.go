@@ -17,11 +17,13 @@ import (
 func newUpCommand(g *Globals) *cobra.Command {
 	cfg := cluster.DefaultConfig()
 	var verbose bool
+	var portOffset int
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run a whole Diego cluster on this machine, in the foreground (Ctrl-C stops it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.ShiftPorts(portOffset)
 			// The cluster's receptor takes the same credentials the CLI sends.
 			cfg.Username, cfg.Password = g.Username, g.Password
 			if cfg.BinDir == "" {
@@ -73,6 +75,7 @@ func newUpCommand(g *Globals) *cobra.Command {
 	f.DurationVar(&cfg.PresenceTTL, "presence-ttl", 0, "cell presence TTL (default: the rep's, 15s)")
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "cell heartbeat interval (default: the rep's, 5s)")
 	f.DurationVar(&cfg.ConvergenceInterval, "convergence-interval", 0, "converger interval (default: 30s)")
+	f.IntVar(&portOffset, "port-offset", 0, "add this to every well-known port (to run a second cluster beside the first)")
 	f.BoolVar(&verbose, "verbose", false, "log the cluster's own progress")
 	return cmd
 }

@@ -26,12 +26,18 @@ type Config struct {
 	NATSPort       int // 4222
 	EtcdPort       int // 2379
 	RegistryPort   int // 5000
+	// Debug servers (/ping, /metrics) take ports from DebugBasePort: the brain
+	// +1..+9, cell i +100+2i (rep) and +101+2i (garden).
+	DebugBasePort int // 17000
 
 	// Cells get rep ports from RepBasePort (two per cell: API and admin) and
 	// host port ranges of CellPortRange ports each from CellPortBase.
 	RepBasePort   int // 1800
 	CellPortBase  int // 61000
 	CellPortRange int // 1000
+	// NetworkIndex picks the cells' bridge names and subnets (dg<N>c<i>,
+	// 10.<200+N>.x.0/22), so two clusters on one machine do not collide. Default 0.
+	NetworkIndex int
 
 	// Shortened for demos and tests; zero keeps each daemon's default.
 	PresenceTTL         time.Duration
@@ -54,19 +60,37 @@ func DefaultConfig() Config {
 		NATSPort:       4222,
 		EtcdPort:       2379,
 		RegistryPort:   5000,
+		DebugBasePort:  17000,
 		RepBasePort:    1800,
 		CellPortBase:   61000,
 		CellPortRange:  1000,
 	}
 }
 
+// ShiftPorts adds offset to every well-known port and moves the cells' host
+// port ranges, so a second cluster can run beside the first.
+func (c *Config) ShiftPorts(offset int) {
+	if offset == 0 {
+		return
+	}
+	for _, p := range []*int{&c.ReceptorPort, &c.BBSPort, &c.AuctioneerPort, &c.RouterPort, &c.NATSPort,
+		&c.EtcdPort, &c.RegistryPort, &c.DebugBasePort, &c.RepBasePort} {
+		*p += offset
+	}
+	c.CellPortBase += offset
+	c.NetworkIndex = 1
+}
+
 // Validate says what is wrong with a config.
 func (c Config) Validate() error {
-	if c.Cells < 1 || c.Cells > 50 {
-		return fmt.Errorf("cells must be between 1 and 50, not %d", c.Cells)
+	if c.Cells < 1 || c.Cells > 60 {
+		return fmt.Errorf("cells must be between 1 and 60, not %d", c.Cells)
 	}
 	if c.Zones < 1 || c.Zones > c.Cells {
 		return fmt.Errorf("zones must be between 1 and the number of cells (%d), not %d", c.Cells, c.Zones)
+	}
+	if c.NetworkIndex < 0 || c.NetworkIndex > 50 {
+		return fmt.Errorf("network index must be between 0 and 50, not %d", c.NetworkIndex)
 	}
 	if !filepath.IsAbs(c.StateDir) {
 		return fmt.Errorf("state dir %q must be an absolute path", c.StateDir)
@@ -100,14 +124,14 @@ func (c Config) CellLayout(i int) Cell {
 	return Cell{
 		ID:           fmt.Sprintf("cell-%d", i+1),
 		Zone:         fmt.Sprintf("z%d", i%c.Zones+1),
-		Bridge:       fmt.Sprintf("dgc%d", i+1),
-		Subnet:       fmt.Sprintf("10.%d.%d.0/22", 200+i/32, (i%32)*4*2),
+		Bridge:       fmt.Sprintf("dg%dc%d", c.NetworkIndex, i+1),
+		Subnet:       fmt.Sprintf("10.%d.%d.0/22", 200+c.NetworkIndex, i*4),
 		PortStart:    c.CellPortBase + i*c.CellPortRange,
 		PortEnd:      c.CellPortBase + (i+1)*c.CellPortRange - 1,
 		RepPort:      c.RepBasePort + 2*i,
 		AdminPort:    c.RepBasePort + 2*i + 1,
-		DebugPort:    17100 + 2*i,
-		GardenDebug:  17101 + 2*i,
+		DebugPort:    c.DebugBasePort + 100 + 2*i,
+		GardenDebug:  c.DebugBasePort + 101 + 2*i,
 		StateDir:     dir,
 		GardenSocket: filepath.Join(dir, "garden.sock"),
 	}

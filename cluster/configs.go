@@ -15,35 +15,35 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 	configs := map[string]doc{
 		"bbs": {
 			"listen_address": local(cfg.BBSPort),
-			"debug_address":  local(17001),
+			"debug_address":  local(cfg.DebugBasePort + 1),
 			"etcd":           etcd,
 		},
 		"auctioneer": {
 			"listen_address": local(cfg.AuctioneerPort),
 			"advertise_url":  "http://" + local(cfg.AuctioneerPort),
-			"debug_address":  local(17002),
-			"bbs_url":        bbsURL,
-			"etcd_endpoints": []string{c.Addresses.Etcd},
+			"debug_address":  local(cfg.DebugBasePort + 2),
+			"bbs_urls":       []string{bbsURL},
+			"etcd":           etcd,
 		},
 		"converger": {
 			"bbs_urls":      []string{bbsURL},
 			"etcd":          etcd,
-			"debug_address": local(17003),
+			"debug_address": local(cfg.DebugBasePort + 3),
 		},
 		"route-emitter": {
 			"bbs_urls":      []string{bbsURL},
 			"nats_url":      c.Addresses.NATS,
 			"etcd":          etcd,
-			"debug_address": local(17004),
+			"debug_address": local(cfg.DebugBasePort + 4),
 		},
 		"router": {
 			"listen_address": local(cfg.RouterPort),
 			"nats_urls":      []string{c.Addresses.NATS},
-			"debug_address":  local(17005),
+			"debug_address":  local(cfg.DebugBasePort + 5),
 		},
 		"receptor": {
 			"listen_address": local(cfg.ReceptorPort),
-			"debug_address":  local(17006),
+			"debug_address":  local(cfg.DebugBasePort + 6),
 			"bbs_urls":       []string{bbsURL},
 			"nats_url":       c.Addresses.NATS,
 			"username":       cfg.Username,

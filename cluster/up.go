@@ -62,6 +62,7 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	etcd, err := etcdrunner.New(etcdrunner.Config{
 		DataDir:   filepath.Join(cfg.StateDir, "etcd"),
 		ClientURL: c.Addresses.Etcd,
+		PeerURL:   "http://" + local(cfg.EtcdPort+1),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -61,11 +61,16 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		}
 	}()
 
+	// The session lives on its own context so that, after a signal cancels
+	// ctx, Close can still revoke the lease instead of leaving it to expire.
+	sessionCtx, sessionCancel := context.WithCancel(context.Background())
+	defer sessionCancel()
+
 	var session *concurrency.Session
 	var election *concurrency.Election
 	for {
 		var err error
-		session, err = concurrency.NewSession(r.Client, concurrency.WithTTL(ttlSeconds), concurrency.WithContext(ctx))
+		session, err = concurrency.NewSession(r.Client, concurrency.WithTTL(ttlSeconds), concurrency.WithContext(sessionCtx))
 		if err == nil {
 			election = concurrency.NewElection(session, Prefix+r.Name)
 			logger.Info("campaigning")

@@ -1,0 +1,122 @@
+// Command auctioneer places LRP instances and tasks on cells (DESIGN 7.1). Run
+// several; one holds the "auctioneer" lock and auctions, the others answer 503
+// and wait to take over.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"code.cloudfoundry.org/lager/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/sigmon"
+
+	"github.com/diego-runtime/diego/auctioneer"
+	"github.com/diego-runtime/diego/bbs/client"
+	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/transport"
+)
+
+// Config is the auctioneer's JSON config file: the auctioneer's own settings
+// (listen_address, advertise_url, debug_address, lock_ttl_ms,
+// cell_state_timeout_ms, retry_delay_ms, starting_weight, locality_weight,
+// max_inflight_starts, tls, log_level; see auctioneer.Config for each default)
+// plus how to reach the BBS and etcd.
+type Config struct {
+	auctioneer.Config
+	// BBSURLs are the BBS API servers, tried in turn. Default
+	// ["http://127.0.0.1:8889"].
+	BBSURLs []string `json:"bbs_urls"`
+	// BBSTimeoutMs bounds each call to the BBS. Default 10000.
+	BBSTimeoutMs int `json:"bbs_timeout_ms"`
+	// Etcd is where the lock lives. Default endpoints ["http://127.0.0.1:2379"].
+	Etcd etcdrunner.ClientConfig `json:"etcd"`
+}
+
+// DefaultConfig returns the defaults of every field.
+func DefaultConfig() Config {
+	return Config{
+		Config:       auctioneer.DefaultConfig(),
+		BBSURLs:      []string{"http://127.0.0.1:8889"},
+		BBSTimeoutMs: 10000,
+		Etcd:         etcdrunner.ClientConfig{Endpoints: []string{"http://127.0.0.1:2379"}},
+	}
+}
+
+// Validate reports the first problem with the config.
+func (c Config) Validate() error {
+	switch {
+	case len(c.BBSURLs) == 0:
+		return errors.New("bbs_urls is required")
+	case c.BBSTimeoutMs <= 0:
+		return errors.New("bbs_timeout_ms must be positive")
+	case len(c.Etcd.Endpoints) == 0:
+		return errors.New("etcd.endpoints is required")
+	}
+	return c.Config.Validate()
+}
+
+func main() {
+	configPath := flag.String("config", "", "path to the JSON config file")
+	flag.Parse()
+	if err := run(*configPath); err != nil {
+		fmt.Fprintln(os.Stderr, "auctioneer:", err)
+		os.Exit(1)
+	}
+}
+
+func loadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("reading config: %w", err)
+		}
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("parsing config %s: %w", path, err)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func run(configPath string) error {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	level, _ := lager.LogLevelFromString(cfg.LogLevel)
+	logger := lager.NewLogger("auctioneer")
+	logger.RegisterSink(lager.NewWriterSink(os.Stdout, level))
+
+	etcd, err := etcdrunner.NewClient(cfg.Etcd)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	bbsHTTP, err := transport.NewClient(cfg.TLS, time.Duration(cfg.BBSTimeoutMs)*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	daemon, err := auctioneer.New(logger, cfg.Config, auctioneer.Deps{
+		BBS:      client.NewClient(bbsHTTP, cfg.BBSURLs...),
+		Etcd:     etcd,
+		Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+	logger.Info("starting", lager.Data{"url": daemon.URL, "listen": daemon.Address, "debug": daemon.DebugAddress})
+	process := ifrit.Invoke(sigmon.New(daemon))
+	err = <-process.Wait()
+	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
+	return err
+}

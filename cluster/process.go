@@ -22,6 +22,8 @@ type Child struct {
 	Ready       func(ctx context.Context) error // nil: ready once started
 	ReadyWithin time.Duration                   // default 30 s
 	StopTimeout time.Duration                   // default 15 s
+	// Exited is told when the process dies on its own; nil ignores it.
+	Exited func(name string, err error)
 
 	cmd *exec.Cmd
 }
@@ -61,7 +63,14 @@ func (c *Child) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 
 	select {
 	case err := <-exited:
-		return fmt.Errorf("%s exited (see %s): %v", c.Name, c.LogPath, err)
+		// A dead daemon is a real failure for the rest of the cluster to
+		// survive (a lost cell, a killed auctioneer): it is reported, not
+		// propagated, so the cluster keeps running until it is stopped.
+		if c.Exited != nil {
+			c.Exited(c.Name, err)
+		}
+		<-signals
+		return nil
 	case <-signals:
 		return c.stop(exited)
 	}

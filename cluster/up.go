@@ -92,6 +92,9 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 		ch := &Child{
 			Name: name, Path: filepath.Join(cfg.BinDir, binary), Args: []string{"-config", configs[name]},
 			LogPath: filepath.Join(cfg.StateDir, "logs", name+".log"), Ready: ready,
+			Exited: func(name string, err error) {
+				logger.Error("daemon-exited", err, lager.Data{"daemon": name})
+			},
 		}
 		c.Children[name] = ch
 		return grouper.Member{Name: name, Runner: ch}

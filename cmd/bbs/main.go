@@ -1,0 +1,180 @@
+// Command bbs serves the BBS API over etcd. Run several against one etcd; all
+// are active.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"code.cloudfoundry.org/lager/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/grouper"
+	"github.com/tedsuo/ifrit/sigmon"
+
+	"github.com/diego-runtime/diego/auctioneer/auctioneerapi"
+	"github.com/diego-runtime/diego/bbs"
+	"github.com/diego-runtime/diego/bbs/server"
+	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/transport"
+	"github.com/diego-runtime/diego/lock"
+	"github.com/diego-runtime/diego/models"
+	"github.com/diego-runtime/diego/rep/repapi"
+)
+
+// Config is the BBS's JSON config file.
+type Config struct {
+	// ListenAddress serves the BBS API. Default ":8889".
+	ListenAddress string `json:"listen_address"`
+	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17018".
+	DebugAddress string `json:"debug_address"`
+	// TLS for the API server and for calls to the auctioneer and reps; empty
+	// means plain HTTP. Default empty.
+	TLS transport.TLS `json:"tls"`
+	// Etcd says how to reach the etcd cluster; endpoints are required.
+	Etcd etcdrunner.ClientConfig `json:"etcd"`
+	// AuctioneerLockName is the lock whose holder is the active auctioneer.
+	// Default "auctioneer".
+	AuctioneerLockName string `json:"auctioneer_lock_name"`
+	// RequestTimeoutMs bounds each API request and each etcd request; past it
+	// the BBS answers 503. Default 10000.
+	RequestTimeoutMs int `json:"request_timeout_ms"`
+	// CallTimeoutMs bounds each call to the auctioneer or a rep. Default 5000.
+	CallTimeoutMs int `json:"call_timeout_ms"`
+	// LogLevel is debug, info, error or fatal. Default "info".
+	LogLevel string `json:"log_level"`
+}
+
+// DefaultConfig returns the defaults of every field.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddress:      ":8889",
+		DebugAddress:       "127.0.0.1:17018",
+		AuctioneerLockName: "auctioneer",
+		RequestTimeoutMs:   10000,
+		CallTimeoutMs:      5000,
+		LogLevel:           "info",
+	}
+}
+
+// Validate reports the first problem with the config.
+func (c Config) Validate() error {
+	switch {
+	case c.ListenAddress == "":
+		return errors.New("listen_address is required")
+	case len(c.Etcd.Endpoints) == 0:
+		return errors.New("etcd.endpoints is required")
+	case c.AuctioneerLockName == "":
+		return errors.New("auctioneer_lock_name is required")
+	case c.RequestTimeoutMs <= 0 || c.CallTimeoutMs <= 0:
+		return errors.New("request_timeout_ms and call_timeout_ms must be positive")
+	}
+	_, err := lager.LogLevelFromString(c.LogLevel)
+	return err
+}
+
+func main() {
+	configPath := flag.String("config", "", "path to the JSON config file")
+	flag.Parse()
+	if err := run(*configPath); err != nil {
+		fmt.Fprintln(os.Stderr, "bbs:", err)
+		os.Exit(1)
+	}
+}
+
+func loadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("reading config: %w", err)
+		}
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("parsing config %s: %w", path, err)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func run(configPath string) error {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	level, _ := lager.LogLevelFromString(cfg.LogLevel)
+	logger := lager.NewLogger("bbs")
+	logger.RegisterSink(lager.NewWriterSink(os.Stdout, level))
+
+	etcd, err := etcdrunner.NewClient(cfg.Etcd)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	callTimeout := time.Duration(cfg.CallTimeoutMs) * time.Millisecond
+	requestTimeout := time.Duration(cfg.RequestTimeoutMs) * time.Millisecond
+	httpClient, err := transport.NewClient(cfg.TLS, callTimeout)
+	if err != nil {
+		return err
+	}
+	db, err := bbs.New(bbs.Options{
+		Client: etcd,
+		Logger: logger,
+		Auctioneer: &auctioneerapi.Client{HTTP: httpClient, Locate: func(ctx context.Context) (string, error) {
+			return lock.Holder(ctx, etcd, cfg.AuctioneerLockName)
+		}},
+		RepClients:     repClients{http: httpClient, scheme: cfg.TLS.Scheme()},
+		RequestTimeout: requestTimeout,
+		CallTimeout:    callTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	handler := server.New(logger, db, server.Options{RequestTimeout: requestTimeout, Registerer: prometheus.DefaultRegisterer})
+	api, err := transport.NewServer(cfg.TLS, cfg.ListenAddress, handler)
+	if err != nil {
+		return err
+	}
+	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugHandler())
+	if err != nil {
+		return err
+	}
+	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "debug_address": debug.Addr()})
+	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
+		{Name: "debug-server", Runner: debug},
+		{Name: "api-server", Runner: api},
+		{Name: "event-streams", Runner: handler}, // stops first, ending open streams
+	})
+	process := ifrit.Invoke(sigmon.New(group))
+	err = <-process.Wait()
+	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
+	return err
+}
+
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.Handle("GET /metrics", promhttp.Handler())
+	return mux
+}
+
+// repClients reaches a cell's rep at the URL in its presence.
+type repClients struct {
+	http   *http.Client
+	scheme string
+}
+
+func (f repClients) RepClient(cell *models.CellPresence) (bbs.RepClient, error) {
+	url := cell.RepURL
+	if url == "" {
+		url = f.scheme + "://" + cell.RepAddress
+	}
+	return repapi.NewClient(f.http, url), nil
+}

@@ -1,0 +1,178 @@
+// Command receptor serves Diego's public API (docs/api.md) and delivers task
+// completion callbacks. It holds no state; run several.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"code.cloudfoundry.org/lager/v3"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/grouper"
+	"github.com/tedsuo/ifrit/sigmon"
+
+	"github.com/diego-runtime/diego/bbs/client"
+	"github.com/diego-runtime/diego/internal/transport"
+	"github.com/diego-runtime/diego/receptor"
+)
+
+// Config is the receptor's JSON config file.
+type Config struct {
+	// ListenAddress serves the public API. Default ":8887".
+	ListenAddress string `json:"listen_address"`
+	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17019".
+	DebugAddress string `json:"debug_address"`
+	// BBSURLs are the BBS servers, tried in turn. Default ["http://127.0.0.1:8889"].
+	BBSURLs []string `json:"bbs_urls"`
+	// BBSTLS is mutual TLS to the BBS; empty means plain HTTP. Default empty.
+	BBSTLS transport.TLS `json:"bbs_tls"`
+	// BBSRequestTimeoutMs bounds each BBS request. Default 15000.
+	BBSRequestTimeoutMs int `json:"bbs_request_timeout_ms"`
+	// Username and Password turn on basic auth when Username is set. Default off.
+	Username string `json:"username"`
+	Password string `json:"password"`
+	// CORSOrigins may call the API from a browser ("*": any). Default none.
+	CORSOrigins []string `json:"cors_origins"`
+	// NATSURL is the NATS server (with JetStream and the LOGS stream) that
+	// GET /v1/logs reads from; empty answers 501 there. Default
+	// "nats://127.0.0.1:4222".
+	NATSURL string `json:"nats_url"`
+	// CallbackKickIntervalMs is how often completed tasks are scanned for
+	// callbacks to deliver. Default 30000.
+	CallbackKickIntervalMs int `json:"callback_kick_interval_ms"`
+	// MaxBodyBytes caps a request body. Default 1048576.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// LogLevel is debug, info, error or fatal. Default "info".
+	LogLevel string `json:"log_level"`
+}
+
+// DefaultConfig returns the defaults of every field.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddress:          ":8887",
+		DebugAddress:           "127.0.0.1:17019",
+		BBSURLs:                []string{"http://127.0.0.1:8889"},
+		BBSRequestTimeoutMs:    15000,
+		NATSURL:                "nats://127.0.0.1:4222",
+		CallbackKickIntervalMs: 30000,
+		MaxBodyBytes:           receptor.DefaultMaxBodyBytes,
+		LogLevel:               "info",
+	}
+}
+
+// Validate reports the first problem with the config.
+func (c Config) Validate() error {
+	switch {
+	case c.ListenAddress == "":
+		return errors.New("listen_address is required")
+	case len(c.BBSURLs) == 0:
+		return errors.New("bbs_urls is required")
+	case c.BBSRequestTimeoutMs <= 0 || c.CallbackKickIntervalMs <= 0 || c.MaxBodyBytes <= 0:
+		return errors.New("bbs_request_timeout_ms, callback_kick_interval_ms and max_body_bytes must be positive")
+	case c.Username == "" && c.Password != "":
+		return errors.New("password is set without a username")
+	}
+	_, err := lager.LogLevelFromString(c.LogLevel)
+	return err
+}
+
+func main() {
+	configPath := flag.String("config", "", "path to the JSON config file")
+	flag.Parse()
+	if err := run(*configPath); err != nil {
+		fmt.Fprintln(os.Stderr, "receptor:", err)
+		os.Exit(1)
+	}
+}
+
+func loadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("reading config: %w", err)
+		}
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			return cfg, fmt.Errorf("parsing config %s: %w", path, err)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func run(configPath string) error {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return err
+	}
+	level, _ := lager.LogLevelFromString(cfg.LogLevel)
+	logger := lager.NewLogger("receptor")
+	logger.RegisterSink(lager.NewWriterSink(os.Stdout, level))
+
+	httpClient, err := transport.NewClient(cfg.BBSTLS, time.Duration(cfg.BBSRequestTimeoutMs)*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	bbs := client.NewClient(httpClient, cfg.BBSURLs...)
+	options := receptor.Options{
+		Username:     cfg.Username,
+		Password:     cfg.Password,
+		CORSOrigins:  cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Registerer:   prometheus.DefaultRegisterer,
+	}
+	if cfg.NATSURL != "" {
+		// Connect in the background: the API serves while NATS is away, and
+		// the logs route answers 503 until it is back.
+		nc, err := nats.Connect(cfg.NATSURL, nats.Name("receptor"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connecting to NATS at %s: %w", cfg.NATSURL, err)
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return fmt.Errorf("opening JetStream: %w", err)
+		}
+		options.Logs = &receptor.LogStream{Logger: logger, JS: js}
+	}
+	handler := receptor.NewHandler(logger, bbs, options)
+	api, err := transport.NewServer(transport.TLS{}, cfg.ListenAddress, handler)
+	if err != nil {
+		return err
+	}
+	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugHandler())
+	if err != nil {
+		return err
+	}
+	callbacks := &receptor.TaskCompletionWorker{
+		Logger:       logger,
+		BBS:          bbs,
+		KickInterval: time.Duration(cfg.CallbackKickIntervalMs) * time.Millisecond,
+	}
+	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "debug_address": debug.Addr()})
+	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
+		{Name: "debug-server", Runner: debug},
+		{Name: "task-callbacks", Runner: callbacks},
+		{Name: "api-server", Runner: api},
+		{Name: "event-streams", Runner: handler}, // stops first, ending open streams
+	})
+	process := ifrit.Invoke(sigmon.New(group))
+	err = <-process.Wait()
+	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
+	return err
+}
+
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.Handle("GET /metrics", promhttp.Handler())
+	return mux
+}

@@ -1,0 +1,266 @@
+package receptor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"code.cloudfoundry.org/clock"
+	"code.cloudfoundry.org/lager/v3"
+
+	"github.com/diego-runtime/diego/models"
+)
+
+// Defaults for TaskCompletionWorker.
+const (
+	DefaultKickInterval    = 30 * time.Second
+	DefaultCallbackTries   = 3
+	DefaultCallbackRetry   = 500 * time.Millisecond
+	DefaultCallbackTimeout = 10 * time.Second
+	DefaultCallbackWorkers = 16
+)
+
+// TaskCompletionWorker delivers completion callbacks (DESIGN 6.2). It watches
+// the BBS's task events and, every KickInterval, scans for COMPLETED tasks. For
+// each one with a completion_callback_url it marks the task RESOLVING (a
+// compare-and-swap, so among several receptors only one delivers), POSTs the
+// task JSON to the URL, and then:
+//   - any answer but 503/504: deletes the task;
+//   - 503, 504, a timeout or a refused connection: tries again, Tries times in
+//     all, then puts the task back to COMPLETED for the next kick.
+type TaskCompletionWorker struct {
+	Logger lager.Logger
+	BBS    BBS
+	// HTTP posts the callbacks; nil means a client with CallbackTimeout.
+	HTTP  *http.Client
+	Clock clock.Clock // nil means the real clock
+	// KickInterval between scans. Default 30 s.
+	KickInterval time.Duration
+	// Tries per delivery before giving up until the next kick. Default 3.
+	Tries int
+	// RetryDelay between quick tries. Default 500 ms.
+	RetryDelay time.Duration
+	// CallbackTimeout bounds one POST when HTTP is nil. Default 10 s.
+	CallbackTimeout time.Duration
+	// Workers bounds deliveries in flight. Default 16.
+	Workers int
+
+	mu       sync.Mutex
+	inFlight map[string]bool
+}
+
+func (w *TaskCompletionWorker) defaults() {
+	if w.Clock == nil {
+		w.Clock = clock.NewClock()
+	}
+	if w.KickInterval <= 0 {
+		w.KickInterval = DefaultKickInterval
+	}
+	if w.Tries <= 0 {
+		w.Tries = DefaultCallbackTries
+	}
+	if w.RetryDelay <= 0 {
+		w.RetryDelay = DefaultCallbackRetry
+	}
+	if w.CallbackTimeout <= 0 {
+		w.CallbackTimeout = DefaultCallbackTimeout
+	}
+	if w.HTTP == nil {
+		w.HTTP = &http.Client{Timeout: w.CallbackTimeout}
+	}
+	if w.Workers <= 0 {
+		w.Workers = DefaultCallbackWorkers
+	}
+	w.inFlight = map[string]bool{}
+}
+
+// Run implements ifrit.Runner.
+func (w *TaskCompletionWorker) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	w.defaults()
+	logger := w.Logger.Session("task-callbacks")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, w.Workers)
+	deliver := func(task *models.Task) {
+		if task.State != models.TaskStateCompleted || task.CompletionCallbackURL == "" || !w.claim(task.TaskGuid) {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.release(task.TaskGuid)
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-slots }()
+			w.resolve(ctx, logger, task)
+		}()
+	}
+
+	tasks := make(chan *models.Task)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.watch(ctx, logger, tasks)
+	}()
+
+	// A signal cancels at once, even in the middle of a scan.
+	go func() {
+		select {
+		case <-signals:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	close(ready)
+	w.scan(ctx, logger, deliver)
+	ticker := w.Clock.NewTicker(w.KickInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case task := <-tasks:
+			deliver(task)
+		case <-ticker.C():
+			w.scan(ctx, logger, deliver)
+		}
+	}
+}
+
+func (w *TaskCompletionWorker) claim(guid string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inFlight[guid] {
+		return false
+	}
+	w.inFlight[guid] = true
+	return true
+}
+
+func (w *TaskCompletionWorker) release(guid string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.inFlight, guid)
+}
+
+func (w *TaskCompletionWorker) scan(ctx context.Context, logger lager.Logger, deliver func(*models.Task)) {
+	tasks, err := w.BBS.Tasks(ctx, logger, models.TaskFilter{})
+	if err != nil {
+		if ctx.Err() == nil {
+			logger.Error("listing-tasks-failed", err)
+		}
+		return
+	}
+	for _, t := range tasks {
+		deliver(t)
+	}
+}
+
+// watch feeds completed tasks from the event stream, resubscribing after a
+// second when the stream breaks (the periodic scan covers any gap).
+func (w *TaskCompletionWorker) watch(ctx context.Context, logger lager.Logger, out chan<- *models.Task) {
+	for ctx.Err() == nil {
+		subCtx, subCancel := context.WithCancel(ctx)
+		source, err := w.BBS.SubscribeToEvents(subCtx, logger, 0)
+		if err == nil {
+			go func() {
+				<-subCtx.Done()
+				source.Close()
+			}()
+			for {
+				ev, err := source.Next()
+				if err != nil {
+					break
+				}
+				task := ev.Task
+				if ev.TaskAfter != nil {
+					task = ev.TaskAfter
+				}
+				if ev.Type == models.EventTypeTaskRemoved || task == nil || task.State != models.TaskStateCompleted {
+					continue
+				}
+				select {
+				case out <- task:
+				case <-ctx.Done():
+					subCancel()
+					return
+				}
+			}
+		} else if ctx.Err() == nil {
+			logger.Error("subscribing-failed", err)
+		}
+		subCancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.Clock.After(time.Second):
+		}
+	}
+}
+
+func (w *TaskCompletionWorker) resolve(ctx context.Context, logger lager.Logger, task *models.Task) {
+	logger = logger.Session("resolve", lager.Data{"task_guid": task.TaskGuid})
+	if err := w.BBS.ResolvingTask(ctx, logger, task.TaskGuid); err != nil {
+		// Another receptor won, or the task moved on.
+		logger.Debug("not-resolving", lager.Data{"error": err.Error()})
+		return
+	}
+	body, err := json.Marshal(task)
+	if err != nil {
+		logger.Error("encoding-task-failed", err)
+		return
+	}
+	for try := 1; ; try++ {
+		status, err := w.post(ctx, task.CompletionCallbackURL, body)
+		if err == nil && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
+			logger.Info("delivered", lager.Data{"status": status})
+			if err := w.BBS.DeleteTask(ctx, logger, task.TaskGuid); err != nil {
+				logger.Error("deleting-task-failed", err)
+			}
+			return
+		}
+		if err == nil {
+			err = fmt.Errorf("callback answered %d", status)
+		}
+		logger.Info("callback-failed", lager.Data{"try": try, "error": err.Error()})
+		if try >= w.Tries || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-w.Clock.After(w.RetryDelay):
+		}
+	}
+	// Use a fresh context: on shutdown the task must not stay RESOLVING.
+	revertCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.BBS.RevertResolvingTask(revertCtx, logger, task.TaskGuid); err != nil {
+		logger.Error("reverting-task-failed", err)
+	}
+}
+
+func (w *TaskCompletionWorker) post(ctx context.Context, url string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := w.HTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64*1024))
+	return resp.StatusCode, nil
+}

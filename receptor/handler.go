@@ -17,6 +17,7 @@ import (
 
 	"github.com/diego-runtime/diego/bbs/client"
 	"github.com/diego-runtime/diego/models"
+	"github.com/diego-runtime/diego/receptor/dashboard"
 )
 
 // Defaults for Options.
@@ -137,6 +138,7 @@ func NewHandler(logger lager.Logger, bbs BBS, opts Options) *Handler {
 	}
 	h.mux.HandleFunc("GET /v1/events", h.events)
 	h.mux.HandleFunc("GET /v1/logs/{log_guid}", h.logs)
+	dashboard.Mount(h.mux)
 	h.mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return h
 }

@@ -9,6 +9,8 @@ command -v iptables >/dev/null 2>&1 || need+=(iptables)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+# The receptor dashboard's browser test drives headless Chromium.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -33,6 +33,7 @@ var (
 	etcdClient *clientv3.Client
 	db         *bbs.DB
 	logger     lager.Logger
+	server     *httptest.Server
 	serverURL  string
 	browser    context.Context // the headless Chromium every spec opens a tab in
 )
@@ -50,12 +51,12 @@ var _ = BeforeSuite(func() {
 	db, err = bbs.New(bbs.Options{Client: etcdClient, Logger: logger, RequestTimeout: 2 * time.Second})
 	Expect(err).NotTo(HaveOccurred())
 
-	// Mounted as the receptor mounts it: the API under /v1/, the page as the fallback.
+	// The page next to the API, as the receptor serves them.
 	api := receptor.NewHandler(logger, db, receptor.Options{KeepaliveInterval: time.Second})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api)
-	mux.Handle("/", dashboard.Handler())
-	server := httptest.NewServer(mux)
+	dashboard.Mount(mux)
+	server = httptest.NewServer(mux)
 	serverURL = server.URL
 	DeferCleanup(func() {
 		api.CloseStreams()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-runtime/diego/models"
+	"github.com/diego-runtime/diego/receptor/dashboard"
 )
 
 // drawing is what the page shows, read from its data- attributes.
@@ -297,6 +299,26 @@ var _ = Describe("Dashboard", func() {
 		})
 	})
 
+	Context("when the event stream drops", func() {
+		It("subscribes again, reloads everything and follows changes again", func() {
+			server.CloseClientConnections()
+			Eventually(func() string { return read().Status }, within).Should(Equal("reconnecting"))
+			// Made before the new subscription: only the reload can show these.
+			n := 3
+			Expect(db.UpdateDesiredLRP(ctx, logger, "web", models.DesiredLRPUpdate{Instances: &n})).To(Succeed())
+			place("web", 2, "cell-a2", false)
+			Eventually(read, 5*time.Second).Should(And(
+				HaveField("Status", "live"),
+				HaveField("Squares", ContainElement(square{Guid: "web", Index: 2, State: "RUNNING", Cell: "cell-a2", Color: green})),
+				HaveField("Apps", ContainElement(app{"web", 3, 3})),
+			))
+
+			Expect(db.CrashActualLRP(ctx, logger, key("web", 2), instance("web", 2, "cell-a2"), "Exited with status 1")).To(Succeed())
+			Eventually(func() []square { return of("web", read().Squares) }, within).Should(ContainElement(
+				square{Guid: "web", Index: 2, State: "UNCLAIMED", Pending: true, Crashes: 1, Color: "rgb(160, 168, 178)"}))
+		})
+	})
+
 	Context("when a cell's presence goes away", func() {
 		It("drops the cell at the next refresh and shows its instances under gone cells", func() {
 			_, err := etcdClient.Revoke(ctx, clientv3.LeaseID(leases["cell-b1"]))
@@ -329,6 +351,12 @@ var _ = Describe("Handler", func() {
 		Entry("the page", "/", http.StatusOK, "text/html"),
 		Entry("its script", "/dashboard.js", http.StatusOK, "text/javascript"),
 		Entry("its style sheet", "/dashboard.css", http.StatusOK, "text/css"),
-		Entry("anything else", "/index.html", http.StatusNotFound, "text/plain"),
+		Entry("anything else is left to the mux", "/index.html", http.StatusNotFound, "text/plain"),
 	)
+
+	It("answers 404 for paths that are not the page's when used on its own", func() {
+		rec := httptest.NewRecorder()
+		dashboard.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/nope", nil))
+		Expect(rec.Code).To(Equal(http.StatusNotFound))
+	})
 })

@@ -1,13 +1,14 @@
 // The receptor dashboard: cells by zone and their instances, kept live from the
 // public API. A snapshot (cells, actual and desired LRPs) is loaded whenever the
 // event stream (re)connects; events arriving meanwhile are held back and applied
-// on top, so nothing committed after the subscription is lost. Cells have no
-// events, so they are re-read every CELL_REFRESH_MS.
+// on top, so nothing committed after the subscription is lost. A dropped stream
+// is replaced by a fresh one (and a fresh snapshot) after RETRY_MS rather than
+// resumed. Cells have no events, so they are re-read every CELL_REFRESH_MS.
 (function () {
   'use strict';
 
   var CELL_REFRESH_MS = 2000;
-  var RETRY_MS = 2000;
+  var RETRY_MS = 1000;
   var MAX_HELD_EVENTS = 20000; // past this a snapshot is reloaded instead
 
   var state = {
@@ -112,6 +113,7 @@
   function refreshCells() {
     getJSON('v1/cells').then(function (list) {
       setCells(list);
+      if (!state.held) showError('');
       scheduleRender();
     }).catch(function (err) { showError(err.message); });
   }
@@ -123,13 +125,11 @@
       loadSnapshot(); // on every (re)connect: the stream may have missed changes
     };
     es.onerror = function () {
-      if (es.readyState === EventSource.CLOSED) {
-        // The server refused the stream (not an SSE answer): try again later.
-        setStatus('reconnecting');
-        setTimeout(connect, RETRY_MS);
-      } else {
-        setStatus('reconnecting');
-      }
+      // Whether the stream dropped or was refused, start over: the browser's own
+      // retry waits longer and the snapshot must be reloaded anyway.
+      es.close();
+      setStatus('reconnecting');
+      setTimeout(connect, RETRY_MS);
     };
     ['actual_lrp_created', 'actual_lrp_changed', 'actual_lrp_removed',
       'desired_lrp_created', 'desired_lrp_changed', 'desired_lrp_removed'].forEach(function (type) {

@@ -1,0 +1,262 @@
+package natsrunner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"code.cloudfoundry.org/lager/v3"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/tedsuo/ifrit"
+)
+
+// Defaults for Config.
+const (
+	DefaultHost                  = "127.0.0.1"
+	DefaultPort                  = 4222
+	DefaultLogsMaxMsgsPerSubject = 1000
+	DefaultReadyTimeout          = 10 * time.Second
+	// LogsStream is the JetStream stream that keeps recent log lines.
+	LogsStream = "LOGS"
+	// LogsSubjects is the subject filter of LogsStream.
+	LogsSubjects = "logs.>"
+)
+
+// Config configures the embedded server.
+type Config struct {
+	// Host is the client listen address. Default "127.0.0.1".
+	Host string `json:"host"`
+	// Port is the client port; 0 picks a free one. Default 4222 (in
+	// DefaultConfig; the zero Config picks a free port).
+	Port int `json:"port"`
+	// StorageDir holds JetStream's files. Empty means memory: the LOGS
+	// stream is kept in memory and JetStream's metadata goes to a temporary
+	// directory removed on exit. Default empty.
+	StorageDir string `json:"storage_dir"`
+	// LogsMaxMsgsPerSubject bounds how many messages the LOGS stream keeps
+	// per subject (per log guid). Default 1000.
+	LogsMaxMsgsPerSubject int64 `json:"logs_max_msgs_per_subject"`
+	// ReadyTimeout bounds how long the server may take to accept
+	// connections. Default 10 s.
+	ReadyTimeout time.Duration `json:"ready_timeout"`
+}
+
+// DefaultConfig returns the development defaults.
+func DefaultConfig() Config {
+	return Config{Host: DefaultHost, Port: DefaultPort,
+		LogsMaxMsgsPerSubject: DefaultLogsMaxMsgsPerSubject, ReadyTimeout: DefaultReadyTimeout}
+}
+
+// Validate reports a config that cannot work.
+func (c Config) Validate() error {
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("natsrunner: port %d out of range", c.Port)
+	}
+	if c.LogsMaxMsgsPerSubject < 0 {
+		return errors.New("natsrunner: logs_max_msgs_per_subject must not be negative")
+	}
+	return nil
+}
+
+// Runner is an ifrit runner for one embedded NATS server.
+type Runner struct {
+	logger lager.Logger
+	config Config
+
+	mu     sync.Mutex
+	server *server.Server
+}
+
+// New returns a runner; nothing starts until Run.
+func New(logger lager.Logger, config Config) *Runner {
+	if config.Host == "" {
+		config.Host = DefaultHost
+	}
+	if config.LogsMaxMsgsPerSubject == 0 {
+		config.LogsMaxMsgsPerSubject = DefaultLogsMaxMsgsPerSubject
+	}
+	if config.ReadyTimeout == 0 {
+		config.ReadyTimeout = DefaultReadyTimeout
+	}
+	return &Runner{logger: logger.Session("nats"), config: config}
+}
+
+// ClientURL is the nats:// URL clients connect to. It is valid once the
+// runner is ready (with port 0 the port is only known then); before, it is "".
+func (r *Runner) ClientURL() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.server == nil {
+		return ""
+	}
+	return r.server.ClientURL()
+}
+
+// Run implements ifrit.Runner: ready once the server accepts connections and
+// the LOGS stream exists; on a signal it shuts the server down.
+func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	storeDir := r.config.StorageDir
+	storage := jetstream.FileStorage
+	if storeDir == "" {
+		dir, err := os.MkdirTemp("", "natsrunner-")
+		if err != nil {
+			return fmt.Errorf("natsrunner: creating jetstream dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		storeDir, storage = dir, jetstream.MemoryStorage
+	}
+	port := r.config.Port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts := &server.Options{
+		Host:      r.config.Host,
+		Port:      port,
+		JetStream: true,
+		StoreDir:  storeDir,
+		NoSigs:    true,
+		// A unique name, so that servers started side by side (tests) never
+		// look like one another to JetStream.
+		ServerName: "diego-nats-" + nuid.Next(),
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("natsrunner: creating server: %w", err)
+	}
+	logger := &lagerLogger{logger: r.logger, fatal: make(chan error, 1)}
+	s.SetLoggerV2(logger, false, false, false)
+	go s.Start()
+	defer func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}()
+	if err := waitReady(s, logger.fatal, r.config.ReadyTimeout); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.server = s
+	r.mu.Unlock()
+
+	if err := r.ensureLogsStream(s.ClientURL(), storage); err != nil {
+		return err
+	}
+	r.logger.Info("ready", lager.Data{"url": s.ClientURL(), "store_dir": storeDir})
+
+	stopped := make(chan struct{})
+	go func() {
+		s.WaitForShutdown()
+		close(stopped)
+	}()
+	close(ready)
+	select {
+	case <-signals:
+		return nil
+	case <-stopped:
+		return errors.New("natsrunner: server stopped unexpectedly")
+	}
+}
+
+// waitReady polls in short steps so that a fatal start error (a port in use)
+// fails at once instead of after the whole timeout.
+func waitReady(s *server.Server, fatal <-chan error, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !s.ReadyForConnections(50 * time.Millisecond) {
+		select {
+		case err := <-fatal:
+			return fmt.Errorf("natsrunner: starting server: %w", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("natsrunner: server not ready after %s", timeout)
+		}
+	}
+	return nil
+}
+
+func (r *Runner) ensureLogsStream(url string, storage jetstream.StorageType) error {
+	nc, err := nats.Connect(url, nats.Name("natsrunner"))
+	if err != nil {
+		return fmt.Errorf("natsrunner: connecting to %s: %w", url, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("natsrunner: jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.config.ReadyTimeout)
+	defer cancel()
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              LogsStream,
+		Subjects:          []string{LogsSubjects},
+		MaxMsgsPerSubject: r.config.LogsMaxMsgsPerSubject,
+		Discard:           jetstream.DiscardOld,
+		Storage:           storage,
+	})
+	if err != nil {
+		return fmt.Errorf("natsrunner: creating stream %s: %w", LogsStream, err)
+	}
+	return nil
+}
+
+// Start runs the runner in the background and waits until it is ready or has
+// failed.
+func Start(runner *Runner) (ifrit.Process, error) {
+	process := ifrit.Background(runner)
+	select {
+	case <-process.Ready():
+		return process, nil
+	case err := <-process.Wait():
+		if err == nil {
+			err = errors.New("natsrunner: exited before ready")
+		}
+		return nil, err
+	}
+}
+
+// StartForTest starts a server on a random loopback port with JetStream
+// files under dir (use a per-test temporary directory) and waits until it is
+// ready. Stop it with ginkgomon.Interrupt(process) or by signalling process.
+func StartForTest(dir string) (*Runner, ifrit.Process, error) {
+	config := DefaultConfig()
+	config.Port = 0
+	config.StorageDir = dir
+	runner := New(lager.NewLogger("natsrunner-test"), config)
+	process, err := Start(runner)
+	if err != nil {
+		return nil, nil, err
+	}
+	return runner, process, nil
+}
+
+// lagerLogger adapts nats-server's logger to lager. The server reports a
+// failure to start only through Fatalf, so the first one is also passed on.
+type lagerLogger struct {
+	logger lager.Logger
+	fatal  chan error
+}
+
+func (l *lagerLogger) Noticef(format string, v ...any) {
+	l.logger.Debug("notice", lager.Data{"message": fmt.Sprintf(format, v...)})
+}
+func (l *lagerLogger) Warnf(format string, v ...any) {
+	l.logger.Info("warning", lager.Data{"message": fmt.Sprintf(format, v...)})
+}
+func (l *lagerLogger) Fatalf(format string, v ...any) {
+	err := fmt.Errorf(format, v...)
+	l.logger.Error("fatal", err)
+	select {
+	case l.fatal <- err:
+	default:
+	}
+}
+func (l *lagerLogger) Errorf(format string, v ...any) {
+	l.logger.Error("error", fmt.Errorf(format, v...))
+}
+func (l *lagerLogger) Debugf(format string, v ...any) {}
+func (l *lagerLogger) Tracef(format string, v ...any) {}

@@ -1,0 +1,136 @@
+package router
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults for Config.
+const (
+	DefaultListenAddress         = ":8080"
+	DefaultNATSURL               = "nats://127.0.0.1:4222"
+	DefaultDialTimeout           = 500 * time.Millisecond
+	DefaultPruneThreshold        = 120 * time.Second
+	DefaultPruneInterval         = 30 * time.Second
+	DefaultTries                 = 3
+	DefaultFailedEndpointHoldoff = 10 * time.Second
+	DefaultStartMessageInterval  = 20 * time.Second
+	DefaultRegisterInterval      = 20 * time.Second
+	DefaultShutdownTimeout       = 20 * time.Second
+)
+
+// Config configures a Router. Durations are JSON strings ("500ms", "2m") or
+// integer nanoseconds.
+type Config struct {
+	// ListenAddress is where the proxy listens. Default ":8080".
+	ListenAddress string `json:"listen_address"`
+	// NATSURLs are the NATS servers to read routes from. Default
+	// ["nats://127.0.0.1:4222"].
+	NATSURLs []string `json:"nats_urls"`
+	// ID names this router in router.start; empty generates one. Default "".
+	ID string `json:"id"`
+	// Hosts are this router's addresses, advertised in router.start.
+	// Default none.
+	Hosts []string `json:"hosts"`
+	// DialTimeout bounds opening a connection to an endpoint. Default 500ms.
+	DialTimeout Duration `json:"dial_timeout"`
+	// PruneThreshold is how long an endpoint lives without a refresh.
+	// Default 120s.
+	PruneThreshold Duration `json:"prune_threshold"`
+	// PruneInterval is how often stale endpoints are swept. Default 30s.
+	PruneInterval Duration `json:"prune_interval"`
+	// Tries bounds the endpoints tried for one request. Default 3.
+	Tries int `json:"tries"`
+	// FailedEndpointHoldoff is how long an endpoint that failed is skipped
+	// (unless it is the only one left to try). Default 10s.
+	FailedEndpointHoldoff Duration `json:"failed_endpoint_holdoff"`
+	// StartMessageInterval is how often router.start is published again.
+	// Default 20s.
+	StartMessageInterval Duration `json:"start_message_interval"`
+	// RegisterInterval is the refresh interval asked of publishers
+	// (minimumRegisterIntervalInSeconds). Default 20s.
+	RegisterInterval Duration `json:"register_interval"`
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after a stop signal. Default 20s.
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+}
+
+// DefaultConfig returns the defaults listed on each field.
+func DefaultConfig() Config {
+	return Config{
+		ListenAddress:         DefaultListenAddress,
+		NATSURLs:              []string{DefaultNATSURL},
+		DialTimeout:           Duration(DefaultDialTimeout),
+		PruneThreshold:        Duration(DefaultPruneThreshold),
+		PruneInterval:         Duration(DefaultPruneInterval),
+		Tries:                 DefaultTries,
+		FailedEndpointHoldoff: Duration(DefaultFailedEndpointHoldoff),
+		StartMessageInterval:  Duration(DefaultStartMessageInterval),
+		RegisterInterval:      Duration(DefaultRegisterInterval),
+		ShutdownTimeout:       Duration(DefaultShutdownTimeout),
+	}
+}
+
+// Validate reports every field that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.ListenAddress == "" {
+		errs = append(errs, errors.New("listen_address is required"))
+	}
+	if len(c.NATSURLs) == 0 {
+		errs = append(errs, errors.New("nats_urls is required"))
+	}
+	for name, d := range map[string]Duration{
+		"dial_timeout": c.DialTimeout, "prune_threshold": c.PruneThreshold,
+		"prune_interval": c.PruneInterval, "start_message_interval": c.StartMessageInterval,
+		"register_interval": c.RegisterInterval,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if c.FailedEndpointHoldoff < 0 || c.ShutdownTimeout < 0 {
+		errs = append(errs, errors.New("failed_endpoint_holdoff and shutdown_timeout must not be negative"))
+	}
+	if c.Tries < 1 {
+		errs = append(errs, errors.New("tries must be at least 1"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("router config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Duration is a time.Duration that reads "500ms"-style strings from JSON.
+type Duration time.Duration
+
+// UnmarshalJSON accepts a duration string or integer nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if strings.HasPrefix(string(b), `"`) {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		parsed, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("parsing duration %q: %w", s, err)
+		}
+		*d = Duration(parsed)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("duration must be a string like \"500ms\" or nanoseconds: %w", err)
+	}
+	*d = Duration(n)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Std returns the time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }

@@ -4,6 +4,12 @@ import "strconv"
 
 type doc = map[string]any
 
+// singletons are the daemons that run one active, the rest standby.
+var singletons = []string{"auctioneer", "converger", "route-emitter"}
+
+// standbyName names standby k (1-based) of a singleton daemon.
+func standbyName(name string, k int) string { return name + "-standby-" + strconv.Itoa(k) }
+
 // daemonConfigs is the config of every daemon of the cluster, keyed by the
 // child's name. Only what differs from each daemon's defaults is written.
 func (c *Cluster) daemonConfigs() map[string]doc {
@@ -52,6 +58,36 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 	}
 	if cfg.ConvergenceInterval > 0 {
 		configs["converger"]["convergence_interval_ms"] = cfg.ConvergenceInterval.Milliseconds()
+	}
+	if cfg.RouterDialTimeout > 0 {
+		configs["router"]["dial_timeout"] = cfg.RouterDialTimeout.String()
+	}
+	if cfg.RouterFailedEndpointHoldoff > 0 {
+		configs["router"]["failed_endpoint_holdoff"] = cfg.RouterFailedEndpointHoldoff.String()
+	}
+	if cfg.LockTTL > 0 {
+		configs["auctioneer"]["lock_ttl_ms"] = cfg.LockTTL.Milliseconds()
+		configs["converger"]["lock_ttl_ms"] = cfg.LockTTL.Milliseconds()
+		configs["route-emitter"]["lock_ttl"] = int64(cfg.LockTTL)
+	}
+	configs["route-emitter"]["id"] = "route-emitter"
+	// Standby k is a copy of the active daemon on its own ports, waiting for the lock.
+	for k := 1; k <= cfg.Standbys; k++ {
+		for j, name := range singletons {
+			standby := doc{}
+			for key, v := range configs[name] {
+				standby[key] = v
+			}
+			standby["debug_address"] = local(cfg.DebugBasePort + 10 + 3*k + j)
+			switch name {
+			case "auctioneer":
+				standby["listen_address"] = local(cfg.AuctioneerPort + k)
+				standby["advertise_url"] = "http://" + local(cfg.AuctioneerPort+k)
+			case "route-emitter":
+				standby["id"] = standbyName(name, k)
+			}
+			configs[standbyName(name, k)] = standby
+		}
 	}
 
 	for i := 0; i < cfg.Cells; i++ {

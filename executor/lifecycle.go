@@ -212,7 +212,7 @@ func (e *Executor) runTask(ctx context.Context, req RunRequest, deps steps.Deps)
 	}
 	err = step.Perform(ctx)
 	if ctx.Err() != nil {
-		return RunResult{Failed: true, FailureReason: taskCancelledReason, Stopped: true}
+		return RunResult{Failed: true, FailureReason: models.TaskFailureCancelled, Stopped: true}
 	}
 	if err != nil {
 		return RunResult{Failed: true, FailureReason: err.Error()}
@@ -238,7 +238,7 @@ func (e *Executor) readResult(ctx context.Context, handle, path string) (string,
 	if _, err := tr.Next(); err != nil {
 		return "", err
 	}
-	data, err := io.ReadAll(io.LimitReader(tr, maxResultBytes))
+	data, err := io.ReadAll(io.LimitReader(tr, models.MaxResultBytes))
 	return string(data), err
 }
 
@@ -404,12 +404,6 @@ func (e *Executor) publishMetrics(ctx context.Context, req RunRequest) {
 		_ = e.metrics.Publish(models.MetricsSubjectPrefix+req.MetricsGuid, data)
 	}
 }
-
-// taskCancelledReason is DESIGN 6.2's failure reason for a cancelled task.
-const taskCancelledReason = "task was cancelled"
-
-// maxResultBytes is how much of a task's result file is returned (DESIGN 9).
-const maxResultBytes = 10240
 
 // discard is the streamer of work that has no log guid.
 type discard struct{}

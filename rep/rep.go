@@ -174,31 +174,7 @@ func (r *Rep) Perform(logger lager.Logger, work repapi.Work) repapi.Work {
 	return failed
 }
 
-func (r *Rep) offers(rootfs string) bool {
-	scheme, rest, found := cutScheme(rootfs)
-	if !found {
-		return false
-	}
-	if scheme == "preloaded" {
-		for _, name := range r.cfg.RootFSProviders["preloaded"] {
-			if name == rest {
-				return true
-			}
-		}
-		return false
-	}
-	_, any := r.cfg.RootFSProviders["docker"]
-	return any
-}
-
-func cutScheme(uri string) (scheme, rest string, ok bool) {
-	for i := 0; i < len(uri); i++ {
-		if uri[i] == ':' {
-			return uri[:i], uri[i+1:], true
-		}
-	}
-	return "", "", false
-}
+func (r *Rep) offers(rootfs string) bool { return r.cfg.RootFSProviders.Supports(rootfs) }
 
 func (r *Rep) startLRP(logger lager.Logger, lrp repapi.LRPWork) {
 	logger = logger.Session("start-lrp", lager.Data{"process_guid": lrp.ProcessGuid, "index": lrp.Index, "instance_guid": lrp.InstanceGuid})

@@ -1,0 +1,107 @@
+// Command garden is the per-cell container daemon: it serves garden's API on a
+// unix socket and runs containers with runc. It must run as root.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+
+	"code.cloudfoundry.org/clock"
+	"code.cloudfoundry.org/lager/v3"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/grouper"
+	"github.com/tedsuo/ifrit/sigmon"
+
+	"github.com/diego-runtime/diego/garden/linux"
+	"github.com/diego-runtime/diego/internal/transport"
+)
+
+// Config is garden's JSON config file: the daemon's fields (see
+// linux.DaemonConfig and linux.Config, each documents its default) plus the
+// debug server and log level.
+type Config struct {
+	linux.DaemonConfig
+	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17019".
+	DebugAddress string `json:"debug_address"`
+	// LogLevel is debug, info, error or fatal. Default "info".
+	LogLevel string `json:"log_level"`
+}
+
+// DefaultConfig returns the defaults of every field.
+func DefaultConfig() Config {
+	return Config{DaemonConfig: linux.DefaultDaemonConfig(), DebugAddress: "127.0.0.1:17019", LogLevel: "info"}
+}
+
+// Validate reports the first problem with the config.
+func (c *Config) Validate() error {
+	if err := c.DaemonConfig.Validate(); err != nil {
+		return err
+	}
+	_, err := lager.LogLevelFromString(c.LogLevel)
+	return err
+}
+
+func main() {
+	configPath := flag.String("config", "", "path to the JSON config file")
+	flag.Parse()
+	if err := run(*configPath); err != nil {
+		fmt.Fprintln(os.Stderr, "garden:", err)
+		os.Exit(1)
+	}
+}
+
+func run(configPath string) error {
+	cfg := DefaultConfig()
+	if configPath != "" {
+		data, err := os.ReadFile(configPath)
+		if err != nil {
+			return fmt.Errorf("reading config: %w", err)
+		}
+		if err := json.Unmarshal(data, &cfg); err != nil {
+			return fmt.Errorf("parsing config %s: %w", configPath, err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	level, _ := lager.LogLevelFromString(cfg.LogLevel)
+	logger := lager.NewLogger("garden")
+	logger.RegisterSink(lager.NewWriterSink(os.Stdout, level))
+
+	daemon, err := linux.NewDaemon(logger, clock.NewClock(), cfg.DaemonConfig)
+	if err != nil {
+		return err
+	}
+	prometheus.MustRegister(prometheus.NewGaugeFunc(
+		prometheus.GaugeOpts{Name: "garden_containers", Help: "Containers that exist on this garden."},
+		func() float64 {
+			c, _ := daemon.Backend.Capacity(context.Background())
+			return float64(c.Containers)
+		}))
+	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugHandler())
+	if err != nil {
+		return err
+	}
+	logger.Info("starting", lager.Data{"socket": cfg.SocketPath, "state_dir": cfg.StateDir, "debug_address": debug.Addr()})
+	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
+		{Name: "debug-server", Runner: debug},
+		{Name: "garden", Runner: daemon},
+	})
+	process := ifrit.Invoke(sigmon.New(group))
+	err = <-process.Wait()
+	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
+	return err
+}
+
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.Handle("GET /metrics", promhttp.Handler())
+	return mux
+}

@@ -1,0 +1,130 @@
+package linux
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+)
+
+// Config says where a garden keeps its state and which host resources are its
+// own. Two gardens on one machine need distinct StateDir, BridgeName, Subnet and
+// port range.
+type Config struct {
+	// StateDir holds container bundles, network namespaces and runc's state.
+	// Required. Everything under it belongs to this garden and is removed at
+	// start.
+	StateDir string `json:"state_dir"`
+	// RuncPath is the runc binary. Default "runc" (from PATH).
+	RuncPath string `json:"runc_path"`
+	// BridgeName is this garden's bridge; host veths are named after it, so it
+	// is at most 9 characters. Default "dg0".
+	BridgeName string `json:"bridge_name"`
+	// ChainPrefix names this garden's iptables chains. Default "g-" + BridgeName.
+	ChainPrefix string `json:"chain_prefix"`
+	// Subnet is the pool container IPs come from; the first address is the
+	// bridge (the containers' gateway). Default "10.254.0.0/22".
+	Subnet string `json:"subnet"`
+	// PortRangeStart and PortRangeEnd bound the host ports net-in picks from
+	// (inclusive). Default 61000-61999.
+	PortRangeStart uint32 `json:"port_range_start"`
+	PortRangeEnd   uint32 `json:"port_range_end"`
+	// ExternalIP is the cell's address, reported as a container's host IP.
+	// Default: the first IPv4 address of the interface holding the default route.
+	ExternalIP string `json:"external_ip"`
+	// MTU of container interfaces. Default: the MTU of the default route's
+	// interface, else 1500.
+	MTU int `json:"mtu"`
+	// UIDMapStart is the host uid (and gid) that container root maps to in
+	// unprivileged containers; 65536 ids from it are used. Default 100000.
+	UIDMapStart uint32 `json:"uid_map_start"`
+	// CgroupParent is the cgroup (under each v1 controller) containers are
+	// created in. Default "garden-" + BridgeName.
+	CgroupParent string `json:"cgroup_parent"`
+	// MaxContainers caps how many containers may exist at once. Default 250.
+	MaxContainers uint64 `json:"max_containers"`
+	// MemoryBytes and DiskBytes are the capacity reported. Default: the host's
+	// memory, and the size of the file system holding StateDir.
+	MemoryBytes uint64 `json:"memory_bytes"`
+	DiskBytes   uint64 `json:"disk_bytes"`
+	// DefaultNofile is RLIMIT_NOFILE for processes that do not set one. Default 1024.
+	DefaultNofile uint64 `json:"default_nofile"`
+	// DenyNetOut rejects a container's outbound traffic except replies and its
+	// net-out rules. Default false: outbound is open and net-out rules have no
+	// further effect.
+	DenyNetOut bool `json:"deny_net_out"`
+}
+
+// Defaults.
+const (
+	DefaultRuncPath       = "runc"
+	DefaultBridgeName     = "dg0"
+	DefaultSubnet         = "10.254.0.0/22"
+	DefaultPortRangeStart = 61000
+	DefaultPortRangeEnd   = 61999
+	DefaultUIDMapStart    = 100000
+	DefaultMaxContainers  = 250
+	DefaultNofile         = 1024
+	idMapSize             = 65536
+)
+
+// DefaultConfig returns a config with every default filled in except StateDir.
+func DefaultConfig() Config {
+	return Config{
+		RuncPath:       DefaultRuncPath,
+		BridgeName:     DefaultBridgeName,
+		Subnet:         DefaultSubnet,
+		PortRangeStart: DefaultPortRangeStart,
+		PortRangeEnd:   DefaultPortRangeEnd,
+		UIDMapStart:    DefaultUIDMapStart,
+		MaxContainers:  DefaultMaxContainers,
+		DefaultNofile:  DefaultNofile,
+	}
+}
+
+var bridgeNameRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,8}$`)
+
+// Validate checks the config and fills the defaults derived from other fields.
+func (c *Config) Validate() error {
+	if c.StateDir == "" || !filepath.IsAbs(c.StateDir) {
+		return fmt.Errorf("garden config: state_dir must be an absolute path")
+	}
+	if c.RuncPath == "" {
+		c.RuncPath = DefaultRuncPath
+	}
+	if !bridgeNameRE.MatchString(c.BridgeName) {
+		return fmt.Errorf("garden config: bridge_name %q must be 1-9 lowercase letters and digits", c.BridgeName)
+	}
+	if c.ChainPrefix == "" {
+		c.ChainPrefix = "g-" + c.BridgeName
+	}
+	if len(c.ChainPrefix) > 16 {
+		return fmt.Errorf("garden config: chain_prefix %q is longer than 16 characters", c.ChainPrefix)
+	}
+	_, n, err := net.ParseCIDR(c.Subnet)
+	if err != nil || n.IP.To4() == nil {
+		return fmt.Errorf("garden config: subnet %q is not an IPv4 CIDR", c.Subnet)
+	}
+	if ones, _ := n.Mask.Size(); ones > 29 || ones < 16 {
+		return fmt.Errorf("garden config: subnet %q must be between /16 and /29", c.Subnet)
+	}
+	if c.PortRangeStart == 0 || c.PortRangeEnd < c.PortRangeStart || c.PortRangeEnd > 65535 {
+		return fmt.Errorf("garden config: port range %d-%d is invalid", c.PortRangeStart, c.PortRangeEnd)
+	}
+	if c.ExternalIP != "" && net.ParseIP(c.ExternalIP).To4() == nil {
+		return fmt.Errorf("garden config: external_ip %q is not an IPv4 address", c.ExternalIP)
+	}
+	if c.UIDMapStart == 0 {
+		return fmt.Errorf("garden config: uid_map_start must not be 0 (container root would be host root)")
+	}
+	if c.CgroupParent == "" {
+		c.CgroupParent = "garden-" + c.BridgeName
+	}
+	if c.MaxContainers == 0 {
+		c.MaxContainers = DefaultMaxContainers
+	}
+	if c.DefaultNofile == 0 {
+		c.DefaultNofile = DefaultNofile
+	}
+	return nil
+}

@@ -1,0 +1,40 @@
+package linux_test
+
+import (
+	"github.com/diego-runtime/diego/garden/linux"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("Config", func() {
+	valid := func() linux.Config {
+		c := linux.DefaultConfig()
+		c.StateDir = "/var/lib/garden"
+		return c
+	}
+
+	It("derives the chain prefix and cgroup parent from the bridge", func() {
+		c := valid()
+		c.BridgeName = "cell7"
+		Expect(c.Validate()).To(Succeed())
+		Expect(c.ChainPrefix).To(Equal("g-cell7"))
+		Expect(c.CgroupParent).To(Equal("garden-cell7"))
+	})
+
+	DescribeTable("refuses",
+		func(change func(*linux.Config), complaint string) {
+			c := valid()
+			change(&c)
+			Expect(c.Validate()).To(MatchError(ContainSubstring(complaint)))
+		},
+		Entry("a relative state dir", func(c *linux.Config) { c.StateDir = "state" }, "state_dir"),
+		Entry("a bridge name too long for veth names", func(c *linux.Config) { c.BridgeName = "toolongname" }, "bridge_name"),
+		Entry("a bridge name with capitals", func(c *linux.Config) { c.BridgeName = "Dg0" }, "bridge_name"),
+		Entry("a subnet that is not IPv4", func(c *linux.Config) { c.Subnet = "fd00::/64" }, "subnet"),
+		Entry("a subnet too small", func(c *linux.Config) { c.Subnet = "10.0.0.0/30" }, "subnet"),
+		Entry("an inverted port range", func(c *linux.Config) { c.PortRangeStart, c.PortRangeEnd = 2000, 1000 }, "port range"),
+		Entry("an external IP that is not IPv4", func(c *linux.Config) { c.ExternalIP = "cell.local" }, "external_ip"),
+		Entry("container root mapped to host root", func(c *linux.Config) { c.UIDMapStart = 0 }, "uid_map_start"),
+		Entry("a long chain prefix", func(c *linux.Config) { c.ChainPrefix = "a-very-long-chain-prefix" }, "chain_prefix"),
+	)
+})

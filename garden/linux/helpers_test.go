@@ -1,0 +1,59 @@
+package linux_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
+	"sort"
+
+	. "github.com/onsi/gomega"
+)
+
+// departingClient takes the first write, then fails like a client that left.
+type departingClient struct {
+	w    io.Writer
+	done bool
+}
+
+func (d *departingClient) Write(p []byte) (int, error) {
+	if d.done {
+		return 0, errors.New("client went away")
+	}
+	d.done = true
+	return d.w.Write(p)
+}
+
+func writeTar(w io.Writer, files map[string]string) {
+	tw := tar.NewWriter(w)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		Expect(tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg})).To(Succeed())
+		_, err := tw.Write([]byte(files[n]))
+		Expect(err).NotTo(HaveOccurred())
+	}
+	Expect(tw.Close()).To(Succeed())
+}
+
+// readTar returns the regular files of a tar stream.
+func readTar(r io.Reader) map[string]string {
+	out := map[string]string{}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		Expect(err).NotTo(HaveOccurred())
+		if hdr.Typeflag == tar.TypeReg {
+			var b bytes.Buffer
+			_, err := io.Copy(&b, tr)
+			Expect(err).NotTo(HaveOccurred())
+			out[hdr.Name] = b.String()
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package linux
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// network wires containers into this garden's bridge. It holds no locks: the
+// backend serialises allocation, and each container's links are its own.
+type network struct {
+	bridge  string
+	subnet  *net.IPNet
+	gateway net.IP
+	mtu     int
+}
+
+func newNetwork(cfg Config) (*network, error) {
+	_, subnet, err := net.ParseCIDR(cfg.Subnet)
+	if err != nil {
+		return nil, err
+	}
+	mtu := cfg.MTU
+	if mtu == 0 {
+		mtu = defaultRouteMTU()
+	}
+	return &network{
+		bridge:  cfg.BridgeName,
+		subnet:  subnet,
+		gateway: ipAt(subnet, 1),
+		mtu:     mtu,
+	}, nil
+}
+
+// size is the number of addresses in the subnet.
+func (n *network) size() int {
+	ones, bits := n.subnet.Mask.Size()
+	return 1 << (bits - ones)
+}
+
+func ipAt(subnet *net.IPNet, i int) net.IP {
+	base := binary.BigEndian.Uint32(subnet.IP.To4())
+	ip := make(net.IP, 4)
+	binary.BigEndian.PutUint32(ip, base+uint32(i))
+	return ip
+}
+
+func (n *network) hostVeth(index int) string { return n.bridge + "-" + strconv.Itoa(index) }
+func (n *network) peerVeth(index int) string { return n.bridge + "c" + strconv.Itoa(index) }
+
+// setup creates the bridge (if missing) with the gateway address, and turns on
+// forwarding and loopback routing (net-in answers on 127.0.0.1 by DNAT to the
+// bridge).
+func (n *network) setup() error {
+	link, err := netlink.LinkByName(n.bridge)
+	if err != nil {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.bridge, MTU: n.mtu}}
+		if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("creating bridge %s: %w", n.bridge, err)
+		}
+		if link, err = netlink.LinkByName(n.bridge); err != nil {
+			return fmt.Errorf("finding bridge %s: %w", n.bridge, err)
+		}
+	}
+	ones, _ := n.subnet.Mask.Size()
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: n.gateway, Mask: net.CIDRMask(ones, 32)}}
+	if err := netlink.AddrReplace(link, addr); err != nil {
+		return fmt.Errorf("addressing bridge %s: %w", n.bridge, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bringing up bridge %s: %w", n.bridge, err)
+	}
+	for _, s := range []string{
+		"/proc/sys/net/ipv4/ip_forward",
+		"/proc/sys/net/ipv4/conf/" + n.bridge + "/route_localnet",
+	} {
+		if err := os.WriteFile(s, []byte("1"), 0o644); err != nil {
+			return fmt.Errorf("setting %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// teardownBridge removes the bridge (used by tests and a clean shutdown).
+func (n *network) teardownBridge() error {
+	link, err := netlink.LinkByName(n.bridge)
+	if err != nil {
+		return nil
+	}
+	return netlink.LinkDel(link)
+}
+
+// create wires the network namespace of the container whose init is pid (runc
+// made it, so it belongs to the container's user namespace and runc exec can
+// join it) with a veth pair: the host end on the bridge, the other end as eth0
+// holding the container's IP, with a default route via the bridge.
+func (n *network) create(pid, index int) (err error) {
+	path := fmt.Sprintf("/proc/%d/ns/net", pid)
+	defer func() {
+		if err != nil {
+			_ = n.destroy(index)
+		}
+	}()
+	nsh, err := netns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("opening netns %s: %w", path, err)
+	}
+	defer nsh.Close()
+
+	br, err := netlink.LinkByName(n.bridge)
+	if err != nil {
+		return fmt.Errorf("finding bridge %s: %w", n.bridge, err)
+	}
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: n.hostVeth(index), MTU: n.mtu, MasterIndex: br.Attrs().Index},
+		PeerName:      n.peerVeth(index),
+		PeerNamespace: netlink.NsFd(int(nsh)),
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("creating veth %s: %w", veth.Name, err)
+	}
+	if err := netlink.LinkSetUp(veth); err != nil {
+		return fmt.Errorf("bringing up %s: %w", veth.Name, err)
+	}
+
+	h, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		return fmt.Errorf("netlink in netns %s: %w", path, err)
+	}
+	defer h.Close()
+	peer, err := h.LinkByName(n.peerVeth(index))
+	if err != nil {
+		return fmt.Errorf("finding %s in netns: %w", n.peerVeth(index), err)
+	}
+	if err := h.LinkSetName(peer, "eth0"); err != nil {
+		return fmt.Errorf("renaming %s to eth0: %w", n.peerVeth(index), err)
+	}
+	ones, _ := n.subnet.Mask.Size()
+	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: &net.IPNet{IP: ipAt(n.subnet, index), Mask: net.CIDRMask(ones, 32)}}); err != nil {
+		return fmt.Errorf("addressing eth0: %w", err)
+	}
+	if err := h.LinkSetUp(peer); err != nil {
+		return fmt.Errorf("bringing up eth0: %w", err)
+	}
+	if lo, err := h.LinkByName("lo"); err == nil {
+		if err := h.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("bringing up lo: %w", err)
+		}
+	}
+	if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: n.gateway}); err != nil {
+		return fmt.Errorf("adding default route: %w", err)
+	}
+	return nil
+}
+
+// destroy removes the veth (the namespace goes with the container's init); a
+// missing veth is fine.
+func (n *network) destroy(index int) error {
+	// The kernel also removes the pair when the namespace dies, so the veth
+	// may vanish between the lookup and the delete.
+	if link, err := netlink.LinkByName(n.hostVeth(index)); err == nil {
+		if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+			var notFound netlink.LinkNotFoundError
+			if !errors.As(err, &notFound) {
+				return fmt.Errorf("deleting %s: %w", n.hostVeth(index), err)
+			}
+		}
+	}
+	return nil
+}
+
+// removeStrayLinks deletes host veths named after this bridge, left by a
+// garden that died.
+func (n *network) removeStrayLinks() error {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("listing links: %w", err)
+	}
+	var errs []error
+	for _, l := range links {
+		name := l.Attrs().Name
+		for _, prefix := range []string{n.bridge + "-", n.bridge + "c"} {
+			rest, ok := strings.CutPrefix(name, prefix)
+			if _, err := strconv.Atoi(rest); ok && err == nil {
+				if err := netlink.LinkDel(l); err != nil {
+					errs = append(errs, fmt.Errorf("deleting stray %s: %w", name, err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// defaultRouteMTU is the MTU of the interface holding the default route, so
+// container packets fit what leaves the host.
+func defaultRouteMTU() int {
+	if l := defaultRouteLink(); l != nil {
+		return l.Attrs().MTU
+	}
+	return 1500
+}
+
+func defaultRouteLink() netlink.Link {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil
+	}
+	for _, r := range routes {
+		if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+			if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+				return l
+			}
+		}
+	}
+	return nil
+}
+
+// defaultExternalIP is the first IPv4 address of the default route's interface.
+func defaultExternalIP() string {
+	l := defaultRouteLink()
+	if l == nil {
+		return "127.0.0.1"
+	}
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil || len(addrs) == 0 {
+		return "127.0.0.1"
+	}
+	return addrs[0].IP.String()
+}

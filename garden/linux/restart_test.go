@@ -1,0 +1,114 @@
+package linux_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"code.cloudfoundry.org/clock"
+	"github.com/diego-runtime/diego/garden"
+	"github.com/diego-runtime/diego/garden/image"
+	"github.com/diego-runtime/diego/garden/linux"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/vishvananda/netlink"
+)
+
+var _ = Describe("a second garden on the same machine", func() {
+	ctx := context.Background()
+	var otherCfg linux.Config
+
+	newGarden := func() *linux.Backend {
+		GinkgoHelper()
+		s, err := image.NewStore(logger, image.StoreConfig{Dir: filepath.Join(stateDir, "img2"), InsecureRegistries: []string{registry.Host}})
+		Expect(err).NotTo(HaveOccurred())
+		b, err := linux.New(logger, clock.NewClock(), otherCfg, s)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.Start(ctx)).To(Succeed())
+		return b
+	}
+
+	BeforeEach(func() {
+		otherCfg = linux.DefaultConfig()
+		otherCfg.StateDir = filepath.Join(stateDir, "g2")
+		otherCfg.BridgeName = "dgk"
+		otherCfg.Subnet = "10.254.41.0/24"
+		otherCfg.PortRangeStart, otherCfg.PortRangeEnd = 62400, 62409
+		otherCfg.MaxContainers = 2
+	})
+
+	It("runs beside the first without colliding, and cleans up after itself when killed", func() {
+		other := newGarden()
+		DeferCleanup(func() { Expect(other.Shutdown(ctx)).To(Succeed()) })
+
+		mine := create(garden.ContainerSpec{})
+		theirs, err := other.Create(ctx, garden.ContainerSpec{Handle: "survivor-check", Image: garden.ImageRef{URI: busyboxURI}, NetIn: []garden.NetInRule{{ContainerPort: 80}}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(theirs.ContainerIP).To(HavePrefix("10.254.41."))
+		Expect(theirs.MappedPorts[0].HostPort).To(BeNumerically(">=", 62400))
+		_, err = other.Run(ctx, theirs.Handle, garden.ProcessSpec{Path: "/bin/sleep", Args: []string{"1000"}}, garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+
+		By("refusing more containers than its capacity, leaving nothing behind")
+		_, err = other.Create(ctx, garden.ContainerSpec{Handle: "second", Image: garden.ImageRef{URI: busyboxURI}})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = other.Create(ctx, garden.ContainerSpec{Handle: "third", Image: garden.ImageRef{URI: busyboxURI}})
+		Expect(err).To(MatchError(garden.ErrOutOfCapacity))
+		Expect(filepath.Join(otherCfg.StateDir, "containers", "third")).NotTo(BeAnExistingFile())
+
+		Expect(filepath.Join("/sys/fs/cgroup/memory", "garden-dgk", "survivor-check")).To(BeADirectory())
+		By("abandoning it as if it had been killed, and starting a new one on the same state")
+		restarted := newGarden()
+		other = restarted
+		Expect(restarted.List(ctx, nil)).To(BeEmpty())
+		entries, err := os.ReadDir(filepath.Join(otherCfg.StateDir, "runc"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(entries).To(BeEmpty())
+		Expect(filepath.Join("/sys/fs/cgroup/memory", "garden-dgk", "survivor-check")).NotTo(BeAnExistingFile())
+		links, err := netlink.LinkList()
+		Expect(err).NotTo(HaveOccurred())
+		for _, l := range links {
+			Expect(l.Attrs().Name).NotTo(HavePrefix("dgk-"))
+		}
+		Expect(iptablesSave()).NotTo(ContainSubstring(theirs.ContainerIP + ":80"))
+		mounts, err := os.ReadFile("/proc/self/mountinfo")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Contains(string(mounts), "survivor-check")).To(BeFalse())
+
+		By("leaving the first garden's container untouched")
+		status, _, _ := run(mine.Handle, sh("true"))
+		Expect(status).To(Equal(0))
+
+		By("working again on the cleaned state")
+		again, err := restarted.Create(ctx, garden.ContainerSpec{Handle: "survivor-check", Image: garden.ImageRef{URI: busyboxURI}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(again.Handle).To(Equal("survivor-check"))
+	})
+
+	It("with deny_net_out, lets a container send only what its net-out rules allow", func() {
+		otherCfg.DenyNetOut = true
+		other := newGarden()
+		DeferCleanup(func() { Expect(other.Shutdown(ctx)).To(Succeed()) })
+		server, err := other.Create(ctx, garden.ContainerSpec{Handle: "server", Image: garden.ImageRef{URI: busyboxURI}})
+		Expect(err).NotTo(HaveOccurred())
+		client, err := other.Create(ctx, garden.ContainerSpec{Handle: "client", Image: garden.ImageRef{URI: busyboxURI}})
+		Expect(err).NotTo(HaveOccurred())
+		for _, port := range []string{"7001", "7002"} {
+			_, err := other.Run(ctx, "server", sh("while true; do echo pong | nc -l -p "+port+"; done"), garden.ProcessIO{})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		Expect(other.NetOut(ctx, "client", garden.NetOutRule{Protocol: "tcp", Network: server.ContainerIP, Ports: []string{"7001"}})).To(Succeed())
+
+		dial := func(port string) string {
+			var out syncBuffer
+			p, err := other.Run(ctx, client.Handle, sh("nc -w 1 "+server.ContainerIP+" "+port+" </dev/null"), garden.ProcessIO{Stdout: &out})
+			Expect(err).NotTo(HaveOccurred())
+			_, _ = p.Wait()
+			return out.String()
+		}
+		Eventually(func() string { return dial("7001") }, 5*time.Second).Should(Equal("pong\n"))
+		Expect(dial("7002")).To(BeEmpty())
+	})
+})

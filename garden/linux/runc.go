@@ -1,0 +1,125 @@
+package linux
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// runc drives the runc binary with this garden's own state root.
+type runc struct {
+	path string
+	root string
+}
+
+func (r runc) command(ctx context.Context, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, r.path, append([]string{"--root", r.root}, args...)...)
+}
+
+func (r runc) runCombined(ctx context.Context, args ...string) error {
+	out, err := r.command(ctx, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("runc %s: %w: %s", args[0], err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// runDetached starts the container's init and returns once it runs. The init
+// inherits runc's stdio, so that is /dev/null (a pipe would never close) and
+// runc's errors go to a log file instead.
+func (r runc) runDetached(ctx context.Context, id, bundle string) (int, error) {
+	logFile := filepath.Join(bundle, "runc.log")
+	pidFile := filepath.Join(bundle, "init.pid")
+	cmd := exec.CommandContext(ctx, r.path, "--root", r.root, "--log", logFile,
+		"run", "--detach", "--no-new-keyring", "--pid-file", pidFile, "--bundle", bundle, id)
+	if err := cmd.Run(); err != nil {
+		log, _ := os.ReadFile(logFile)
+		return 0, fmt.Errorf("runc run: %w: %s", err, bytes.TrimSpace(log))
+	}
+	return readPid(pidFile)
+}
+
+func (r runc) delete(ctx context.Context, id string) error {
+	return r.runCombined(ctx, "delete", "--force", id)
+}
+
+func (r runc) killAll(ctx context.Context, id string, sig syscall.Signal) error {
+	return r.runCombined(ctx, "kill", "--all", id, strconv.Itoa(int(sig)))
+}
+
+// execDetached starts the process described by processFile and returns its
+// host pid once it runs. runc hands stdout and stderr to the process itself
+// and exits, so the process is re-parented to garden (a child subreaper) and
+// no runc stays behind per process. runc's own errors go to logFile.
+func (r runc) execDetached(id, processFile, pidFile, logFile string, stdout, stderr *os.File) (int, error) {
+	cmd := exec.Command(r.path, "--root", r.root, "--log", logFile,
+		"exec", "--detach", "--process", processFile, "--pid-file", pidFile, id)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// Its own process group: a signal to garden's group must not reach it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Run(); err != nil {
+		return 0, &execError{err: err, log: lastLogMessage(logFile)}
+	}
+	return readPid(pidFile)
+}
+
+// execError is runc failing to start a process (no such executable, ...).
+type execError struct {
+	err error
+	log string
+}
+
+func (e *execError) Error() string { return fmt.Sprintf("runc exec: %v: %s", e.err, e.log) }
+func (e *execError) Unwrap() error { return e.err }
+
+// lastLogMessage is the msg of the last line runc logged (logrus text format).
+func lastLogMessage(logFile string) string {
+	data, _ := os.ReadFile(logFile)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	last := lines[len(lines)-1]
+	if _, msg, ok := strings.Cut(last, "msg="); ok {
+		if unq, err := strconv.Unquote(msg); err == nil {
+			return unq
+		}
+		return msg
+	}
+	return last
+}
+
+func readPid(pidFile string) (int, error) {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, fmt.Errorf("reading pid: %w", err)
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b)))
+	if err != nil {
+		return 0, fmt.Errorf("parsing pid %q: %w", b, err)
+	}
+	return pid, nil
+}
+
+// list returns the ids runc knows under this root.
+func (r runc) list(ctx context.Context) ([]string, error) {
+	out, err := r.command(ctx, "list", "--format", "json").Output()
+	if err != nil {
+		return nil, fmt.Errorf("runc list: %w", err)
+	}
+	var states []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out), &states); err != nil && len(bytes.TrimSpace(out)) > 0 && string(bytes.TrimSpace(out)) != "null" {
+		return nil, fmt.Errorf("runc list: %w", err)
+	}
+	ids := make([]string, 0, len(states))
+	for _, s := range states {
+		ids = append(ids, s.ID)
+	}
+	return ids, nil
+}

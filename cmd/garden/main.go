@@ -27,7 +27,7 @@ import (
 // debug server and log level.
 type Config struct {
 	linux.DaemonConfig
-	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17019".
+	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17013".
 	DebugAddress string `json:"debug_address"`
 	// LogLevel is debug, info, error or fatal. Default "info".
 	LogLevel string `json:"log_level"`
@@ -35,7 +35,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults of every field.
 func DefaultConfig() Config {
-	return Config{DaemonConfig: linux.DefaultDaemonConfig(), DebugAddress: "127.0.0.1:17019", LogLevel: "info"}
+	return Config{DaemonConfig: linux.DefaultDaemonConfig(), DebugAddress: "127.0.0.1:17013", LogLevel: "info"}
 }
 
 // Validate reports the first problem with the config.

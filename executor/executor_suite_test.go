@@ -6,9 +6,9 @@ import (
 
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/nats-io/nats.go"
-	"github.com/tedsuo/ifrit"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/tedsuo/ifrit"
 
 	"github.com/diego-runtime/diego/internal/testgarden"
 	"github.com/diego-runtime/diego/natsrunner"

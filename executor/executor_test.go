@@ -112,9 +112,9 @@ var _ = Describe("The executor", func() {
 			start(exec, executor.RunRequest{
 				Guid: "web-0", Kind: executor.KindLRP, ProcessGuid: "web", Index: 2, Domain: "d",
 				RootFS: tg.AppURI, Ports: []uint32{8080},
-				Action: &models.Action{Run: &models.RunAction{Path: "/app/httpapp"}},
-				Env:    []models.EnvVar{{Name: "GREETING", Value: "hi"}},
-				Checks: &models.CheckDefinition{Checks: []models.Check{{TCPCheck: &models.TCPCheck{Port: 8080}}}},
+				Action:       &models.Action{Run: &models.RunAction{Path: "/app/httpapp"}},
+				Env:          []models.EnvVar{{Name: "GREETING", Value: "hi"}},
+				Checks:       &models.CheckDefinition{Checks: []models.Check{{TCPCheck: &models.TCPCheck{Port: 8080}}}},
 				StartTimeout: 30 * time.Second, LogGuid: "web-logs",
 			})
 			var running *executor.Container

@@ -1,0 +1,100 @@
+package converger
+
+import (
+	"context"
+	"os"
+	"strings"
+	"time"
+
+	"code.cloudfoundry.org/clock"
+	"code.cloudfoundry.org/lager/v3"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// DefaultCellsPrefix is where the BBS keeps cell presences in etcd, one key per
+// cell bound to the cell's lease. It must match the BBS's layout (docs/bbs.md).
+const DefaultCellsPrefix = "/diego/v1/cells/"
+
+// CellWatch is the one place the converger reads etcd without the BBS: a
+// read-only watch on the cell presence keys, so that a vanished cell (its lease
+// expired or it deregistered) triggers a pass at once instead of at the next
+// interval. The BBS contract has no cell event feed; the converger already holds
+// an etcd client for its lock. It never writes and never reads records.
+type CellWatch struct {
+	Logger lager.Logger
+	Clock  clock.Clock
+	Client *clientv3.Client
+	Prefix string              // default DefaultCellsPrefix
+	OnGone func(cellID string) // called for every cell key deleted
+}
+
+// Run implements ifrit.Runner. It reads the prefix's current revision first and
+// watches from just after it; when etcd ends the watch (a restart, a lost
+// leader) it watches again from just after the last event it delivered, so no
+// deletion is missed and none is reported twice.
+func (w *CellWatch) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	logger := w.Logger.Session("cell-watch")
+	prefix := w.Prefix
+	if prefix == "" {
+		prefix = DefaultCellsPrefix
+	}
+	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
+	defer cancel()
+	go func() {
+		select {
+		case <-signals:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	close(ready)
+	var rev int64 // every deletion up to rev has been delivered
+	for ctx.Err() == nil {
+		if rev == 0 {
+			resp, err := w.Client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+			if err != nil {
+				logger.Error("reading-revision-failed", err)
+			} else {
+				rev = resp.Header.Revision
+			}
+		}
+		if rev != 0 {
+			rev = w.watch(ctx, logger, prefix, rev)
+		}
+		select {
+		case <-ctx.Done():
+		case <-w.Clock.After(time.Second):
+		}
+	}
+	return nil
+}
+
+// watch delivers deletions after rev until the watch ends, and returns the
+// revision up to which it delivered them.
+func (w *CellWatch) watch(ctx context.Context, logger lager.Logger, prefix string, rev int64) int64 {
+	for resp := range w.Client.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithFilterPut(), clientv3.WithRev(rev+1)) {
+		if err := resp.Err(); err != nil {
+			if ctx.Err() == nil {
+				logger.Error("watch-ended", err)
+			}
+			if resp.CompactRevision > rev {
+				// History is gone; the periodic pass covers what was missed.
+				return resp.CompactRevision - 1
+			}
+			return rev
+		}
+		for _, ev := range resp.Events {
+			if ev.Type == clientv3.EventTypeDelete {
+				cellID := strings.TrimPrefix(string(ev.Kv.Key), prefix)
+				logger.Info("cell-gone", lager.Data{"cell_id": cellID})
+				w.OnGone(cellID)
+			}
+			rev = max(rev, ev.Kv.ModRevision)
+		}
+		if resp.IsProgressNotify() {
+			rev = max(rev, resp.Header.Revision)
+		}
+	}
+	return rev
+}

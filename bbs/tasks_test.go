@@ -1,0 +1,139 @@
+package bbs_test
+
+import (
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-runtime/diego/models"
+)
+
+func newTaskDef() *models.TaskDefinition {
+	return &models.TaskDefinition{
+		RootFS: "docker:///busybox#latest", MemoryMB: 32, DiskMB: 32,
+		Action: &models.Action{Run: &models.RunAction{Path: "/bin/true"}},
+	}
+}
+
+var _ = Describe("Tasks", func() {
+	task := func(guid string) *models.Task {
+		t, err := db.TaskByGuid(ctx, logger, guid)
+		Expect(err).NotTo(HaveOccurred())
+		return t
+	}
+
+	BeforeEach(func() {
+		Expect(db.DesireTask(ctx, logger, "t1", "d", newTaskDef())).To(Succeed())
+	})
+
+	It("stores a PENDING task and auctions it", func() {
+		t := task("t1")
+		Expect(t.State).To(Equal(models.TaskStatePending))
+		Expect(t.CreatedAt).To(Equal(clock.Now().UnixNano()))
+		Expect(auctioneer.taskGuids()).To(Equal([]string{"t1"}))
+	})
+
+	It("refuses a duplicate guid and an invalid definition", func() {
+		Expect(db.DesireTask(ctx, logger, "t1", "d", newTaskDef())).To(MatchError(models.ErrTaskGuidAlreadyExists))
+		bad := newTaskDef()
+		bad.Action = nil
+		Expect(db.DesireTask(ctx, logger, "t2", "d", bad)).To(MatchError(models.ErrInvalidTask))
+		_, err := db.TaskByGuid(ctx, logger, "t2")
+		Expect(err).To(MatchError(models.ErrTaskNotFound))
+	})
+
+	It("runs the whole lifecycle: start, complete, resolve, delete", func() {
+		shouldStart, err := db.StartTask(ctx, logger, "t1", "cell-1")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(shouldStart).To(BeTrue())
+		shouldStart, err = db.StartTask(ctx, logger, "t1", "cell-1")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(shouldStart).To(BeFalse())
+		_, err = db.StartTask(ctx, logger, "t1", "cell-2")
+		Expect(err).To(MatchError(models.ErrInvalidStateTransition))
+
+		Expect(db.DeleteTask(ctx, logger, "t1")).To(MatchError(models.ErrTaskNotDeletable))
+		Expect(db.CompleteTask(ctx, logger, "t1", "cell-2", false, "", "x")).To(MatchError(models.ErrInvalidStateTransition))
+		clock.Increment(time.Second)
+		big := strings.Repeat("r", 20000)
+		Expect(db.CompleteTask(ctx, logger, "t1", "cell-1", false, "", big)).To(Succeed())
+		t := task("t1")
+		Expect(t.State).To(Equal(models.TaskStateCompleted))
+		Expect(t.Result).To(HaveLen(10240))
+		Expect(t.FirstCompletedAt).To(Equal(clock.Now().UnixNano()))
+		Expect(t.UpdatedAt).To(Equal(clock.Now().UnixNano()))
+
+		Expect(db.ResolvingTask(ctx, logger, "t1")).To(Succeed())
+		Expect(db.ResolvingTask(ctx, logger, "t1")).To(MatchError(models.ErrInvalidStateTransition))
+		Expect(db.RevertResolvingTask(ctx, logger, "t1")).To(Succeed())
+		Expect(task("t1").State).To(Equal(models.TaskStateCompleted))
+		Expect(task("t1").FirstCompletedAt).To(Equal(t.FirstCompletedAt))
+		Expect(db.DeleteTask(ctx, logger, "t1")).To(Succeed())
+		_, err = db.TaskByGuid(ctx, logger, "t1")
+		Expect(err).To(MatchError(models.ErrTaskNotFound))
+	})
+
+	It("deletes a task whose callback was delivered while RESOLVING", func() {
+		Expect(db.FailTask(ctx, logger, "t1", "x")).To(Succeed())
+		Expect(db.ResolvingTask(ctx, logger, "t1")).To(Succeed())
+		Expect(db.DeleteTask(ctx, logger, "t1")).To(Succeed())
+		Expect(db.DeleteTask(ctx, logger, "t1")).To(MatchError(models.ErrTaskNotFound))
+	})
+
+	It("cancels a running task and stops its container through the rep at once", func() {
+		rep := newFakeRep()
+		registerCell("cell-1", rep)
+		_, err := db.StartTask(ctx, logger, "t1", "cell-1")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(db.CancelTask(ctx, logger, "t1")).To(Succeed())
+		t := task("t1")
+		Expect(t.State).To(Equal(models.TaskStateCompleted))
+		Expect(t.Failed).To(BeTrue())
+		Expect(t.FailureReason).To(Equal("task was cancelled"))
+		Expect(rep.Calls()).To(ConsistOf("POST /v1/tasks/t1/cancel"))
+		Expect(db.CancelTask(ctx, logger, "t1")).To(MatchError(models.ErrTaskNotCancelable))
+		Expect(db.CancelTask(ctx, logger, "nope")).To(MatchError(models.ErrTaskNotFound))
+	})
+
+	It("fails a task at its third rejection with the placement error as reason", func() {
+		Expect(db.RejectTask(ctx, logger, "t1", "insufficient resources: memory")).To(Succeed())
+		Expect(task("t1").State).To(Equal(models.TaskStatePending))
+		Expect(task("t1").RejectionCount).To(Equal(1))
+		Expect(db.RejectTask(ctx, logger, "t1", "insufficient resources: memory")).To(Succeed())
+		Expect(task("t1").State).To(Equal(models.TaskStatePending))
+		Expect(db.RejectTask(ctx, logger, "t1", "insufficient resources: memory")).To(Succeed())
+		t := task("t1")
+		Expect(t.State).To(Equal(models.TaskStateCompleted))
+		Expect(t.Failed).To(BeTrue())
+		Expect(t.FailureReason).To(Equal("insufficient resources: memory"))
+		Expect(t.RejectionCount).To(Equal(3))
+		Expect(auctioneer.taskGuids()).To(Equal([]string{"t1", "t1", "t1"}))
+		Expect(db.RejectTask(ctx, logger, "t1", "again")).To(MatchError(models.ErrInvalidStateTransition))
+	})
+
+	It("fails a pending task, and auctions again only pending tasks", func() {
+		Expect(db.DesireTask(ctx, logger, "t2", "d", newTaskDef())).To(Succeed())
+		Expect(db.FailTask(ctx, logger, "t2", "not started within time limit")).To(Succeed())
+		Expect(task("t2").FailureReason).To(Equal("not started within time limit"))
+		Expect(db.AuctionTasks(ctx, logger, []string{"t1", "t2", "nope"})).To(Succeed())
+		Expect(auctioneer.taskGuids()).To(Equal([]string{"t1", "t2", "t1"}))
+	})
+
+	It("lists tasks by domain and cell", func() {
+		Expect(db.DesireTask(ctx, logger, "t2", "other", newTaskDef())).To(Succeed())
+		_, err := db.StartTask(ctx, logger, "t2", "cell-9")
+		Expect(err).NotTo(HaveOccurred())
+		all, err := db.Tasks(ctx, logger, models.TaskFilter{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(all).To(HaveLen(2))
+		byCell, err := db.Tasks(ctx, logger, models.TaskFilter{CellID: "cell-9"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(byCell).To(HaveLen(1))
+		Expect(byCell[0].TaskGuid).To(Equal("t2"))
+		byDomain, err := db.Tasks(ctx, logger, models.TaskFilter{Domain: "d"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(byDomain).To(HaveLen(1))
+	})
+})

@@ -1,0 +1,235 @@
+// Package etcdrunner runs an embedded etcd member as an ifrit runner (for
+// development clusters and tests) and builds etcd clients for real clusters.
+//
+// A Runner keeps its data directory and ports across Stop and Start, so a test
+// can take etcd away and bring the same member back on the same data.
+package etcdrunner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// Defaults for Config.
+const (
+	DefaultName         = "diego"
+	DefaultStartTimeout = 60 * time.Second
+	// DefaultMaxTxnOps is larger than etcd's own 128 so that one transaction can
+	// hold a batch of records; the BBS never relies on more than 128.
+	DefaultMaxTxnOps = 1024
+)
+
+// Config describes one embedded member.
+type Config struct {
+	// Name of the member. Default "diego".
+	Name string `json:"name"`
+	// DataDir holds the member's data; required.
+	DataDir string `json:"data_dir"`
+	// ClientURL is where clients connect, e.g. "http://127.0.0.1:2379". A port of
+	// 0 (or an empty URL) picks a free loopback port once, at New.
+	ClientURL string `json:"client_url"`
+	// PeerURL is the raft peer URL; a port of 0 (or empty) picks a free port.
+	PeerURL string `json:"peer_url"`
+	// LogLevel of etcd's own logger: debug, info, warn, error or fatal. Default "error".
+	LogLevel string `json:"log_level"`
+	// UnsafeNoFsync skips fsync: fast, and only for throwaway test data. Default false.
+	UnsafeNoFsync bool `json:"unsafe_no_fsync"`
+	// StartTimeout bounds the wait for the member to serve. Default 60 s.
+	StartTimeout time.Duration `json:"start_timeout"`
+}
+
+// Runner is one embedded etcd member. Use it as an ifrit runner, or call Start
+// and Stop directly. It is safe for concurrent use.
+type Runner struct {
+	cfg       Config
+	clientURL url.URL
+	peerURL   url.URL
+
+	mu       sync.Mutex
+	etcd     *embed.Etcd
+	stopping atomic.Bool // silences etcd's logger while it closes
+}
+
+// New resolves the config (picking free ports where asked) without starting etcd.
+func New(cfg Config) (*Runner, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("etcdrunner: data_dir is required")
+	}
+	if cfg.Name == "" {
+		cfg.Name = DefaultName
+	}
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "error"
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	clientURL, err := resolveURL(cfg.ClientURL)
+	if err != nil {
+		return nil, fmt.Errorf("etcdrunner: client url: %w", err)
+	}
+	peerURL, err := resolveURL(cfg.PeerURL)
+	if err != nil {
+		return nil, fmt.Errorf("etcdrunner: peer url: %w", err)
+	}
+	return &Runner{cfg: cfg, clientURL: clientURL, peerURL: peerURL}, nil
+}
+
+// resolveURL parses raw and replaces a zero (or missing) port by a free one.
+func resolveURL(raw string) (url.URL, error) {
+	if raw == "" {
+		raw = "http://127.0.0.1:0"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return url.URL{}, err
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		return url.URL{}, err
+	}
+	if port == "0" {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return url.URL{}, err
+		}
+		u.Host = l.Addr().String()
+		l.Close()
+	}
+	return *u, nil
+}
+
+// Endpoint is the client URL, e.g. "http://127.0.0.1:41234".
+func (r *Runner) Endpoint() string { return r.clientURL.String() }
+
+// Start starts the member and returns once it serves clients. Starting a running
+// member is an error.
+func (r *Runner) Start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.etcd != nil {
+		return errors.New("etcdrunner: already running")
+	}
+	ec := embed.NewConfig()
+	ec.Name = r.cfg.Name
+	ec.Dir = r.cfg.DataDir
+	ec.ListenClientUrls = []url.URL{r.clientURL}
+	ec.AdvertiseClientUrls = []url.URL{r.clientURL}
+	ec.ListenPeerUrls = []url.URL{r.peerURL}
+	ec.AdvertisePeerUrls = []url.URL{r.peerURL}
+	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	lg, err := newEtcdLogger(r.cfg.LogLevel, &r.stopping)
+	if err != nil {
+		return fmt.Errorf("etcdrunner: log level %q: %w", r.cfg.LogLevel, err)
+	}
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
+	r.stopping.Store(false)
+	ec.UnsafeNoFsync = r.cfg.UnsafeNoFsync
+	ec.MaxTxnOps = DefaultMaxTxnOps
+	// Keep history short enough to stay small but long enough to resume watches.
+	ec.AutoCompactionMode = "revision"
+	ec.AutoCompactionRetention = "100000"
+
+	e, err := embed.StartEtcd(ec)
+	if err != nil {
+		return fmt.Errorf("etcdrunner: starting etcd in %s: %w", r.cfg.DataDir, err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		r.stopping.Store(true)
+		e.Close()
+		return fmt.Errorf("etcdrunner: etcd failed while starting: %w", err)
+	case <-time.After(r.cfg.StartTimeout):
+		r.stopping.Store(true)
+		e.Server.Stop()
+		e.Close()
+		return fmt.Errorf("etcdrunner: etcd not ready after %s", r.cfg.StartTimeout)
+	}
+	r.etcd = e
+	return nil
+}
+
+// Stop stops the member, keeping its data. Stopping a stopped member does nothing.
+func (r *Runner) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.etcd == nil {
+		return
+	}
+	r.stopping.Store(true)
+	r.etcd.Close()
+	r.etcd = nil
+}
+
+// Errors reports errors of the running member (nil channel when stopped).
+func (r *Runner) errs() <-chan error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.etcd == nil {
+		return nil
+	}
+	return r.etcd.Err()
+}
+
+// Run implements ifrit.Runner: ready once etcd serves, stops on a signal.
+func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	if err := r.Start(); err != nil {
+		return err
+	}
+	close(ready)
+	select {
+	case <-signals:
+		r.Stop()
+		return nil
+	case err := <-r.errs():
+		r.Stop()
+		return fmt.Errorf("etcdrunner: %w", err)
+	}
+}
+
+// Client returns a client for this member; the caller closes it.
+func (r *Runner) Client() (*clientv3.Client, error) {
+	return NewClient(ClientConfig{Endpoints: []string{r.Endpoint()}})
+}
+
+// StartForTest starts a throwaway member (fsync off, free ports) in dir and
+// returns it with its endpoint. It panics on failure, which Ginkgo reports as a
+// failed setup; callers stop it with DeferCleanup(runner.Stop).
+func StartForTest(dir string) (*Runner, string) {
+	r, err := New(Config{DataDir: dir, UnsafeNoFsync: true, LogLevel: "fatal"})
+	if err != nil {
+		panic(err)
+	}
+	if err := r.Start(); err != nil {
+		panic(err)
+	}
+	return r, r.Endpoint()
+}
+
+// WaitReady waits until a client can read from etcd through c, up to timeout.
+func WaitReady(c *clientv3.Client, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := c.Get(ctx, "/diego/ping")
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcdrunner: etcd not reachable: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

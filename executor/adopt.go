@@ -46,6 +46,7 @@ func (e *Executor) Adopt(ctx context.Context) (int, error) {
 			_ = e.garden.Destroy(ctx, handle)
 			continue
 		}
+		logger.Info("adopting", lager.Data{"handle": handle, "processes": info.ProcessIDs, "kind": req.Kind})
 		if e.adopt(req, res, tags, info) {
 			adopted++
 		}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"code.cloudfoundry.org/lager/v3"
@@ -245,7 +246,11 @@ func (e *Executor) readResult(ctx context.Context, handle, path string) (string,
 // runLRP runs serial(setup, codependent(action, checks)) and turns its end into
 // a crash reason. An LRP never ends well: any end that was not asked for is a crash.
 func (e *Executor) runLRP(ctx context.Context, req RunRequest, deps steps.Deps, ni models.ActualLRPNetInfo, say func(string, ...any)) RunResult {
-	action, err := steps.Build(req.Action, deps)
+	started := make(chan struct{})
+	var once sync.Once
+	actionDeps := deps
+	actionDeps.Started = func() { once.Do(func() { close(started) }) }
+	action, err := steps.Build(req.Action, actionDeps)
 	if err != nil {
 		return RunResult{Failed: true, FailureReason: err.Error()}
 	}
@@ -270,9 +275,14 @@ func (e *Executor) runLRP(ctx context.Context, req RunRequest, deps steps.Deps, 
 
 	var watcher steps.Step
 	if len(liveness) == 0 {
-		// No checks: running once started, crashed when it exits.
+		// No checks: running once its process has started, crashed when it exits.
 		watcher = steps.StepFunc(func(ctx context.Context) error {
-			markRunning()
+			select {
+			case <-started:
+				markRunning()
+			case <-ctx.Done():
+				return steps.ErrCancelled
+			}
 			<-ctx.Done()
 			return steps.ErrCancelled
 		})

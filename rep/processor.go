@@ -56,7 +56,7 @@ func (p Processor) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 
 func (r *Rep) handle(ev executor.Event) {
 	c := ev.Container
-	logger := r.logger.Session("event", lager.Data{"guid": c.Guid, "type": ev.Type, "kind": c.Kind})
+	logger := r.logger.Session("event", lager.Data{"guid": c.Guid, "type": ev.Type, "kind": c.Kind, "state": c.State, "result": c.RunResult})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	switch c.Kind {

@@ -18,6 +18,8 @@ type Deps struct {
 	Cache       Cache // may be nil
 	Clock       clock.Clock
 	GracePeriod time.Duration
+	// Started, when set, is called each time a run action's process starts.
+	Started func()
 	// Env is the container's environment (image env, then the LRP's or task's,
 	// then the instance variables); each run action's own env overlays it.
 	Env []string
@@ -41,6 +43,7 @@ func Build(action *models.Action, deps Deps) (Step, error) {
 			Suppress:    run.SuppressLogOutput,
 			GracePeriod: deps.GracePeriod,
 			Clock:       deps.Clock,
+			Started:     deps.Started,
 		}, nil
 	case action.Download != nil:
 		dl := action.Download

@@ -22,6 +22,8 @@ type Run struct {
 	Suppress    bool // suppress_log_output: discard the process's output
 	GracePeriod time.Duration
 	Clock       clock.Clock
+	// Started, when set, is called once the process has started.
+	Started func()
 }
 
 // Perform implements Step.
@@ -37,6 +39,9 @@ func (r Run) Perform(ctx context.Context) error {
 	proc, err := r.Container.Run(context.WithoutCancel(ctx), r.Spec, stdout, stderr)
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", r.Spec.Path, err)
+	}
+	if r.Started != nil {
+		r.Started()
 	}
 	exited := make(chan waitResult, 1)
 	go func() {

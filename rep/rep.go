@@ -123,7 +123,9 @@ func (r *Rep) State(ctx context.Context) repapi.CellState {
 // take, and then claims and starts the rest in the background.
 func (r *Rep) Perform(logger lager.Logger, work repapi.Work) repapi.Work {
 	failed := repapi.Work{LRPs: []repapi.LRPWork{}, Tasks: []repapi.TaskWork{}}
-	if r.evacuating.Load() {
+	// An evacuating cell takes nothing, and neither does one whose garden is
+	// not answering: it would only fail the work later.
+	if r.evacuating.Load() || !r.executor.Healthy(context.Background()) {
 		failed.LRPs = append(failed.LRPs, work.LRPs...)
 		failed.Tasks = append(failed.Tasks, work.Tasks...)
 		return failed

@@ -14,6 +14,7 @@ import (
 
 	"github.com/diego-runtime/diego/executor"
 	"github.com/diego-runtime/diego/executor/logstream"
+	"github.com/diego-runtime/diego/garden"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/models"
 	"github.com/diego-runtime/diego/rep"
@@ -285,6 +286,59 @@ var _ = Describe("The rep", func() {
 			c.rep.Harmonize(context.Background())
 			Expect(c.exec.Containers()).To(BeEmpty())
 		})
+		It("removes an evacuating copy whose container is gone", func() {
+			c := startCell(cellOptions{id: "cell-h4"})
+			desireLRP("evac-orphan", sh("sleep 300"), nil)
+			key := models.ActualLRPKey{ProcessGuid: "evac-orphan", Index: 0, Domain: "rep-tests"}
+			instance := models.ActualLRPInstanceKey{InstanceGuid: "gone", CellID: "cell-h4"}
+			Expect(db.ClaimActualLRP(context.Background(), logger, key, instance)).To(Succeed())
+			Expect(db.StartActualLRP(context.Background(), logger, key, instance, models.ActualLRPNetInfo{Address: "10.0.0.1", Ports: []models.PortMapping{}}, true)).To(Succeed())
+			keep, err := db.EvacuateRunningActualLRP(context.Background(), logger, key, instance, models.ActualLRPNetInfo{Address: "10.0.0.1", Ports: []models.PortMapping{}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(keep).To(BeTrue())
+			c.rep.Harmonize(context.Background())
+			list, err := db.ActualLRPs(context.Background(), logger, models.ActualLRPFilter{ProcessGuid: "evac-orphan"})
+			Expect(err).NotTo(HaveOccurred())
+			for _, a := range list {
+				Expect(a.Presence).NotTo(Equal(models.PresenceEvacuating))
+			}
+		})
+
+		It("fails a task the BBS says runs here when no container runs it", func() {
+			c := startCell(cellOptions{id: "cell-h5"})
+			Expect(db.DesireTask(context.Background(), logger, "task-lost", "rep-tests", &models.TaskDefinition{
+				RootFS: tg.BusyboxURI, Action: sh("true"), MemoryMB: 16,
+			})).To(Succeed())
+			started, err := db.StartTask(context.Background(), logger, "task-lost", "cell-h5")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(started).To(BeTrue())
+			c.rep.Harmonize(context.Background())
+			t, err := db.TaskByGuid(context.Background(), logger, "task-lost")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(t.State).To(Equal(models.TaskStateCompleted))
+			Expect(t.Failed).To(BeTrue())
+			Expect(t.FailureReason).To(Equal("the task's container disappeared"))
+		})
+
+		It("destroys the container of a task that was cancelled meanwhile", func() {
+			c := startCell(cellOptions{id: "cell-h6"}) // no presence: the BBS cannot reach it to cancel
+			Expect(db.DesireTask(context.Background(), logger, "task-cancelled", "rep-tests", &models.TaskDefinition{
+				RootFS: tg.BusyboxURI, Action: sh("sleep 300"), MemoryMB: 16,
+			})).To(Succeed())
+			c.rep.Perform(logger, repapi.Work{Tasks: []repapi.TaskWork{{
+				TaskGuid: "task-cancelled", Domain: "rep-tests", Resource: models.Resource{MemoryMB: 16},
+				PlacementConstraint: models.PlacementConstraint{RootFS: tg.BusyboxURI},
+			}}})
+			Eventually(func() string {
+				t, err := db.TaskByGuid(context.Background(), logger, "task-cancelled")
+				Expect(err).NotTo(HaveOccurred())
+				return t.State
+			}, 20*time.Second).Should(Equal(models.TaskStateRunning))
+			Expect(db.CancelTask(context.Background(), logger, "task-cancelled")).To(Succeed())
+			Expect(c.exec.Containers()).To(HaveLen(1))
+			c.rep.Harmonize(context.Background())
+			Expect(c.exec.Containers()).To(BeEmpty())
+		})
 	})
 
 	Describe("a restart", func() {
@@ -345,5 +399,22 @@ var _ = Describe("The rep", func() {
 			Eventually(evacuating, 10*time.Second).Should(BeNil())
 			Expect(ordinaryRecord("mover", 0)().InstanceGuid).To(Equal("replacement"))
 		})
+	})
+})
+
+var _ = Describe("A rep whose garden does not answer", func() {
+	It("reports itself unhealthy with nothing available, and takes no work", func() {
+		cfg := rep.DefaultConfig()
+		cfg.CellID = "cell-no-garden"
+		cfg.Executor.CellID = cfg.CellID
+		exec := executor.New(logger, cfg.Executor, garden.NewClient("/nonexistent/garden.sock"), nil, nil, clock.NewClock())
+		r := rep.New(logger, cfg, db, exec, clock.NewClock())
+
+		state := r.State(context.Background())
+		Expect(state.Healthy).To(BeFalse())
+		Expect(state.AvailableResources).To(Equal(repapi.Resources{}))
+		failed := r.Perform(logger, lrpWork("anything", 0))
+		Expect(failed.LRPs).To(HaveLen(1))
+		Expect(exec.Containers()).To(BeEmpty())
 	})
 })

@@ -23,6 +23,9 @@ func newUpCommand(g *Globals) *cobra.Command {
 		Short: "Run a whole Diego cluster on this machine, in the foreground (Ctrl-C stops it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("zones") && cfg.Zones > cfg.Cells {
+				cfg.Zones = cfg.Cells // fewer cells than the default zones
+			}
 			cfg.ShiftPorts(portOffset)
 			// The cluster's receptor takes the same credentials the CLI sends.
 			cfg.Username, cfg.Password = g.Username, g.Password

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 	"github.com/diego-runtime/diego/auctioneer"
 	"github.com/diego-runtime/diego/bbs/client"
 	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/daemon"
 	"github.com/diego-runtime/diego/internal/transport"
 )
 
@@ -73,14 +74,8 @@ func main() {
 
 func loadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("reading config: %w", err)
-		}
-		if err := json.Unmarshal(data, &cfg); err != nil {
-			return cfg, fmt.Errorf("parsing config %s: %w", path, err)
-		}
+	if err := config.Load(path, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.Validate()
 }
@@ -90,9 +85,10 @@ func run(configPath string) error {
 	if err != nil {
 		return err
 	}
-	level, _ := lager.LogLevelFromString(cfg.LogLevel)
-	logger := lager.NewLogger("auctioneer")
-	logger.RegisterSink(lager.NewWriterSink(os.Stdout, level))
+	logger, err := daemon.NewLogger("auctioneer", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 
 	etcd, err := etcdrunner.NewClient(cfg.Etcd)
 	if err != nil {

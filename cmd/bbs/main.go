@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/sigmon"
@@ -23,6 +21,9 @@ import (
 	"github.com/diego-runtime/diego/bbs"
 	"github.com/diego-runtime/diego/bbs/server"
 	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/daemon"
+	"github.com/diego-runtime/diego/internal/debugserver"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
 	"github.com/diego-runtime/diego/models"
@@ -91,14 +92,8 @@ func main() {
 
 func loadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("reading config: %w", err)
-		}
-		if err := json.Unmarshal(data, &cfg); err != nil {
-			return cfg, fmt.Errorf("parsing config %s: %w", path, err)
-		}
+	if err := config.Load(path, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.Validate()
 }
@@ -108,9 +103,10 @@ func run(configPath string) error {
 	if err != nil {
 		return err
 	}
-	level, _ := lager.LogLevelFromString(cfg.LogLevel)
-	logger := lager.NewLogger("bbs")
-	logger.RegisterSink(lager.NewWriterSink(os.Stdout, level))
+	logger, err := daemon.NewLogger("bbs", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 
 	etcd, err := etcdrunner.NewClient(cfg.Etcd)
 	if err != nil {
@@ -142,7 +138,7 @@ func run(configPath string) error {
 	if err != nil {
 		return err
 	}
-	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugHandler())
+	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugserver.Handler(nil))
 	if err != nil {
 		return err
 	}
@@ -156,13 +152,6 @@ func run(configPath string) error {
 	err = <-process.Wait()
 	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
 	return err
-}
-
-func debugHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.Handle("GET /metrics", promhttp.Handler())
-	return mux
 }
 
 // repClients reaches a cell's rep at the URL in its presence.

@@ -3,11 +3,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/sigmon"
@@ -23,6 +20,9 @@ import (
 	"github.com/diego-runtime/diego/bbs/client"
 	"github.com/diego-runtime/diego/converger"
 	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/daemon"
+	"github.com/diego-runtime/diego/internal/debugserver"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
 )
@@ -116,14 +116,8 @@ func main() {
 
 func loadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("reading config: %w", err)
-		}
-		if err := json.Unmarshal(data, &cfg); err != nil {
-			return cfg, fmt.Errorf("parsing config %s: %w", path, err)
-		}
+	if err := config.Load(path, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.Validate()
 }
@@ -133,9 +127,10 @@ func run(configPath string) error {
 	if err != nil {
 		return err
 	}
-	level, _ := lager.LogLevelFromString(cfg.LogLevel)
-	logger := lager.NewLogger("converger")
-	logger.RegisterSink(lager.NewWriterSink(os.Stdout, level))
+	logger, err := daemon.NewLogger("converger", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
 	etcd, err := etcdrunner.NewClient(cfg.Etcd)
@@ -168,7 +163,7 @@ func run(configPath string) error {
 			RequestTimeout: ms(cfg.RequestTimeoutMs),
 		},
 	})
-	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugHandler(registry))
+	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugserver.Handler(registry))
 	if err != nil {
 		return err
 	}
@@ -186,11 +181,4 @@ func run(configPath string) error {
 	err = <-process.Wait()
 	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
 	return err
-}
-
-func debugHandler(registry *prometheus.Registry) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	return mux
 }

@@ -4,21 +4,21 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/sigmon"
 
 	"github.com/diego-runtime/diego/garden/linux"
+	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/daemon"
+	"github.com/diego-runtime/diego/internal/debugserver"
 	"github.com/diego-runtime/diego/internal/transport"
 )
 
@@ -58,21 +58,16 @@ func main() {
 
 func run(configPath string) error {
 	cfg := DefaultConfig()
-	if configPath != "" {
-		data, err := os.ReadFile(configPath)
-		if err != nil {
-			return fmt.Errorf("reading config: %w", err)
-		}
-		if err := json.Unmarshal(data, &cfg); err != nil {
-			return fmt.Errorf("parsing config %s: %w", configPath, err)
-		}
+	if err := config.Load(configPath, &cfg); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	level, _ := lager.LogLevelFromString(cfg.LogLevel)
-	logger := lager.NewLogger("garden")
-	logger.RegisterSink(lager.NewWriterSink(os.Stdout, level))
+	logger, err := daemon.NewLogger("garden", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 
 	daemon, err := linux.NewDaemon(logger, clock.NewClock(), cfg.DaemonConfig)
 	if err != nil {
@@ -84,7 +79,7 @@ func run(configPath string) error {
 			c, _ := daemon.Backend.Capacity(context.Background())
 			return float64(c.Containers)
 		}))
-	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugHandler())
+	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugserver.Handler(nil))
 	if err != nil {
 		return err
 	}
@@ -97,11 +92,4 @@ func run(configPath string) error {
 	err = <-process.Wait()
 	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
 	return err
-}
-
-func debugHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.Handle("GET /metrics", promhttp.Handler())
-	return mux
 }

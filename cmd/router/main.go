@@ -4,7 +4,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/sigmon"
 
+	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/daemon"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/routing/router"
 )
@@ -67,14 +68,8 @@ func main() {
 
 func loadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, fmt.Errorf("reading config: %w", err)
-		}
-		if err := json.Unmarshal(data, &cfg); err != nil {
-			return cfg, fmt.Errorf("parsing config %s: %w", path, err)
-		}
+	if err := config.Load(path, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, cfg.Validate()
 }
@@ -84,9 +79,10 @@ func run(configPath string) error {
 	if err != nil {
 		return err
 	}
-	level, _ := lager.LogLevelFromString(cfg.LogLevel)
-	logger := lager.NewLogger("router")
-	logger.RegisterSink(lager.NewWriterSink(os.Stdout, level))
+	logger, err := daemon.NewLogger("router", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 
 	var accessLog io.Writer
 	switch cfg.AccessLogPath {

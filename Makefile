@@ -40,6 +40,11 @@ fuzz:
 	@for f in $$($(GO) test -list 'Fuzz.*' ./models | grep ^Fuzz); do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./models || exit 1; done
 
+# The acceptance specs (e2e/acceptance, build tag e2e) and the CLI specs, each
+# against a whole cluster of its own; one package at a time.
+e2e: build
+	$(GO) test -tags e2e -count=1 -p 1 -timeout 60m ./e2e/...
+
 up: setup build
 	bin/diego up
 

@@ -45,6 +45,24 @@ type Config struct {
 	ConvergenceInterval time.Duration
 
 	Username, Password string // receptor basic auth; empty = none
+
+	// Standbys is how many extra auctioneers, convergers and route emitters
+	// run beside the active ones, waiting for the lock. Default 0.
+	Standbys int
+	// LockTTL is the singleton daemons' lock TTL; zero keeps theirs (15 s).
+	LockTTL time.Duration
+	// RouterDialTimeout and RouterFailedEndpointHoldoff tune how the router
+	// gives up on an endpoint; zero keeps the router's (500 ms, 10 s).
+	RouterDialTimeout           time.Duration
+	RouterFailedEndpointHoldoff time.Duration
+	// RouterTries bounds the endpoints the router tries per request; zero
+	// keeps the router's (3).
+	RouterTries int
+
+	// IsolateCells runs each cell's garden and rep in its own network
+	// namespace behind a veth (see CellNetworkOf), so that a cell can be cut
+	// off the network. Default false: cells share the host's network.
+	IsolateCells bool
 }
 
 // DefaultConfig is every default in one place.
@@ -77,8 +95,14 @@ func (c *Config) ShiftPorts(offset int) {
 		&c.EtcdPort, &c.RegistryPort, &c.DebugBasePort, &c.RepBasePort} {
 		*p += offset
 	}
-	c.CellPortBase += offset
-	c.NetworkIndex = 1
+	// Cells' host ports stay clear of the ephemeral range when they can.
+	if c.CellPortBase+offset+c.Cells*c.CellPortRange <= 65535 {
+		c.CellPortBase += offset
+	} else {
+		c.CellPortBase = 20000 + offset%10000
+	}
+	// Different offsets get different bridges and subnets.
+	c.NetworkIndex = 1 + (offset/1000)%50
 }
 
 // Validate says what is wrong with a config.
@@ -94,6 +118,12 @@ func (c Config) Validate() error {
 	}
 	if !filepath.IsAbs(c.StateDir) {
 		return fmt.Errorf("state dir %q must be an absolute path", c.StateDir)
+	}
+	if c.Standbys < 0 || c.Standbys > 5 {
+		return fmt.Errorf("standbys must be between 0 and 5, not %d", c.Standbys)
+	}
+	if c.CellPortRange < 10 {
+		return fmt.Errorf("cells need at least 10 host ports each, not %d", c.CellPortRange)
 	}
 	if c.CellPortBase+c.Cells*c.CellPortRange > 65535 {
 		return fmt.Errorf("%d cells of %d host ports from %d do not fit under 65536", c.Cells, c.CellPortRange, c.CellPortBase)

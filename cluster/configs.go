@@ -62,6 +62,9 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 	if cfg.RouterDialTimeout > 0 {
 		configs["router"]["dial_timeout"] = cfg.RouterDialTimeout.String()
 	}
+	if cfg.RouterTries > 0 {
+		configs["router"]["tries"] = cfg.RouterTries
+	}
 	if cfg.RouterFailedEndpointHoldoff > 0 {
 		configs["router"]["failed_endpoint_holdoff"] = cfg.RouterFailedEndpointHoldoff.String()
 	}
@@ -103,6 +106,8 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"external_ip":         "127.0.0.1",
 			"uid_map_start":       100000 + i*65536,
 			"insecure_registries": []string{c.Addresses.Registry},
+			// Stopping the cluster leaves no container, bridge or rule behind.
+			"destroy_on_exit": true,
 		}
 		rep := doc{
 			"cell_id":              cell.ID,
@@ -121,6 +126,20 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 		}
 		if cfg.HeartbeatInterval > 0 {
 			rep["heartbeat_interval"] = cfg.HeartbeatInterval.String()
+		}
+		if cn := cfg.CellNetworkOf(i); cn.IP != "" {
+			// The cell lives at its own address and reaches the brain across its link.
+			at := func(port int) string { return cn.IP + ":" + strconv.Itoa(port) }
+			brain := func(port int) string { return cfg.hostBridgeIP() + ":" + strconv.Itoa(port) }
+			configs[cell.ID+"-garden"]["external_ip"] = cn.IP
+			configs[cell.ID+"-garden"]["debug_address"] = at(cell.GardenDebug)
+			rep["listen_address"] = at(cell.RepPort)
+			rep["advertise_url"] = "http://" + at(cell.RepPort)
+			rep["admin_listen_address"] = at(cell.AdminPort)
+			rep["debug_address"] = at(cell.DebugPort)
+			rep["bbs_urls"] = []string{"http://" + brain(cfg.BBSPort)}
+			rep["nats_url"] = "nats://" + brain(cfg.NATSPort)
+			rep["executor"] = doc{"external_ip": cn.IP, "cell_id": cell.ID}
 		}
 		configs[cell.ID+"-rep"] = rep
 	}

@@ -19,6 +19,13 @@ func Preflight(cfg Config) error {
 			return fmt.Errorf("%s is not installed: run 'sudo scripts/setup.sh' (or 'apt-get install runc iptables')", tool)
 		}
 	}
+	if cfg.IsolateCells {
+		for _, tool := range []string{"ip", "nsenter"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				return fmt.Errorf("%s is not installed and --isolate-cells needs it: run 'sudo scripts/setup.sh' (or 'apt-get install iproute2 util-linux')", tool)
+			}
+		}
+	}
 	for _, binary := range []string{"bbs", "receptor", "auctioneer", "converger", "route-emitter", "router", "garden", "rep"} {
 		if _, err := os.Stat(cfg.BinDir + "/" + binary); err != nil {
 			return fmt.Errorf("the %s binary is missing from %s: run 'make build'", binary, cfg.BinDir)
@@ -37,6 +44,9 @@ func checkPorts(cfg Config) error {
 		{"etcd", cfg.EtcdPort}, {"etcd peer", cfg.EtcdPort + 1}, {"NATS", cfg.NATSPort},
 		{"image registry", cfg.RegistryPort}, {"BBS", cfg.BBSPort}, {"receptor", cfg.ReceptorPort},
 		{"auctioneer", cfg.AuctioneerPort}, {"router", cfg.RouterPort},
+	}
+	for k := 1; k <= cfg.Standbys; k++ {
+		wants = append(wants, want{"standby auctioneer", cfg.AuctioneerPort + k})
 	}
 	for i := 0; i < cfg.Cells; i++ {
 		cell := cfg.CellLayout(i)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -76,8 +77,17 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	if err := os.MkdirAll(registryDir, 0o755); err != nil {
 		return nil, nil, err
 	}
+	// The registry logs every request: into its own file, not the terminal.
+	if err := os.MkdirAll(filepath.Join(cfg.StateDir, "logs"), 0o755); err != nil {
+		return nil, nil, err
+	}
+	regLog, err := os.OpenFile(filepath.Join(cfg.StateDir, "logs", "registry.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
 	reg := &transport.Server{
-		Handler:         registry.New(registry.WithBlobHandler(registry.NewDiskBlobHandler(registryDir))),
+		Handler: registry.New(registry.WithBlobHandler(registry.NewDiskBlobHandler(registryDir)),
+			registry.Logger(log.New(regLog, "", log.LstdFlags))),
 		ShutdownTimeout: 5 * time.Second,
 	}
 	if reg.Listener, err = net.Listen("tcp", c.Addresses.Registry); err != nil {
@@ -96,6 +106,9 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 				logger.Error("daemon-exited", err, lager.Data{"daemon": name})
 			},
 		}
+		if binary == "garden" {
+			ch.StopTimeout = 2 * time.Minute // it destroys every container first
+		}
 		c.Children[name] = ch
 		return grouper.Member{Name: name, Runner: ch}
 	}
@@ -108,23 +121,45 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 		child("router", "router", nil),
 		child("receptor", "receptor", httpReady(c.Addresses.Receptor+"/v1/cells")),
 	}
+	// Standbys start after the actives, so the actives hold the locks.
+	for k := 1; k <= cfg.Standbys; k++ {
+		for _, name := range singletons {
+			brain = append(brain, child(standbyName(name, k), name, nil))
+		}
+	}
 	var cells grouper.Members
 	for i := 0; i < cfg.Cells; i++ {
 		cell := cfg.CellLayout(i)
+		garden := child(cell.ID+"-garden", "garden", socketReady(cell.GardenSocket))
+		repAt := local(cell.RepPort)
+		rep := child(cell.ID+"-rep", "rep", nil)
+		if cn := cfg.CellNetworkOf(i); cn.Namespace != "" {
+			// nsenter execs the daemon inside the cell's namespace: same pid, same command line.
+			for _, m := range []grouper.Member{garden, rep} {
+				ch := m.Runner.(*Child)
+				ch.Args = append([]string{"--net=/run/netns/" + cn.Namespace, "--", ch.Path}, ch.Args...)
+				ch.Path = "nsenter"
+			}
+			repAt = cn.IP + ":" + strconv.Itoa(cell.RepPort)
+		}
+		rep.Runner.(*Child).Ready = httpReady("http://" + repAt + "/ping")
 		cells = append(cells,
-			grouper.Member{Name: cell.ID, Runner: grouper.NewOrdered(os.Interrupt, grouper.Members{
-				child(cell.ID+"-garden", "garden", socketReady(cell.GardenSocket)),
-				child(cell.ID+"-rep", "rep", httpReady("http://"+local(cell.RepPort)+"/ping")),
-			})})
+			grouper.Member{Name: cell.ID, Runner: grouper.NewOrdered(os.Interrupt, grouper.Members{garden, rep})})
 	}
 
-	runner := grouper.NewOrdered(os.Interrupt, grouper.Members{
+	members := grouper.Members{
 		{Name: "etcd", Runner: etcd},
 		{Name: "nats", Runner: nats},
 		{Name: "registry", Runner: reg},
-		{Name: "brain", Runner: grouper.NewOrdered(os.Interrupt, brain)},
-		{Name: "cells", Runner: grouper.NewParallel(os.Interrupt, cells)},
-	})
+	}
+	if cfg.IsolateCells {
+		members = append(members, grouper.Member{Name: "cell-networks", Runner: &cellNetworks{logger: logger.Session("cell-networks"), cfg: cfg}})
+	}
+	members = append(members,
+		grouper.Member{Name: "brain", Runner: grouper.NewOrdered(os.Interrupt, brain)},
+		grouper.Member{Name: "cells", Runner: grouper.NewParallel(os.Interrupt, cells)},
+	)
+	runner := grouper.NewOrdered(os.Interrupt, members)
 	return c, runner, nil
 }
 

@@ -1,0 +1,100 @@
+package cluster
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("Config", func() {
+	var cfg Config
+
+	BeforeEach(func() {
+		cfg = DefaultConfig()
+		cfg.StateDir = "/tmp/diego-cluster-test"
+	})
+
+	Describe("ShiftPorts", func() {
+		It("moves every well-known port and gives the cells their own bridges", func() {
+			cfg.ShiftPorts(30000)
+			Expect(cfg.ReceptorPort).To(Equal(38887))
+			Expect(cfg.RouterPort).To(Equal(38080))
+			Expect(cfg.NetworkIndex).To(Equal(31))
+			Expect(cfg.CellLayout(0).Bridge).To(Equal("dg31c1"))
+			Expect(cfg.Validate()).To(Succeed())
+		})
+
+		It("keeps the cells' host ports under 65536 for a large offset", func() {
+			cfg.Cells = 10
+			cfg.ShiftPorts(40000)
+			Expect(cfg.Validate()).To(Succeed())
+			Expect(cfg.CellLayout(9).PortEnd).To(BeNumerically("<", 65536))
+		})
+
+		It("gives two offsets different networks", func() {
+			other := cfg
+			cfg.ShiftPorts(30000)
+			other.ShiftPorts(40000)
+			Expect(cfg.CellLayout(0).Subnet).NotTo(Equal(other.CellLayout(0).Subnet))
+		})
+	})
+
+	DescribeTable("Validate refuses",
+		func(change func(*Config), message string) {
+			change(&cfg)
+			Expect(cfg.Validate()).To(MatchError(ContainSubstring(message)))
+		},
+		Entry("no cells", func(c *Config) { c.Cells = 0 }, "cells must be between"),
+		Entry("more zones than cells", func(c *Config) { c.Zones = 4 }, "zones must be between"),
+		Entry("a relative state dir", func(c *Config) { c.StateDir = "state" }, "absolute path"),
+		Entry("too many standbys", func(c *Config) { c.Standbys = 6 }, "standbys"),
+		Entry("tiny port ranges", func(c *Config) { c.CellPortRange = 5 }, "host ports each"),
+	)
+
+	Describe("daemon configs", func() {
+		configs := func(cfg Config) map[string]doc {
+			c := &Cluster{Config: cfg, Addresses: Addresses{NATS: "nats://127.0.0.1:4222", Etcd: "http://127.0.0.1:2379", Registry: "127.0.0.1:5000"}}
+			return c.daemonConfigs()
+		}
+
+		Context("by default", func() {
+			It("runs one of each singleton, cells on loopback, and gardens that clean up on exit", func() {
+				docs := configs(cfg)
+				Expect(docs).NotTo(HaveKey("auctioneer-standby-1"))
+				Expect(docs["cell-1-rep"]["listen_address"]).To(Equal("127.0.0.1:1800"))
+				Expect(docs["cell-1-garden"]["external_ip"]).To(Equal("127.0.0.1"))
+				Expect(docs["cell-1-garden"]["destroy_on_exit"]).To(BeTrue())
+				Expect(docs["router"]).NotTo(HaveKey("dial_timeout"))
+			})
+		})
+
+		Context("with standbys and a lock TTL", func() {
+			It("gives each standby its own ports and lock identity and every singleton the TTL", func() {
+				cfg.Standbys = 1
+				cfg.LockTTL = 5 * time.Second
+				docs := configs(cfg)
+				Expect(docs["auctioneer-standby-1"]["listen_address"]).To(Equal("127.0.0.1:9017"))
+				Expect(docs["auctioneer-standby-1"]["advertise_url"]).To(Equal("http://127.0.0.1:9017"))
+				Expect(docs["route-emitter-standby-1"]["id"]).NotTo(Equal(docs["route-emitter"]["id"]))
+				Expect(docs["converger-standby-1"]["debug_address"]).NotTo(Equal(docs["converger"]["debug_address"]))
+				Expect(docs["auctioneer"]["lock_ttl_ms"]).To(BeEquivalentTo(5000))
+				Expect(docs["converger-standby-1"]["lock_ttl_ms"]).To(BeEquivalentTo(5000))
+				Expect(docs["route-emitter"]["lock_ttl"]).To(BeEquivalentTo(5 * time.Second))
+			})
+		})
+
+		Context("with isolated cells", func() {
+			It("puts each cell at its own address, reaching the brain through the host bridge", func() {
+				cfg.IsolateCells = true
+				docs := configs(cfg)
+				cn := cfg.CellNetworkOf(1)
+				Expect(cn.IP).To(Equal("10.200.252.11"))
+				Expect(docs["cell-2-garden"]["external_ip"]).To(Equal(cn.IP))
+				Expect(docs["cell-2-rep"]["advertise_url"]).To(Equal("http://10.200.252.11:1802"))
+				Expect(docs["cell-2-rep"]["bbs_urls"]).To(Equal([]string{"http://10.200.252.1:8889"}))
+				Expect(docs["cell-2-rep"]["nats_url"]).To(Equal("nats://10.200.252.1:4222"))
+			})
+		})
+	})
+})

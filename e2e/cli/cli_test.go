@@ -1,0 +1,256 @@
+package cli_test
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-runtime/diego/e2e/world"
+	"github.com/diego-runtime/diego/models"
+)
+
+// One top-level container, so its specs run in the order written and the
+// shutdown spec comes last.
+var _ = Describe("The diego command against a running cluster", func() {
+	// runningCount is how many ORDINARY instances of app run, for Eventually.
+	runningCount := func(app string) func() (int, error) {
+		return func() (int, error) {
+			running, err := w.RunningIndices(app)
+			return len(running), err
+		}
+	}
+	// answeringIndices collects which instance indices answer at host.
+	answeringIndices := func(host string, tries int) map[int]bool {
+		seen := map[int]bool{}
+		for i := 0; i < tries; i++ {
+			if in, err := w.GetInstance(host); err == nil {
+				seen[in.Index] = true
+			}
+		}
+		return seen
+	}
+
+	Describe("demo", func() {
+		It("pushes the test app, runs it and leaves it routed", func() {
+			out, errOut, code := w.CLI("demo", "--registry", w.RegistryHost, "--app", "demo", "--instances", "2")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("pushed " + w.RegistryHost + "/diego-demo:latest"))
+			Expect(out).To(ContainSubstring("demo: 2 instance(s) running"))
+
+			Expect(w.RunningIndices("demo")).To(HaveLen(2))
+			Eventually(func() map[int]bool { return answeringIndices("demo.localhost", 6) }, 10*time.Second, 200*time.Millisecond).
+				Should(Equal(map[int]bool{0: true, 1: true}))
+		})
+	})
+
+	Describe("an app's life", Ordered, func() {
+		var image string
+
+		BeforeAll(func() {
+			var err error
+			image, err = w.PushTestApp()
+			Expect(err).NotTo(HaveOccurred())
+		})
+
+		It("create starts the app, routed at APP.localhost with its env", func() {
+			out, errOut, code := w.CLI("create", "web", image, "--env", "GREETING=hello")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(Equal("created web: 1 instance(s) of " + world.RootFS(image) + ", routed at web.localhost\n"))
+
+			desired, err := w.DesiredLRP("web")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(desired.Instances).To(Equal(1))
+			Expect(desired.Action.Run.Path).To(Equal("/app/httpapp"))
+
+			Eventually(runningCount("web"), 30*time.Second, 200*time.Millisecond).Should(Equal(1))
+			Eventually(func() (string, error) {
+				resp, err := w.Get("web.localhost", "/env")
+				return string(resp.Body), err
+			}, 10*time.Second, 200*time.Millisecond).Should(ContainSubstring(`"GREETING":"hello"`))
+		})
+
+		It("scale waits, drawing progress, until every instance runs, and spreads them over both zones", func() {
+			out, errOut, code := w.CLI("scale", "web", "3")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("3/3 running"))
+			Expect(out).To(MatchRegexp(`\[=+\s*\] \d/3 running`))
+			Expect(out).To(MatchRegexp(`web: 3 instance\(s\) running \(\d+\.\ds\)\n$`))
+
+			running, err := w.RunningIndices("web")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(running).To(HaveLen(3))
+			cells := map[string]bool{}
+			for _, a := range running {
+				cells[a.CellID] = true
+			}
+			Expect(cells).To(HaveLen(2))
+			Eventually(func() map[int]bool { return answeringIndices("web.localhost", 9) }, 10*time.Second, 200*time.Millisecond).
+				Should(Equal(map[int]bool{0: true, 1: true, 2: true}))
+		})
+
+		It("status shows each instance with its cell, zone, state and address", func() {
+			out, errOut, code := w.CLI("status", "web")
+			Expect(code).To(Equal(0), errOut)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			Expect(lines[0]).To(Equal("web: 3 instance(s) of " + world.RootFS(image) + ", routes web.localhost"))
+			Expect(lines[1]).To(MatchRegexp(`^INDEX\s+STATE\s+CELL\s+ZONE\s+ADDRESS\s+CRASHES\s+UPTIME`))
+			Expect(lines[2:]).To(HaveLen(3))
+
+			running, err := w.RunningIndices("web")
+			Expect(err).NotTo(HaveOccurred())
+			for i, line := range lines[2:] {
+				a := running[i]
+				Expect(a).NotTo(BeNil())
+				zone := map[string]string{"cell-1": "z1", "cell-2": "z2"}[a.CellID]
+				Expect(line).To(MatchRegexp(`^%d\s+RUNNING\s+%s\s+%s\s+%s:%d\s+0\s`,
+					i, a.CellID, zone, regexp.QuoteMeta(a.Address), a.Ports[0].HostPort))
+			}
+		})
+
+		It("logs shows lines of every instance in one stream", func() {
+			Eventually(func() map[int]bool { return answeringIndices("web.localhost", 9) }, 10*time.Second).
+				Should(HaveLen(3))
+			Eventually(func(g Gomega) {
+				out, errOut, code := w.CLI("logs", "web", "--follow=false", "--recent", "1000")
+				g.Expect(code).To(Equal(0), errOut)
+				for _, index := range []string{"0", "1", "2"} {
+					g.Expect(out).To(MatchRegexp(`\d\d:\d\d:\d\d\.\d{3} \[APP/%s\] OUT .*GET /`, index))
+				}
+			}, 10*time.Second, 500*time.Millisecond).Should(Succeed())
+		})
+
+		It("logs --follow streams new lines as they come", func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
+			defer cancel()
+			done := make(chan string, 1)
+			go func() {
+				defer GinkgoRecover()
+				out, _, _ := w.CLIContext(ctx, "logs", "web", "--recent", "0")
+				done <- out
+			}()
+			// Lines written before the stream is subscribed are not followed
+			// (recent is 0), so keep writing until the command is stopped.
+			marker := "follow-marker-" + time.Now().Format("150405.000")
+			var out string
+			Eventually(func() bool {
+				_, _ = w.Get("web.localhost", "/stderr?msg="+marker)
+				select {
+				case out = <-done:
+					return true
+				default:
+					return false
+				}
+			}, 10*time.Second, 300*time.Millisecond).Should(BeTrue())
+			Expect(out).To(MatchRegexp(`\[APP/\d\] ERR %s`, marker))
+		})
+
+		It("scale down stops the extra instances and unroutes them", func() {
+			out, errOut, code := w.CLI("scale", "web", "1")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("web: 1 instance(s) running"))
+			Eventually(func() ([]*models.ActualLRP, error) { return w.ActualLRPs("web") }, 10*time.Second, 200*time.Millisecond).Should(HaveLen(1))
+			Eventually(func() map[int]bool { return answeringIndices("web.localhost", 6) }, 5*time.Second, 200*time.Millisecond).
+				Should(Equal(map[int]bool{0: true}))
+		})
+
+		It("delete forgets the app, stops it and unroutes it", func() {
+			out, errOut, code := w.CLI("delete", "web")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(Equal("deleted web\n"))
+			resp, err := w.Request(http.MethodGet, "/v1/desired_lrps/web", nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Status).To(Equal(http.StatusNotFound))
+			Eventually(func() ([]*models.ActualLRP, error) { return w.ActualLRPs("web") }, 10*time.Second, 200*time.Millisecond).Should(BeEmpty())
+			Eventually(func() (int, error) {
+				resp, err := w.Get("web.localhost", "/")
+				return resp.Status, err
+			}, 5*time.Second, 200*time.Millisecond).Should(Equal(http.StatusNotFound))
+
+			out, _, code = w.CLI("list")
+			Expect(code).To(Equal(0))
+			Expect(out).NotTo(MatchRegexp(`(?m)^web\s`))
+		})
+	})
+
+	Describe("task run", Ordered, func() {
+		var busybox string
+
+		BeforeAll(func() {
+			var err error
+			busybox, err = w.PushBusybox()
+			Expect(err).NotTo(HaveOccurred())
+		})
+
+		It("runs a command once and prints its result", func() {
+			out, errOut, code := w.CLI("task", "run", "answer", busybox, "--result-file", "/tmp/result", "--env", "ANSWER=42",
+				"--", "sh", "-c", `echo "the answer is $ANSWER" > /tmp/result`)
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(MatchRegexp(`^task answer: (COMPLETED|RESOLVING) on cell-[12]\nresult:\nthe answer is 42\n`))
+
+			task, err := w.Task("answer")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(task.Failed).To(BeFalse())
+			Expect(task.Result).To(Equal("the answer is 42\n"))
+
+			out, _, code = w.CLI("task", "list")
+			Expect(code).To(Equal(0))
+			Expect(out).To(MatchRegexp(`(?m)^answer\s+COMPLETED\s+cell-[12]\s+false`))
+
+			out, errOut, code = w.CLI("task", "delete", "answer")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(Equal("deleted task answer\n"))
+			resp, err := w.Request(http.MethodGet, "/v1/tasks/answer", nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Status).To(Equal(http.StatusNotFound))
+		})
+
+		It("says in one line that a task failed, and exits 1", func() {
+			out, errOut, code := w.CLI("task", "run", "doomed", busybox, "--", "sh", "-c", "exit 3")
+			Expect(code).To(Equal(1))
+			Expect(out).To(MatchRegexp(`task doomed: COMPLETED on cell-[12], failed: Exited with status 3`))
+			Expect(errOut).To(Equal("diego: task doomed failed: Exited with status 3\n"))
+		})
+	})
+
+	Describe("errors", func() {
+		DescribeTable("are one line on stderr and exit 1",
+			func(args []string, want string) {
+				out, errOut, code := w.CLI(args...)
+				Expect(code).To(Equal(1))
+				Expect(out).To(BeEmpty())
+				Expect(errOut).To(HavePrefix("diego: "))
+				Expect(strings.Count(errOut, "\n")).To(Equal(1), errOut)
+				Expect(errOut).To(ContainSubstring(want))
+			},
+			Entry("an unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`),
+			Entry("an unknown app", []string{"status", "no-such-app"}, "DesiredLRPNotFound"),
+			Entry("scaling an unknown app", []string{"scale", "no-such-app", "2"}, "DesiredLRPNotFound"),
+			Entry("an unknown task", []string{"task", "get", "no-such-task"}, "TaskNotFound"),
+			Entry("a target that is down", []string{"list", "--target", "http://127.0.0.1:1"}, "cannot reach the receptor at http://127.0.0.1:1"),
+		)
+	})
+
+	Describe("cells", func() {
+		It("lists both cells with their zones", func() {
+			out, errOut, code := w.CLI("cells")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(MatchRegexp(`(?m)^cell-1\s+z1\s+\d+ MB`))
+			Expect(out).To(MatchRegexp(`(?m)^cell-2\s+z2\s+\d+ MB`))
+		})
+	})
+
+	// Last, since it stops the suite's cluster.
+	Describe("diego up, on SIGINT", func() {
+		It("stops every daemon and container, leaving no process and no mount behind", func() {
+			Expect(w.Stop()).To(Succeed())
+			Expect(w.Output()).To(ContainSubstring("Diego stopped."))
+			_, err := w.Cells()
+			Expect(err).To(MatchError(ContainSubstring("connection refused")))
+		})
+	})
+})

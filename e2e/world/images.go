@@ -1,0 +1,75 @@
+package world
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/diego-runtime/diego/garden/imagetest"
+)
+
+// PushBusybox pushes a busybox image (sh, sleep, cat, ...; users root, vcap,
+// nobody) as REGISTRY/busybox:latest and returns the reference for `diego
+// create`/`task run`.
+func (w *World) PushBusybox() (string, error) {
+	img, err := imagetest.BusyboxImage()
+	if err != nil {
+		return "", err
+	}
+	return w.push("busybox", img)
+}
+
+// PushTestApp pushes busybox plus the test app (entrypoint /app/httpapp,
+// PORT=8080, exposed 8080/tcp) as REGISTRY/httpapp:latest and returns its
+// reference.
+func (w *World) PushTestApp() (string, error) {
+	bin, err := os.ReadFile(filepath.Join(w.BinDir, "httpapp"))
+	if err != nil {
+		return "", fmt.Errorf("the test app (see Build): %w", err)
+	}
+	base, err := imagetest.BusyboxImage()
+	if err != nil {
+		return "", err
+	}
+	app, err := imagetest.Layer(imagetest.Dir("app", 0o755), imagetest.File("app/httpapp", 0o755, bin))
+	if err != nil {
+		return "", err
+	}
+	img, err := mutate.AppendLayers(base, app)
+	if err != nil {
+		return "", err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	cf = cf.DeepCopy()
+	cf.Config = v1.Config{
+		Env:          []string{imagetest.Path, "PORT=8080"},
+		Entrypoint:   []string{"/app/httpapp"},
+		WorkingDir:   "/app",
+		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
+	}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return "", err
+	}
+	return w.push("httpapp", img)
+}
+
+func (w *World) push(repo string, img v1.Image) (string, error) {
+	if err := imagetest.Push(w.RegistryHost, repo, "latest", img); err != nil {
+		return "", err
+	}
+	return w.RegistryHost + "/" + repo + ":latest", nil
+}
+
+// RootFS is the rootfs URI of a reference PushTestApp or PushBusybox returned.
+func RootFS(ref string) string {
+	host, rest, _ := strings.Cut(ref, "/")
+	i := strings.LastIndex(rest, ":")
+	return "docker://" + host + "/" + rest[:i] + "#" + rest[i+1:]
+}

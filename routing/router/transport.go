@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"code.cloudfoundry.org/clock"
+	"golang.org/x/sys/unix"
 )
 
 // requestState travels in a proxied request's context from the handler to the
@@ -62,7 +64,7 @@ func (e *dialError) Unwrap() error { return e.err }
 // dial timeout, generous keep-alive pools, and no transparent compression (the
 // client's Accept-Encoding passes through untouched).
 func newBackendTransport(dialTimeout time.Duration) *http.Transport {
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second, Control: setUserTimeout}
 	return &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -189,3 +191,22 @@ type keepOpenBody struct{ rc io.ReadCloser }
 
 func (b *keepOpenBody) Read(p []byte) (int, error) { return b.rc.Read(p) }
 func (b *keepOpenBody) Close() error               { return nil }
+
+// backendUserTimeout bounds how long sent data may stay unacknowledged on a
+// backend connection. Without it a request written on a pooled connection to
+// a cell that fell off the network waits for ever; with it the connection
+// fails, and an idempotent request is sent again on a fresh connection (whose
+// dial fails fast and moves on to another endpoint). A live backend acks at
+// once, however slowly it answers, so slow responses are not affected.
+const backendUserTimeout = 2 * time.Second
+
+func setUserTimeout(network, address string, c syscall.RawConn) error {
+	var sockErr error
+	err := c.Control(func(fd uintptr) {
+		sockErr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(backendUserTimeout/time.Millisecond))
+	})
+	if err != nil {
+		return err
+	}
+	return sockErr
+}

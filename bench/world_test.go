@@ -23,6 +23,7 @@ import (
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/tedsuo/ifrit"
 
+	"github.com/diego-runtime/diego/cli"
 	"github.com/diego-runtime/diego/cluster"
 	"github.com/diego-runtime/diego/models"
 )
@@ -242,7 +243,7 @@ func (w *world) receptor(method, path string, body, out any) error {
 func (w *world) createApp(name string, instances int) {
 	w.b.Helper()
 	ref := w.cluster.Addresses.Registry + "/bench-app:latest"
-	must(w.b, pushTestApp(filepath.Join(w.cfg.BinDir, "httpapp"), ref))
+	must(w.b, cli.PushTestApp(filepath.Join(w.cfg.BinDir, "httpapp"), ref))
 	must(w.b, w.receptor(http.MethodPut, "/v1/domains/diego", nil, nil))
 	routes, err := json.Marshal([]models.CFRoute{{Hostnames: []string{name + ".localhost"}, Port: 8080}})
 	must(w.b, err)

@@ -31,7 +31,7 @@ func newDemoCommand(g *Globals) *cobra.Command {
 				return err
 			}
 			ref := registry + "/diego-demo:latest"
-			if err := pushTestApp(binary, ref); err != nil {
+			if err := PushTestApp(binary, ref); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.Out, "pushed %s\n", ref)
@@ -69,8 +69,8 @@ func testAppBinary() (string, error) {
 	return path, nil
 }
 
-// pushTestApp builds a one-layer image holding the test app and pushes it.
-func pushTestApp(binary, ref string) error {
+// PushTestApp builds a one-layer image holding the test app and pushes it.
+func PushTestApp(binary, ref string) error {
 	data, err := os.ReadFile(binary)
 	if err != nil {
 		return err

@@ -4,8 +4,7 @@ import "github.com/spf13/pflag"
 
 // Exported for tests only.
 var (
-	RootFSURI   = rootFSURI
-	PushTestApp = pushTestApp
+	RootFSURI = rootFSURI
 )
 
 // DesiredLRPFor builds what `create APP IMAGE args...` would submit.

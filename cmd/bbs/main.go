@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -81,26 +80,11 @@ func (c Config) Validate() error {
 	return err
 }
 
-func main() {
-	configPath := flag.String("config", "", "path to the JSON config file")
-	flag.Parse()
-	if err := run(*configPath); err != nil {
-		fmt.Fprintln(os.Stderr, "bbs:", err)
-		os.Exit(1)
-	}
-}
-
-func loadConfig(path string) (Config, error) {
-	cfg := DefaultConfig()
-	if err := config.Load(path, &cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
-}
+func main() { daemon.Main("bbs", run) }
 
 func run(configPath string) error {
-	cfg, err := loadConfig(configPath)
-	if err != nil {
+	cfg := DefaultConfig()
+	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}
 	logger, err := daemon.NewLogger("bbs", cfg.LogLevel)

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
@@ -47,21 +46,11 @@ func (c *Config) Validate() error {
 	return err
 }
 
-func main() {
-	configPath := flag.String("config", "", "path to the JSON config file")
-	flag.Parse()
-	if err := run(*configPath); err != nil {
-		fmt.Fprintln(os.Stderr, "garden:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("garden", run) }
 
 func run(configPath string) error {
 	cfg := DefaultConfig()
-	if err := config.Load(configPath, &cfg); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
+	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}
 	logger, err := daemon.NewLogger("garden", cfg.LogLevel)

@@ -4,7 +4,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -85,26 +84,11 @@ func (c Config) Validate() error {
 	return err
 }
 
-func main() {
-	configPath := flag.String("config", "", "path to the JSON config file")
-	flag.Parse()
-	if err := run(*configPath); err != nil {
-		fmt.Fprintln(os.Stderr, "receptor:", err)
-		os.Exit(1)
-	}
-}
-
-func loadConfig(path string) (Config, error) {
-	cfg := DefaultConfig()
-	if err := config.Load(path, &cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
-}
+func main() { daemon.Main("receptor", run) }
 
 func run(configPath string) error {
-	cfg, err := loadConfig(configPath)
-	if err != nil {
+	cfg := DefaultConfig()
+	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}
 	logger, err := daemon.NewLogger("receptor", cfg.LogLevel)

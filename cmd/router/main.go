@@ -5,7 +5,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -57,26 +56,11 @@ func (c Config) Validate() error {
 	return c.Config.Validate()
 }
 
-func main() {
-	configPath := flag.String("config", "", "path to the JSON config file")
-	flag.Parse()
-	if err := run(*configPath); err != nil {
-		fmt.Fprintln(os.Stderr, "router:", err)
-		os.Exit(1)
-	}
-}
-
-func loadConfig(path string) (Config, error) {
-	cfg := DefaultConfig()
-	if err := config.Load(path, &cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
-}
+func main() { daemon.Main("router", run) }
 
 func run(configPath string) error {
-	cfg, err := loadConfig(configPath)
-	if err != nil {
+	cfg := DefaultConfig()
+	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}
 	logger, err := daemon.NewLogger("router", cfg.LogLevel)

@@ -29,6 +29,17 @@ func Load(path string, cfg any) error {
 	return nil
 }
 
+// Validator is a config that can say what is wrong with it.
+type Validator interface{ Validate() error }
+
+// LoadValid reads path into cfg (which holds the defaults) and validates it.
+func LoadValid(path string, cfg Validator) error {
+	if err := Load(path, cfg); err != nil {
+		return err
+	}
+	return cfg.Validate()
+}
+
 // Decode applies a JSON document to cfg (a pointer to a struct with defaults).
 func Decode(data []byte, cfg any) error {
 	var raw any

@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"flag"
 	"fmt"
 	"os"
 
@@ -19,4 +20,15 @@ func NewLogger(component, level string) (lager.Logger, error) {
 	logger := lager.NewLogger(component)
 	logger.RegisterSink(lager.NewWriterSink(os.Stdout, min))
 	return logger, nil
+}
+
+// Main parses -config, calls run with its path and exits 1 with one line
+// naming the daemon if run fails.
+func Main(name string, run func(configPath string) error) {
+	configPath := flag.String("config", "", "path to the JSON config file")
+	flag.Parse()
+	if err := run(*configPath); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
 }

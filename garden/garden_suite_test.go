@@ -55,6 +55,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	// Named apart from the linux suite's garden (dgl), which may run at the same time.
 	cfg := linux.DefaultConfig()
+	cfg.InitPath = imagetest.Must(imagetest.BuildInit(stateDir))
 	cfg.StateDir = filepath.Join(stateDir, "g")
 	cfg.BridgeName = "dgs"
 	cfg.Subnet = "10.254.42.0/24"

@@ -93,15 +93,9 @@ func BuildHTTPApp(dir string) ([]byte, error) {
 	if httpApp.binary != nil {
 		return httpApp.binary, nil
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
 	out := filepath.Join(dir, "httpapp")
-	cmd := exec.Command(goBin, "build", "-o", out, "github.com/diego-runtime/diego/testapps/httpapp")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if output, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building httpapp: %w: %s", err, output)
+	if err := goBuild(out, "github.com/diego-runtime/diego/testapps/httpapp"); err != nil {
+		return nil, err
 	}
 	bin, err := os.ReadFile(out)
 	if err != nil {
@@ -109,6 +103,31 @@ func BuildHTTPApp(dir string) ([]byte, error) {
 	}
 	httpApp.binary = bin
 	return bin, nil
+}
+
+// BuildInit builds cmd/garden-init (every container's pid 1) into dir, for a
+// garden run inside a test binary: its init_path has no default there. The
+// directory must be readable by every user (containers' roots are not host root).
+func BuildInit(dir string) (string, error) {
+	out := filepath.Join(dir, "garden-init")
+	if err := goBuild(out, "github.com/diego-runtime/diego/cmd/garden-init"); err != nil {
+		return "", err
+	}
+	return out, os.Chmod(out, 0o755)
+}
+
+// goBuild builds a static binary of pkg at out.
+func goBuild(out, pkg string) error {
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goBin); err != nil {
+		goBin = "go"
+	}
+	cmd := exec.Command(goBin, "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s: %w: %s", pkg, err, output)
+	}
+	return nil
 }
 
 // HTTPAppImage is BusyboxImage plus a layer with the test app at /app/httpapp

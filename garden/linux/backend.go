@@ -37,7 +37,12 @@ type Backend struct {
 	ipt    *iptables
 
 	externalIP string
-	initPath   string
+
+	// createSlots and startSlots bound concurrent creates and process
+	// starts (Config.MaxConcurrentStarts); separate so that starts, which
+	// finish instances, never queue behind a burst of creates.
+	createSlots slots
+	startSlots  slots
 
 	mu         sync.Mutex
 	containers map[string]*container
@@ -64,21 +69,22 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 		ext = defaultExternalIP()
 	}
 	return &Backend{
-		logger:     logger.Session("garden-linux"),
-		clock:      clk,
-		cfg:        cfg,
-		images:     images,
-		runc:       runc{path: cfg.RuncPath, root: filepath.Join(cfg.StateDir, "runc")},
-		net:        nw,
-		ipt:        &iptables{prefix: cfg.ChainPrefix, bridge: cfg.BridgeName, subnet: nw.subnet.String(), deny: cfg.DenyNetOut},
-		externalIP: ext,
-		initPath:   filepath.Join(cfg.StateDir, "init"),
-		containers: map[string]*container{},
-		reserved:   map[string]bool{},
-		ips:        map[int]string{},
-		nextIP:     2,
-		ports:      map[uint32]string{},
-		nextPort:   cfg.PortRangeStart,
+		logger:      logger.Session("garden-linux"),
+		clock:       clk,
+		cfg:         cfg,
+		images:      images,
+		runc:        runc{path: cfg.RuncPath, root: filepath.Join(cfg.StateDir, "runc")},
+		net:         nw,
+		ipt:         &iptables{prefix: cfg.ChainPrefix, bridge: cfg.BridgeName, subnet: nw.subnet.String(), deny: cfg.DenyNetOut},
+		externalIP:  ext,
+		createSlots: make(slots, cfg.MaxConcurrentStarts),
+		startSlots:  make(slots, cfg.MaxConcurrentStarts),
+		containers:  map[string]*container{},
+		reserved:    map[string]bool{},
+		ips:         map[int]string{},
+		nextIP:      2,
+		ports:       map[uint32]string{},
+		nextPort:    cfg.PortRangeStart,
 	}, nil
 }
 
@@ -104,8 +110,8 @@ func (b *Backend) Start(ctx context.Context) error {
 	if err := b.cleanupLeftovers(ctx); err != nil {
 		return fmt.Errorf("cleaning up leftovers: %w", err)
 	}
-	if err := writeInit(b.initPath); err != nil {
-		return err
+	if st, err := os.Stat(b.cfg.InitPath); err != nil || st.IsDir() || st.Mode()&0o005 != 0o005 {
+		return fmt.Errorf("init_path %s must be an executable every user can read (garden-init): %v", b.cfg.InitPath, err)
 	}
 	if err := b.net.setup(); err != nil {
 		return err

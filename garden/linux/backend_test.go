@@ -128,17 +128,37 @@ var _ = Describe("Backend", func() {
 			Expect(err).To(MatchError(garden.ErrInvalidSpec))
 		})
 
-		It("refuses a missing executable with runc's reason", func() {
+		It("refuses a missing executable with the reason", func() {
 			_, err := backend.Run(ctx, handle, garden.ProcessSpec{Path: "/no/such/binary"}, garden.ProcessIO{})
 			Expect(err).To(MatchError(garden.ErrInvalidSpec))
 			Expect(err.Error()).To(ContainSubstring("no such file"))
 		})
 
-		It("applies the nofile limit", func() {
-			spec := sh("ulimit -n")
+		It("applies the nofile limit, soft and hard", func() {
+			spec := sh("ulimit -n; ulimit -Hn")
 			spec.Limits.Nofile = 77
 			_, out, _ := run(handle, spec)
-			Expect(out).To(Equal("77\n"))
+			Expect(out).To(Equal("77\n77\n"))
+		})
+
+		It("grants a nofile limit above the default", func() {
+			spec := sh("ulimit -n")
+			spec.Limits.Nofile = 4 * cfg.DefaultNofile
+			_, out, _ := run(handle, spec)
+			Expect(out).To(Equal(strconv.FormatUint(4*cfg.DefaultNofile, 10) + "\n"))
+		})
+
+		It("finds a bare executable name on the process's PATH, and leaks none of the init's environment", func() {
+			_, out, _ := run(handle, garden.ProcessSpec{Path: "env", Env: []string{"PATH=/bin"}})
+			Expect(out).To(ContainSubstring("PATH=/bin\n"))
+			Expect(out).NotTo(ContainSubstring("GOMAXPROCS"))
+		})
+
+		It("outlives a process that signals the container's init", func() {
+			status, _, _ := run(handle, sh("kill -TERM 1; kill -HUP 1; kill -INT 1; sleep 0.2"))
+			Expect(status).To(Equal(0))
+			status, _, _ = run(handle, sh("exit 3"))
+			Expect(status).To(Equal(3))
 		})
 
 		It("delivers signals: a killed process exits 128+signal", func() {
@@ -292,12 +312,16 @@ var _ = Describe("Backend", func() {
 
 		It("caps the number of processes", func() {
 			handle := create(garden.ContainerSpec{Limits: garden.Limits{Pids: 10}}).Handle
-			status, _, errOut := run(handle, sh("for i in $(seq 1 20); do sleep 5 & done; wait"))
+			status, _, errOut := run(handle, sh("for i in $(seq 1 40); do sleep 2 & done; wait"))
 			Expect(status).NotTo(Equal(0))
 			Expect(errOut).To(ContainSubstring("fork"))
 			m, err := backend.Metrics(ctx, handle)
 			Expect(err).NotTo(HaveOccurred())
-			Expect(m.Pids).To(BeNumerically("<=", 10))
+			// The sleeps that fit beside the shell, which has exited: the
+			// workload's own 10, since garden's init has its own reserve.
+			Expect(m.Pids).To(BeNumerically("==", 9), errOut)
+			// And the container survived its fork bomb.
+			Eventually(func() int { status, _, _ := run(handle, sh("exit 4")); return status }, 10*time.Second).Should(Equal(4))
 		})
 	})
 

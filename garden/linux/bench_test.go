@@ -61,6 +61,8 @@ func benchCreate(b *testing.B) {
 	store, err := image.NewStore(logger, image.StoreConfig{Dir: filepath.Join(dir, "img"), InsecureRegistries: []string{reg.Host}})
 	must(b, err)
 	cfg := DefaultConfig()
+	cfg.InitPath, err = imagetest.BuildInit(dir)
+	must(b, err)
 	cfg.StateDir = filepath.Join(dir, "g")
 	cfg.BridgeName = "dgb"
 	cfg.Subnet = "10.254.56.0/22"
@@ -144,9 +146,13 @@ func rawRunc(b *testing.B, be *Backend, store *image.Store, logger lager.Logger,
 	c := &container{handle: handle, spec: spec, dir: filepath.Join(be.containersDir(), handle), rootfs: img.RootFSPath, ip: ipAt(be.net.subnet, 2)}
 	must(b, os.Mkdir(c.dir, 0o711))
 	must(b, be.writeBundle(c))
+	sp, initEnd, err := newSocketPair()
+	must(b, err)
+	defer sp.close()
 	start := time.Now()
-	pid, err := be.runc.runDetached(ctx, handle, c.dir)
+	pid, err := be.runc.runDetached(ctx, handle, c.dir, initEnd)
 	took := time.Since(start)
+	initEnd.Close()
 	must(b, err)
 	_, exited := reap(pid)
 	must(b, be.runc.delete(ctx, handle))

@@ -3,8 +3,11 @@ package linux
 import (
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 )
 
 // Config says where a garden keeps its state and which host resources are its
@@ -17,6 +20,9 @@ type Config struct {
 	StateDir string `json:"state_dir"`
 	// RuncPath is the runc binary. Default "runc" (from PATH).
 	RuncPath string `json:"runc_path"`
+	// InitPath is the garden-init binary, every container's pid 1 (package
+	// initd). Default: garden-init beside the running executable, else on PATH.
+	InitPath string `json:"init_path"`
 	// BridgeName is this garden's bridge; host veths are named after it, so it
 	// is at most 9 characters. Default "dg0".
 	BridgeName string `json:"bridge_name"`
@@ -49,6 +55,12 @@ type Config struct {
 	DiskBytes   uint64 `json:"disk_bytes"`
 	// DefaultNofile is RLIMIT_NOFILE for processes that do not set one. Default 1024.
 	DefaultNofile uint64 `json:"default_nofile"`
+	// MaxConcurrentStarts bounds how many container creates, and separately
+	// how many process starts, run at once. Each is a runc invocation plus
+	// kernel work (mounts, namespaces, cgroups, veths) that serialises on
+	// kernel locks: past a few per core, more at once only thrash and every
+	// one finishes later. Default 2 per CPU.
+	MaxConcurrentStarts int `json:"max_concurrent_starts"`
 	// DenyNetOut rejects a container's outbound traffic except replies and its
 	// net-out rules. Default false: outbound is open and net-out rules have no
 	// further effect.
@@ -92,6 +104,12 @@ func (c *Config) Validate() error {
 	if c.RuncPath == "" {
 		c.RuncPath = DefaultRuncPath
 	}
+	if c.InitPath == "" {
+		c.InitPath = defaultInitPath()
+	}
+	if !filepath.IsAbs(c.InitPath) {
+		return fmt.Errorf("garden config: init_path %q must be an absolute path (garden-init not found beside garden or on PATH)", c.InitPath)
+	}
 	if !bridgeNameRE.MatchString(c.BridgeName) {
 		return fmt.Errorf("garden config: bridge_name %q must be 1-9 lowercase letters and digits", c.BridgeName)
 	}
@@ -126,5 +144,30 @@ func (c *Config) Validate() error {
 	if c.DefaultNofile == 0 {
 		c.DefaultNofile = DefaultNofile
 	}
+	if c.MaxConcurrentStarts < 0 {
+		return fmt.Errorf("garden config: max_concurrent_starts must not be negative")
+	}
+	if c.MaxConcurrentStarts == 0 {
+		c.MaxConcurrentStarts = 2 * runtime.NumCPU()
+	}
 	return nil
 }
+
+// defaultInitPath looks for garden-init beside the running executable, then
+// on PATH; it returns the bare name if neither has it, which Validate refuses.
+func defaultInitPath() string {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), initBinary)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath(initBinary); err == nil {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+	}
+	return initBinary
+}
+
+const initBinary = "garden-init"

@@ -10,6 +10,7 @@ var _ = Describe("Config", func() {
 	valid := func() linux.Config {
 		c := linux.DefaultConfig()
 		c.StateDir = "/var/lib/garden"
+		c.InitPath = "/usr/local/bin/garden-init"
 		return c
 	}
 
@@ -36,5 +37,7 @@ var _ = Describe("Config", func() {
 		Entry("an external IP that is not IPv4", func(c *linux.Config) { c.ExternalIP = "cell.local" }, "external_ip"),
 		Entry("container root mapped to host root", func(c *linux.Config) { c.UIDMapStart = 0 }, "uid_map_start"),
 		Entry("a long chain prefix", func(c *linux.Config) { c.ChainPrefix = "a-very-long-chain-prefix" }, "chain_prefix"),
+		Entry("a relative init path", func(c *linux.Config) { c.InitPath = "garden-init" }, "init_path"),
+		Entry("a negative start limit", func(c *linux.Config) { c.MaxConcurrentStarts = -1 }, "max_concurrent_starts"),
 	)
 })

@@ -31,6 +31,7 @@ type container struct {
 	initPid    int
 	init       *os.Process   // garden's child (as subreaper)
 	initExited chan struct{} // closed once init is reaped
+	spawner    *spawner      // starts processes through init
 
 	mu        sync.Mutex // guards everything below
 	state     string
@@ -110,6 +111,11 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	c.rootfs, c.imgConfig = img.RootFSPath, img.Config
 	c.passwd, _ = readInRoot(c.rootfs, "/etc/passwd")
 
+	if err := b.createSlots.take(ctx); err != nil {
+		return garden.ContainerInfo{}, fmt.Errorf("creating %s: %w", spec.Handle, err)
+	}
+	defer b.createSlots.give()
+	mark("queued")
 	if err := c.updateRules(ctx, b.ipt, nil, nil); err != nil {
 		return garden.ContainerInfo{}, fmt.Errorf("creating rules for %s: %w", spec.Handle, err)
 	}
@@ -121,7 +127,17 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	}
 	mark("bundle")
 	undo = append(undo, func() error { return b.runc.delete(context.Background(), spec.Handle) })
-	c.initPid, err = b.runc.runDetached(ctx, spec.Handle, c.dir)
+	if err := b.makeWorkCgroup(c); err != nil {
+		return garden.ContainerInfo{}, err
+	}
+	sp, initEnd, err := newSocketPair()
+	if err != nil {
+		return garden.ContainerInfo{}, err
+	}
+	c.spawner = sp
+	undo = append(undo, func() error { sp.close(); return nil })
+	c.initPid, err = b.runc.runDetached(ctx, spec.Handle, c.dir, initEnd)
+	initEnd.Close()
 	if err != nil {
 		return garden.ContainerInfo{}, fmt.Errorf("starting %s: %w", spec.Handle, err)
 	}
@@ -164,6 +180,15 @@ func (b *Backend) Destroy(ctx context.Context, handle string) error {
 	if err := b.killInit(c); err != nil {
 		errs = append(errs, err)
 	}
+	if c.spawner != nil {
+		c.spawner.close()
+	}
+	// What runc could not remove while work existed (a delete that fell back
+	// to --force).
+	errs = append(errs, b.removeWorkCgroup(handle))
+	for _, ctrl := range cgroupControllers {
+		errs = append(errs, removeCgroupTree(b.cgroupDir(ctrl, handle)))
+	}
 	c.mu.Lock()
 	hasNat, hasFwd, ports := c.hasNat, c.hasFwd, c.ports
 	c.mu.Unlock()
@@ -193,6 +218,7 @@ func (b *Backend) killInit(c *container) error {
 		defer timer.Stop()
 		select {
 		case <-c.initExited:
+			_ = b.removeWorkCgroup(c.handle) // or runc cannot remove the container's cgroup
 			if err := b.runc.runCombined(ctx, "delete", c.handle); err == nil {
 				return nil
 			}
@@ -297,7 +323,7 @@ func (c *container) cgroupMetrics(dir func(controller, handle string) string) ga
 	return garden.Metrics{
 		MemoryBytes: read("memory", "memory.usage_in_bytes"),
 		CPUTime:     durationNS(read("cpuacct", "cpuacct.usage")),
-		Pids:        read("pids", "pids.current"),
+		Pids:        read("pids", filepath.Join(workCgroup, "pids.current")),
 	}
 }
 
@@ -327,12 +353,16 @@ func (b *Backend) writeBundle(c *container) error {
 		Root:       ociRoot{Path: c.rootfs},
 		Hostname:   hostname(c.handle),
 		Process: &ociProcess{
-			User:            ociUser{UID: 0, GID: 0},
-			Args:            []string{initMountPath},
-			Cwd:             "/",
-			Env:             []string{"PATH=" + defaultPath},
-			Capabilities:    capsFor(0),
-			Rlimits:         []ociRlimit{{Type: "RLIMIT_NOFILE", Hard: b.cfg.DefaultNofile, Soft: b.cfg.DefaultNofile}},
+			User: ociUser{UID: 0, GID: 0},
+			Args: []string{initMountPath},
+			Cwd:  "/",
+			// initd is a Go program: one P keeps its threads (which count
+			// against the pid limit) few.
+			Env:          []string{"PATH=" + defaultPath, "GOMAXPROCS=1"},
+			Capabilities: capsFor(0),
+			// The hard limit is the most any process may ask for: initd's
+			// helper lowers it per process, and could not raise it.
+			Rlimits:         []ociRlimit{{Type: "RLIMIT_NOFILE", Hard: max(maxNofile(), b.cfg.DefaultNofile), Soft: b.cfg.DefaultNofile}},
 			NoNewPrivileges: true,
 		},
 		Mounts: b.mounts(c),
@@ -363,7 +393,7 @@ func (b *Backend) writeBundle(c *container) error {
 		spec.Linux.Resources.CPU = &ociCPU{Shares: &v}
 	}
 	if l.Pids > 0 {
-		spec.Linux.Resources.Pids = &ociPids{Limit: l.Pids}
+		spec.Linux.Resources.Pids = &ociPids{Limit: l.Pids + initPidsReserve} // work has l.Pids
 	}
 	if err := writeEtcFiles(c); err != nil {
 		return err
@@ -396,7 +426,8 @@ func (b *Backend) mounts(c *container) []ociMount {
 		ms = append(ms, ociMount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}})
 	}
 	ms = append(ms,
-		ociMount{Destination: initMountPath, Type: "none", Source: b.initPath, Options: []string{"bind", "ro"}},
+		ociMount{Destination: initMountPath, Type: "none", Source: b.cfg.InitPath, Options: []string{"bind", "ro"}},
+		ociMount{Destination: workCgroupMount, Type: "none", Source: b.workCgroupDir(c.handle), Options: []string{"bind", "nosuid", "noexec", "nodev"}},
 		ociMount{Destination: "/etc/hosts", Type: "none", Source: filepath.Join(c.dir, "hosts"), Options: []string{"bind", "ro"}},
 		ociMount{Destination: "/etc/resolv.conf", Type: "none", Source: filepath.Join(c.dir, "resolv.conf"), Options: []string{"bind", "ro"}},
 	)

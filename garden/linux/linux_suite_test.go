@@ -74,6 +74,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	cfg = linux.DefaultConfig()
+	cfg.InitPath = imagetest.Must(imagetest.BuildInit(stateDir))
 	cfg.StateDir = filepath.Join(stateDir, "g")
 	cfg.BridgeName = bridgeName
 	cfg.Subnet = subnet

@@ -11,14 +11,14 @@ import (
 
 	"code.cloudfoundry.org/clock"
 	"github.com/diego-runtime/diego/garden"
+	"github.com/diego-runtime/diego/garden/initd"
 )
 
-// process is one process started with `runc exec --detach`: garden's child
-// (as subreaper), waited for through a pidfd. Its output fans out to whoever is
-// attached; it keeps running when they leave.
+// process is one process the container's initd started for garden. Its
+// output fans out to whoever is attached; it keeps running when they leave.
 type process struct {
-	id   string
-	proc *os.Process
+	id     string
+	signal func(syscall.Signal) error // through initd
 
 	mu   sync.Mutex // guards subs
 	subs []*subscriber
@@ -51,14 +51,13 @@ func (p *process) exited() bool {
 	}
 }
 
-// Signal delivers sig to the process. os.Process signals through a pidfd, and
-// the process is garden's child until reaped, so the pid cannot have been
-// reused.
+// Signal delivers sig to the process. initd signals only a child it has not
+// reaped yet, so the pid cannot have been reused.
 func (p *process) Signal(sig syscall.Signal) error {
 	if p.exited() {
 		return nil
 	}
-	if err := p.proc.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := p.signal(sig); err != nil && !errors.Is(err, errInitGone) {
 		return fmt.Errorf("signalling process %s: %w", p.id, err)
 	}
 	return nil
@@ -110,19 +109,10 @@ func (p *process) pump(r io.Reader, stderr bool, done chan<- struct{}) {
 // a background child that inherited stdout would otherwise hold it open.
 const drainTimeout = time.Second
 
-// execRequest is one process for startProcess to run.
-type execRequest struct {
-	handle, id                    string
-	processFile, pidFile, logFile string
-	pio                           garden.ProcessIO
-	onExit                        func()
-}
-
-// startProcess runs runc exec --detach with the process's own stdout and
-// stderr pipes and reaps the process in the background; onExit runs after the
-// exit status is known and before waiters see it.
-func startProcess(clk clock.Clock, r runc, req execRequest) (*process, error) {
-	id, pio, onExit := req.id, req.pio, req.onExit
+// startProcess has the container's initd start the process with its own
+// stdout and stderr pipes, and waits for its exit in the background; onExit
+// runs after the exit status is known and before waiters see it.
+func startProcess(clk clock.Clock, sp *spawner, id string, spec initd.Spawn, pio garden.ProcessIO, onExit func()) (*process, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -133,18 +123,15 @@ func startProcess(clk clock.Clock, r runc, req execRequest) (*process, error) {
 		outW.Close()
 		return nil, err
 	}
-	p := &process{id: id, done: make(chan struct{})}
+	p := &process{id: id, done: make(chan struct{}), signal: func(sig syscall.Signal) error { return sp.signal(id, sig) }}
 	p.attach(pio)
 	outDone, errDone := make(chan struct{}), make(chan struct{})
 	go p.pump(outR, false, outDone)
 	go p.pump(errR, true, errDone)
 
-	pid, err := r.execDetached(req.handle, req.processFile, req.pidFile, req.logFile, outW, errW)
+	exited, err := sp.spawn(id, spec, outW, errW)
 	outW.Close()
 	errW.Close()
-	if err == nil {
-		p.proc, err = os.FindProcess(pid)
-	}
 	if err != nil {
 		outR.Close()
 		errR.Close()
@@ -152,15 +139,7 @@ func startProcess(clk clock.Clock, r runc, req execRequest) (*process, error) {
 	}
 
 	go func() {
-		state, werr := p.proc.Wait()
-		status := -1
-		if werr != nil {
-			p.err = fmt.Errorf("waiting for process %s: %w", id, werr)
-		} else if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			status = 128 + int(ws.Signal())
-		} else {
-			status = state.ExitCode()
-		}
+		status := <-exited
 		timer := clk.NewTimer(drainTimeout)
 		for _, d := range []chan struct{}{outDone, errDone} {
 			select {

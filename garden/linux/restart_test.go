@@ -32,6 +32,7 @@ var _ = Describe("a second garden on the same machine", func() {
 
 	BeforeEach(func() {
 		otherCfg = linux.DefaultConfig()
+		otherCfg.InitPath = cfg.InitPath
 		otherCfg.StateDir = filepath.Join(stateDir, "g2")
 		otherCfg.BridgeName = "dgk"
 		otherCfg.Subnet = "10.254.41.0/24"

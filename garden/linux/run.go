@@ -2,16 +2,14 @@ package linux
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/diego-runtime/diego/garden"
+	"github.com/diego-runtime/diego/garden/initd"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,7 +17,7 @@ import (
 // late attachers before forgetting the oldest.
 const maxExitedProcesses = 64
 
-// Run starts a process with runc exec: user resolved from the image's
+// Run has the container's initd start a process: user resolved from the image's
 // /etc/passwd, cwd, environment (image, container, process) and RLIMIT_NOFILE.
 func (b *Backend) Run(ctx context.Context, handle string, spec garden.ProcessSpec, pio garden.ProcessIO) (garden.Process, error) {
 	c, err := b.lookup(handle)
@@ -64,21 +62,21 @@ func (b *Backend) Run(ctx context.Context, handle string, spec garden.ProcessSpe
 		nofile = b.cfg.DefaultNofile
 	}
 
-	proc := ociProcess{
-		User:            ociUser{UID: u.uid, GID: u.gid},
-		Args:            append([]string{spec.Path}, spec.Args...),
-		Env:             env,
-		Cwd:             dir,
-		Capabilities:    capsFor(u.uid),
-		Rlimits:         []ociRlimit{{Type: "RLIMIT_NOFILE", Hard: nofile, Soft: nofile}},
-		NoNewPrivileges: true,
+	proc := initd.Spawn{
+		Path:   spec.Path,
+		Args:   append([]string{spec.Path}, spec.Args...),
+		Env:    env,
+		Dir:    dir,
+		UID:    u.uid,
+		GID:    u.gid,
+		Nofile: nofile,
 	}
 	id, err := c.claimProcessID(spec.ID)
 	if err != nil {
 		return nil, err
 	}
-	// runc exec takes tens of milliseconds: the container stays unlocked.
-	p, err := b.startInContainer(c, id, proc, pio)
+	// A start waits for a slot and for initd: the container stays unlocked.
+	p, err := b.startInContainer(ctx, c, id, proc, pio)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.starting, id)
@@ -113,29 +111,17 @@ func (c *container) claimProcessID(id string) (string, error) {
 	return id, nil
 }
 
-// startInContainer writes the process file and runs it with runc exec.
-func (b *Backend) startInContainer(c *container, id string, proc ociProcess, pio garden.ProcessIO) (*process, error) {
-	handle, path := c.handle, proc.Args[0]
-	data, err := json.Marshal(proc)
-	if err != nil {
-		return nil, err
+// startInContainer has the container's initd start the process.
+func (b *Backend) startInContainer(ctx context.Context, c *container, id string, proc initd.Spawn, pio garden.ProcessIO) (*process, error) {
+	handle, path := c.handle, proc.Path
+	if err := b.startSlots.take(ctx); err != nil {
+		return nil, fmt.Errorf("running %s in %s: %w", path, handle, err)
 	}
-	processFile := filepath.Join(c.dir, "process-"+id+".json")
-	pidFile := filepath.Join(c.dir, "process-"+id+".pid")
-	logFile := filepath.Join(c.dir, "process-"+id+".log")
-	if err := os.WriteFile(processFile, data, 0o600); err != nil {
-		return nil, fmt.Errorf("writing process %s: %w", id, err)
-	}
-	defer os.Remove(processFile)
-	defer os.Remove(pidFile)
-	defer os.Remove(logFile)
-	p, err := startProcess(b.clock, b.runc, execRequest{
-		handle: handle, id: id, processFile: processFile, pidFile: pidFile, logFile: logFile,
-		pio: pio, onExit: func() { c.checkOOM(b) },
-	})
-	var execErr *execError
-	if errors.As(err, &execErr) {
-		return nil, garden.NewInvalidSpecError("running %s in %s: %s", path, handle, execErr.log)
+	defer b.startSlots.give()
+	p, err := startProcess(b.clock, c.spawner, id, proc, pio, func() { c.checkOOM(b) })
+	var spawnErr *spawnError
+	if errors.As(err, &spawnErr) {
+		return nil, garden.NewInvalidSpecError("running %s in %s: %s", path, handle, spawnErr.reason)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("running %s in %s: %w", path, handle, err)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 )
 
@@ -34,11 +33,13 @@ func (r runc) runCombined(ctx context.Context, args ...string) error {
 // runDetached starts the container's init and returns once it runs. The init
 // inherits runc's stdio, so that is /dev/null (a pipe would never close) and
 // runc's errors go to a log file instead.
-func (r runc) runDetached(ctx context.Context, id, bundle string) (int, error) {
+// initSocket becomes the init's fd 3.
+func (r runc) runDetached(ctx context.Context, id, bundle string, initSocket *os.File) (int, error) {
 	logFile := filepath.Join(bundle, "runc.log")
 	pidFile := filepath.Join(bundle, "init.pid")
 	cmd := exec.CommandContext(ctx, r.path, "--root", r.root, "--log", logFile,
-		"run", "--detach", "--no-new-keyring", "--pid-file", pidFile, "--bundle", bundle, id)
+		"run", "--detach", "--no-new-keyring", "--preserve-fds", "1", "--pid-file", pidFile, "--bundle", bundle, id)
+	cmd.ExtraFiles = []*os.File{initSocket}
 	if err := cmd.Run(); err != nil {
 		log, _ := os.ReadFile(logFile)
 		return 0, fmt.Errorf("runc run: %w: %s", err, bytes.TrimSpace(log))
@@ -52,45 +53,6 @@ func (r runc) delete(ctx context.Context, id string) error {
 
 func (r runc) killAll(ctx context.Context, id string, sig syscall.Signal) error {
 	return r.runCombined(ctx, "kill", "--all", id, strconv.Itoa(int(sig)))
-}
-
-// execDetached starts the process described by processFile and returns its
-// host pid once it runs. runc hands stdout and stderr to the process itself
-// and exits, so the process is re-parented to garden (a child subreaper) and
-// no runc stays behind per process. runc's own errors go to logFile.
-func (r runc) execDetached(id, processFile, pidFile, logFile string, stdout, stderr *os.File) (int, error) {
-	cmd := exec.Command(r.path, "--root", r.root, "--log", logFile,
-		"exec", "--detach", "--process", processFile, "--pid-file", pidFile, id)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	// Its own process group: a signal to garden's group must not reach it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Run(); err != nil {
-		return 0, &execError{err: err, log: lastLogMessage(logFile)}
-	}
-	return readPid(pidFile)
-}
-
-// execError is runc failing to start a process (no such executable, ...).
-type execError struct {
-	err error
-	log string
-}
-
-func (e *execError) Error() string { return fmt.Sprintf("runc exec: %v: %s", e.err, e.log) }
-func (e *execError) Unwrap() error { return e.err }
-
-// lastLogMessage is the msg of the last line runc logged (logrus text format).
-func lastLogMessage(logFile string) string {
-	data, _ := os.ReadFile(logFile)
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	last := lines[len(lines)-1]
-	if _, msg, ok := strings.Cut(last, "msg="); ok {
-		if unq, err := strconv.Unquote(msg); err == nil {
-			return unq
-		}
-		return msg
-	}
-	return last
 }
 
 func readPid(pidFile string) (int, error) {

@@ -79,6 +79,9 @@ func Start(logger lager.Logger, network Network) (*Garden, error) {
 		return nil, g.fail(err)
 	}
 	cfg := linux.DefaultConfig()
+	if cfg.InitPath, err = imagetest.BuildInit(dir); err != nil {
+		return nil, g.fail(err)
+	}
 	cfg.StateDir = filepath.Join(dir, "g")
 	cfg.BridgeName = network.Bridge
 	cfg.Subnet = network.Subnet

@@ -1,0 +1,52 @@
+// Package initd is pid 1 of every garden container. Garden starts it with
+// `runc run` and one end of a socket pair as fd 3; through it garden asks for
+// processes, which initd starts as its own children (so they inherit the
+// container's namespaces, cgroups, seccomp filter, no_new_privs and capability
+// bound without a `runc exec` each), and initd reports each one's exit status.
+// It reaps every orphan, and no signal ends it: only SIGKILL from outside,
+// which takes the whole container with it.
+package initd
+
+// SocketFD is the descriptor initd finds its end of garden's socket pair at
+// (runc run --preserve-fds 1).
+const SocketFD = 3
+
+// Request is one message from garden: spawn a process, or signal one.
+// A spawn carries the process's stdout and stderr as SCM_RIGHTS descriptors.
+type Request struct {
+	Op     string `json:"op"` // OpSpawn or OpSignal
+	ID     string `json:"id"` // garden's process id, unique among live processes
+	Spawn  *Spawn `json:"spawn,omitempty"`
+	Signal int    `json:"signal,omitempty"`
+}
+
+// Ops.
+const (
+	OpSpawn  = "spawn"
+	OpSignal = "signal"
+)
+
+// Spawn describes a process. Path without a '/' is looked up in Env's PATH.
+type Spawn struct {
+	Path   string   `json:"path"`
+	Args   []string `json:"args"` // argv, Args[0] included
+	Env    []string `json:"env"`
+	Dir    string   `json:"dir"`
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Nofile uint64   `json:"nofile"` // RLIMIT_NOFILE, soft and hard
+}
+
+// Event is one message to garden: a process started (Pid, in the container's
+// pid namespace), could not start (Error), or exited (Exited, Status: the exit
+// code, or 128+n when killed by signal n).
+type Event struct {
+	ID     string `json:"id"`
+	Pid    int    `json:"pid,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Exited bool   `json:"exited,omitempty"`
+	Status int    `json:"status,omitempty"`
+}
+
+// MaxMessage bounds one message (a process's environment included).
+const MaxMessage = 1 << 20

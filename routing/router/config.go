@@ -42,7 +42,9 @@ type Config struct {
 	PruneThreshold Duration `json:"prune_threshold"`
 	// PruneInterval is how often stale endpoints are swept. Default 30s.
 	PruneInterval Duration `json:"prune_interval"`
-	// Tries bounds the endpoints tried for one request. Default 3.
+	// Tries bounds the attempts of one request that reached an endpoint
+	// (attempts that could not connect do not count, up to 10 of them).
+	// Default 3.
 	Tries int `json:"tries"`
 	// FailedEndpointHoldoff is how long an endpoint that failed is skipped
 	// (unless it is the only one left to try). Default 10s.

@@ -73,6 +73,7 @@ func New(logger lager.Logger, config Config, opts Options) (*Router, error) {
 	transport := &retryTransport{
 		inner:    newBackendTransport(config.DialTimeout.Std()),
 		selector: opts.Selector,
+		table:    table,
 		tries:    config.Tries,
 		holdoff:  config.FailedEndpointHoldoff.Std(),
 		clock:    opts.Clock,

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ type Endpoint struct {
 	staleAfter     time.Duration // 0: the table's threshold
 	updatedAtNs    int64         // the publisher's endpoint_updated_at_ns
 	failedUntilNs  atomic.Int64  // unix ns; written without the pool lock
+	answeredAtNs   atomic.Int64  // unix ns of the last response; written without the pool lock
 	positionInPool int
 }
 
@@ -30,6 +32,22 @@ func (e *Endpoint) heldOff(now time.Time) bool { return e.failedUntilNs.Load() >
 
 // markFailed keeps the endpoint out of selection until the given time.
 func (e *Endpoint) markFailed(until time.Time) { e.failedUntilNs.Store(until.UnixNano()) }
+
+// markAnswered notes a response: the endpoint is alive, so any holdoff ends.
+func (e *Endpoint) markAnswered(at time.Time) {
+	e.answeredAtNs.Store(at.UnixNano())
+	if e.failedUntilNs.Load() != 0 {
+		e.failedUntilNs.Store(0)
+	}
+}
+
+// host is the address part of Addr: endpoints sharing it share a machine.
+func (e *Endpoint) host() string {
+	if i := strings.LastIndexByte(e.Addr, ':'); i >= 0 {
+		return e.Addr[:i]
+	}
+	return e.Addr
+}
 
 // Pool is the set of endpoints behind one hostname.
 type Pool struct {

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,13 +83,30 @@ func newBackendTransport(dialTimeout time.Duration) *http.Transport {
 	}
 }
 
-// retryTransport sends a request to endpoints of its route in the order the
-// selector chooses, trying another endpoint when an attempt failed in a way
-// that cannot have reached the application (see retryable), and keeping a
-// failed endpoint out of selection for holdoff.
+// maxConnectFailures bounds the attempts per request that fail to connect,
+// which do not use up tries: nothing of the request left the router, and the
+// endpoint is held off for every request at once, so each costs one dial.
+const maxConnectFailures = 10
+
+// maxReplayedBody is the largest request body of an idempotent request kept
+// in memory so that the request can be sent again.
+const maxReplayedBody = 64 << 10
+
+// maxBufferedBody is the largest response body read whole before the
+// response is handed on, so that a backend dying in the middle of it costs a
+// retry rather than a truncated answer.
+const maxBufferedBody = 64 << 10
+
+// retryTransport sends a request to endpoints of its route, trying another
+// endpoint when an attempt failed in a way that cannot have reached the
+// application, or that does not matter for a replayable request (the retry
+// rule, above idempotent), and keeping a failed endpoint out of selection
+// for holdoff.
+// The first attempt goes where the selector says; retries go by pickRetry.
 type retryTransport struct {
 	inner    http.RoundTripper
 	selector Selector
+	table    *Table // the route's current pool, for retries
 	tries    int
 	holdoff  time.Duration
 	clock    clock.Clock
@@ -100,29 +118,76 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if st == nil || st.pool == nil {
 		return nil, errors.New("router: request carries no route")
 	}
+	// A replayable request may be sent again after it reached an endpoint:
+	// an idempotent one without a body, or with a small body of known
+	// length, read here once and sent from memory on every attempt.
+	// Another body can only follow a failed dial, unread.
+	replayable := idempotent(req.Method)
 	var body *keepOpenBody
+	var saved []byte
 	if req.Body != nil && req.Body != http.NoBody {
-		body = &keepOpenBody{rc: req.Body}
+		if replayable && req.ContentLength > 0 && req.ContentLength <= maxReplayedBody {
+			var err error
+			if saved, err = readRequestBody(req); err != nil {
+				return nil, err
+			}
+		} else {
+			body = &keepOpenBody{rc: req.Body}
+			replayable = false
+		}
 	}
-	var tried [8]*Endpoint // avoids an allocation for the usual few tries
+
+	// Addresses, not pointers: an endpoint unregistered and registered
+	// again while the request runs is still the same backend.
+	var tried [8]string
 	triedList := tried[:0]
 	usable := func(e *Endpoint) bool {
-		for _, x := range triedList {
-			if x == e {
+		for _, a := range triedList {
+			if a == e.Addr {
 				return false
 			}
 		}
 		return true
 	}
+	var failed [4]string
+	failedHosts := failed[:0]
+	failedHost := func(h string) bool {
+		for _, x := range failedHosts {
+			if x == h {
+				return true
+			}
+		}
+		return false
+	}
 
+	pool := st.pool
 	var lastErr error
-	for attempt := 0; attempt < t.tries; attempt++ {
+	sent, connectFailures := 0, 0
+	for attempt := 0; ; attempt++ {
 		now := t.clock.Now()
-		e := t.selector.Select(st.pool, usable, now)
+		var e *Endpoint
+		if attempt == 0 {
+			e = t.selector.Select(pool, usable, now)
+			if e == nil {
+				// The pool emptied since the lookup; the route may live
+				// on in a new one.
+				if current := t.table.Lookup(st.host); current != nil && current != pool {
+					pool = current
+					e = t.selector.Select(pool, usable, now)
+				}
+			}
+		} else {
+			// The route may have moved to a new pool since the lookup
+			// (its last endpoint went, then others came).
+			if current := t.table.Lookup(st.host); current != nil {
+				pool = current
+			}
+			e = pickRetry(pool, usable, failedHost, now)
+		}
 		if e == nil {
 			break
 		}
-		triedList = append(triedList, e)
+		triedList = append(triedList, e.Addr)
 		st.endpoint, st.tries = e, attempt+1
 		if attempt > 0 && t.onRetry != nil {
 			t.onRetry(st.route)
@@ -136,8 +201,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if body != nil {
 			out.Body = body
 		}
+		if saved != nil {
+			out.Body = io.NopCloser(bytes.NewReader(saved))
+			out.GetBody = replayer(saved)
+		}
 		resp, err := t.inner.RoundTrip(out)
+		if err == nil && replayable {
+			err = bufferBody(req, resp)
+		}
 		if err == nil {
+			e.markAnswered(t.clock.Now())
 			return resp, nil
 		}
 		lastErr = err
@@ -146,7 +219,19 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			break
 		}
 		e.markFailed(now.Add(t.holdoff))
-		if !retryable(req, err) {
+		if h := e.host(); !failedHost(h) && len(failedHosts) < 16 {
+			failedHosts = append(failedHosts, h)
+		}
+		var de *dialError
+		if errors.As(err, &de) {
+			connectFailures++
+			if connectFailures >= maxConnectFailures {
+				break
+			}
+			continue
+		}
+		sent++
+		if !replayable || sent >= t.tries {
 			break
 		}
 	}
@@ -162,19 +247,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, &AllEndpointsFailedError{Host: st.host, Tries: len(triedList), Last: lastErr}
 }
 
-// retryable is the retry rule: a request may go to another endpoint when the
-// connection could not be opened (nothing was sent), or when it carries no
-// body, has an idempotent method, and the attempt failed before any response
-// byte (RoundTrip returned an error, so no response header was read).
-func retryable(req *http.Request, err error) bool {
-	var de *dialError
-	if errors.As(err, &de) {
-		return true
-	}
-	noBody := req.Body == nil || req.Body == http.NoBody
-	return noBody && idempotent(req.Method)
-}
-
+// The retry rule: a request may go to another endpoint when the connection
+// could not be opened (nothing was sent), or when it is replayable (an
+// idempotent method, and no body or one kept in memory) and the attempt
+// failed before the response was handed on (no response header arrived, or
+// the body of a small response broke off).
 func idempotent(method string) bool {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
@@ -182,6 +259,58 @@ func idempotent(method string) bool {
 		return true
 	}
 	return false
+}
+
+// readRequestBody reads the whole body of a request that announced its
+// length.
+func readRequestBody(req *http.Request) ([]byte, error) {
+	buf := make([]byte, req.ContentLength)
+	if _, err := io.ReadFull(req.Body, buf); err != nil {
+		return nil, fmt.Errorf("reading request body: %w", err)
+	}
+	return buf, nil
+}
+
+// replayer lets the transport itself send a saved body again.
+func replayer(saved []byte) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(saved)), nil }
+}
+
+// bufferBody reads a small response body of known length whole, so that a
+// backend dying in the middle of it is a failed attempt the caller can retry
+// before any byte reached the client. Streamed, large and body-less
+// responses pass untouched.
+func bufferBody(req *http.Request, resp *http.Response) error {
+	n := resp.ContentLength
+	if n <= 0 || n > maxBufferedBody || req.Method == http.MethodHead || resp.Body == nil ||
+		resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
+		return nil
+	}
+	buf := make([]byte, n+1)
+	read := 0
+	for {
+		// Read to EOF (not just n bytes) so the connection goes back to
+		// the pool.
+		m, err := resp.Body.Read(buf[read:])
+		read += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			resp.Body.Close()
+			return fmt.Errorf("reading response body: %w", err)
+		}
+		if read > int(n) {
+			resp.Body.Close()
+			return fmt.Errorf("reading response body: more than the %d bytes announced", n)
+		}
+	}
+	resp.Body.Close()
+	if read != int(n) {
+		return fmt.Errorf("reading response body: %d of %d bytes: %w", read, n, io.ErrUnexpectedEOF)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(buf[:read]))
+	return nil
 }
 
 // keepOpenBody lets a request body survive an attempt whose transport closed

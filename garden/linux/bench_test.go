@@ -90,7 +90,7 @@ func benchCreate(b *testing.B) {
 		// load from the rest of the machine.
 		floor := make([]time.Duration, benchContainers)
 		destroys := make([]time.Duration, benchContainers)
-		creates := forEach(benchContainers, par, func(i int) time.Duration {
+		creates := forEach(b, benchContainers, par, func(i int) time.Duration {
 			floor[i] = rawRunc(b, be, store, logger, fmt.Sprintf("raw-%d-%d", par, i), spec(""))
 			h := fmt.Sprintf("c-%d-%d", par, i)
 			start := time.Now()
@@ -112,7 +112,7 @@ func benchCreate(b *testing.B) {
 
 	// Hold idle containers and measure garden's own memory.
 	start := time.Now()
-	forEach(idleContainers, benchParallelism, func(i int) time.Duration {
+	forEach(b, idleContainers, benchParallelism, func(i int) time.Duration {
 		h := "idle-" + strconv.Itoa(i)
 		_, err := be.Create(ctx, spec(h))
 		must(b, err)
@@ -127,7 +127,7 @@ func benchCreate(b *testing.B) {
 	// detached, so there should be nothing besides garden itself).
 	benchreport.Below("garden", fmt.Sprintf("garden RSS holding %d idle containers, each running a process", idleContainers), rssMB()+runcChildrenMB(), "MB", idleRSSTarget)
 	start = time.Now()
-	forEach(idleContainers, benchParallelism, func(i int) time.Duration {
+	forEach(b, idleContainers, benchParallelism, func(i int) time.Duration {
 		must(b, be.Destroy(ctx, "idle-"+strconv.Itoa(i)))
 		return 0
 	})
@@ -145,6 +145,7 @@ func rawRunc(b *testing.B, be *Backend, store *image.Store, logger lager.Logger,
 	must(b, err)
 	c := &container{handle: handle, spec: spec, dir: filepath.Join(be.containersDir(), handle), rootfs: img.RootFSPath, ip: ipAt(be.net.subnet, 2)}
 	must(b, os.Mkdir(c.dir, 0o711))
+	must(b, be.makeWorkCgroup(c))
 	must(b, be.writeBundle(c))
 	sp, initEnd, err := newSocketPair()
 	must(b, err)
@@ -155,6 +156,7 @@ func rawRunc(b *testing.B, be *Backend, store *image.Store, logger lager.Logger,
 	initEnd.Close()
 	must(b, err)
 	_, exited := reap(pid)
+	must(b, be.removeWorkCgroup(handle))
 	must(b, be.runc.delete(ctx, handle))
 	<-exited
 	must(b, store.Destroy(logger, handle))
@@ -162,25 +164,37 @@ func rawRunc(b *testing.B, be *Backend, store *image.Store, logger lager.Logger,
 	return took
 }
 
-// forEach runs f for 0..n-1 with par workers and returns the durations.
-func forEach(n, par int, f func(i int) time.Duration) []time.Duration {
+// forEach runs f for 0..n-1 with par workers and returns the durations. A
+// worker that fails the benchmark (b.Fatal ends its goroutine) stops the rest.
+func forEach(b *testing.B, n, par int, f func(i int) time.Duration) []time.Duration {
 	out := make([]time.Duration, n)
 	next := make(chan int)
+	quit := make(chan struct{})
+	var once sync.Once
 	var wg sync.WaitGroup
 	for w := 0; w < par; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer once.Do(func() { close(quit) })
 			for i := range next {
 				out[i] = f(i)
 			}
 		}()
 	}
+feed:
 	for i := 0; i < n; i++ {
-		next <- i
+		select {
+		case next <- i:
+		case <-quit:
+			break feed
+		}
 	}
 	close(next)
 	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
 	return out
 }
 

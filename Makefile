@@ -27,6 +27,11 @@ test: setup
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) test $(TEST_FLAGS) $(PKGS)
+	$(GO) test -tags e2e $(E2E_FLAGS) ./e2e/acceptance
+
+# The acceptance specs (e2e/acceptance, build tag e2e: 66 specs against a whole
+# cluster, about 2 minutes here) also run in `make test`, alone, after the suites.
+E2E_FLAGS ?= -count=1 -p 1 -timeout 30m
 
 # Each benchmark records its figures through internal/benchreport; the report
 # collects them into docs/benchmarks.md beside their targets.

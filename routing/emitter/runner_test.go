@@ -146,7 +146,10 @@ var _ = Describe("The emitter against a real BBS and NATS", func() {
 	})
 
 	It("keeps an evacuating instance registered beside its replacement until it goes", func() {
-		startEmitter(emitter.DefaultConfig())
+		// No router answers the greeting here: do not wait the default 1 s for one.
+		cfg := emitter.DefaultConfig()
+		cfg.GreetTimeout = 100 * time.Millisecond
+		startEmitter(cfg)
 		desire("mover", 1)
 		old := run("mover", 0, 61000)
 		Eventually(seen.all).Should(ConsistOf("register mover.localhost 10.0.0.1:61000"))

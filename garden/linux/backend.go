@@ -73,7 +73,7 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 		clock:       clk,
 		cfg:         cfg,
 		images:      images,
-		runc:        runc{path: cfg.RuncPath, root: filepath.Join(cfg.StateDir, "runc")},
+		runc:        runc{path: cfg.RuncPath, root: filepath.Join(cfg.StateDir, "run", "runc")},
 		net:         nw,
 		ipt:         &iptables{prefix: cfg.ChainPrefix, bridge: cfg.BridgeName, subnet: nw.subnet.String(), deny: cfg.DenyNetOut},
 		externalIP:  ext,
@@ -92,15 +92,20 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 // containers do not survive a garden restart) and sets up the bridge and the
 // base iptables chains.
 func (b *Backend) Start(ctx context.Context) error {
-	for _, d := range []string{b.cfg.StateDir, b.containersDir(), b.runc.root} {
+	if err := os.MkdirAll(b.cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", b.cfg.StateDir, err)
+	}
+	// Container roots (other users) reach their bundles' files through here.
+	if err := os.Chmod(b.cfg.StateDir, 0o711); err != nil {
+		return err
+	}
+	if err := b.mountRunDir(); err != nil {
+		return err
+	}
+	for _, d := range []string{b.containersDir(), b.runc.root} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", d, err)
 		}
-	}
-	// Other users' processes run the init from here, so the state dir must be
-	// traversable.
-	if err := os.Chmod(b.cfg.StateDir, 0o711); err != nil {
-		return err
 	}
 	// Containers' init processes and detached runc exec processes are
 	// re-parented to garden, so it can wait for them and read exact statuses.
@@ -134,10 +139,11 @@ func (b *Backend) Shutdown(ctx context.Context) error {
 	for _, ctrl := range cgroupControllers {
 		errs = append(errs, removeCgroupTree(filepath.Join("/sys/fs/cgroup", ctrl, b.cfg.CgroupParent)))
 	}
+	errs = append(errs, b.unmountRunDir())
 	return errors.Join(errs...)
 }
 
-func (b *Backend) containersDir() string { return filepath.Join(b.cfg.StateDir, "containers") }
+func (b *Backend) containersDir() string { return filepath.Join(b.runDir(), "containers") }
 
 func (b *Backend) Ping(ctx context.Context) error { return nil }
 

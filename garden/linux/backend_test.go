@@ -506,7 +506,7 @@ var _ = Describe("Backend", func() {
 			Eventually(func() error { return exec.Command("pgrep", "-f", "sleep 987654").Run() }).Should(Succeed())
 			Expect(iptablesSave()).To(ContainSubstring(info.ContainerIP))
 			Expect(filepath.Join("/sys/fs/cgroup/memory", cfg.CgroupParent, "doomed")).To(BeADirectory())
-			Expect(filepath.Join(cfg.StateDir, "containers", "doomed")).To(BeADirectory())
+			Expect(filepath.Join(cfg.StateDir, "run", "containers", "doomed")).To(BeADirectory())
 			index := info.ContainerIP[strings.LastIndex(info.ContainerIP, ".")+1:]
 			_, err = netlink.LinkByName(bridgeName + "-" + index)
 			Expect(err).NotTo(HaveOccurred())
@@ -591,8 +591,8 @@ func iptablesSave() string {
 // cgroups, runc state, and (given its IP) veth and rules.
 func expectNoTrace(handle, ip string) {
 	GinkgoHelper()
-	Expect(filepath.Join(cfg.StateDir, "containers", handle)).NotTo(BeAnExistingFile())
-	Expect(filepath.Join(cfg.StateDir, "runc", handle)).NotTo(BeAnExistingFile())
+	Expect(filepath.Join(cfg.StateDir, "run", "containers", handle)).NotTo(BeAnExistingFile())
+	Expect(filepath.Join(cfg.StateDir, "run", "runc", handle)).NotTo(BeAnExistingFile())
 	Expect(filepath.Join(stateDir, "img", "containers", handle)).NotTo(BeAnExistingFile())
 	for _, ctrl := range []string{"memory", "cpu", "pids", "freezer"} {
 		Expect(filepath.Join("/sys/fs/cgroup", ctrl, cfg.CgroupParent, handle)).NotTo(BeAnExistingFile())

@@ -42,7 +42,12 @@ var _ = Describe("a second garden on the same machine", func() {
 
 	It("runs beside the first without colliding, and cleans up after itself when killed", func() {
 		other := newGarden()
-		DeferCleanup(func() { Expect(other.Shutdown(ctx)).To(Succeed()) })
+		DeferCleanup(func() {
+			Expect(other.Shutdown(ctx)).To(Succeed())
+			mounts, err := os.ReadFile("/proc/self/mounts")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(mounts)).NotTo(ContainSubstring(filepath.Join(otherCfg.StateDir, "run")), "its tmpfs goes with it")
+		})
 
 		mine := create(garden.ContainerSpec{})
 		theirs, err := other.Create(ctx, garden.ContainerSpec{Handle: "survivor-check", Image: garden.ImageRef{URI: busyboxURI}, NetIn: []garden.NetInRule{{ContainerPort: 80}}})
@@ -57,14 +62,14 @@ var _ = Describe("a second garden on the same machine", func() {
 		Expect(err).NotTo(HaveOccurred())
 		_, err = other.Create(ctx, garden.ContainerSpec{Handle: "third", Image: garden.ImageRef{URI: busyboxURI}})
 		Expect(err).To(MatchError(garden.ErrOutOfCapacity))
-		Expect(filepath.Join(otherCfg.StateDir, "containers", "third")).NotTo(BeAnExistingFile())
+		Expect(filepath.Join(otherCfg.StateDir, "run", "containers", "third")).NotTo(BeAnExistingFile())
 
 		Expect(filepath.Join("/sys/fs/cgroup/memory", "garden-dgk", "survivor-check")).To(BeADirectory())
 		By("abandoning it as if it had been killed, and starting a new one on the same state")
 		restarted := newGarden()
 		other = restarted
 		Expect(restarted.List(ctx, nil)).To(BeEmpty())
-		entries, err := os.ReadDir(filepath.Join(otherCfg.StateDir, "runc"))
+		entries, err := os.ReadDir(filepath.Join(otherCfg.StateDir, "run", "runc"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(entries).To(BeEmpty())
 		Expect(filepath.Join("/sys/fs/cgroup/memory", "garden-dgk", "survivor-check")).NotTo(BeAnExistingFile())

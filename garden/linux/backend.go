@@ -107,8 +107,8 @@ func (b *Backend) Start(ctx context.Context) error {
 			return fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	// Containers' init processes and detached runc exec processes are
-	// re-parented to garden, so it can wait for them and read exact statuses.
+	// Containers' init processes are re-parented to garden when runc run
+	// exits, so it can wait for them and know when a container's init died.
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("becoming a child subreaper: %w", err)
 	}

@@ -40,7 +40,7 @@ type container struct {
 	hasNat    bool
 	hasFwd    bool
 	processes map[string]*process
-	starting  map[string]bool // ids claimed by a Run still in runc exec
+	starting  map[string]bool // ids claimed by a Run still starting
 	order     []string        // process ids, oldest first
 	nextPID   int
 	events    []string
@@ -126,10 +126,15 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 		return garden.ContainerInfo{}, fmt.Errorf("writing bundle for %s: %w", spec.Handle, err)
 	}
 	mark("bundle")
-	undo = append(undo, func() error { return b.runc.delete(context.Background(), spec.Handle) })
+	// Removed after runc's delete (undo runs last first): the container's
+	// processes must be gone first.
+	undo = append(undo, func() error {
+		return errors.Join(b.removeWorkCgroup(spec.Handle), removeCgroupTree(b.cgroupDir("pids", spec.Handle)))
+	})
 	if err := b.makeWorkCgroup(c); err != nil {
 		return garden.ContainerInfo{}, err
 	}
+	undo = append(undo, func() error { return b.runc.delete(context.Background(), spec.Handle) })
 	sp, initEnd, err := newSocketPair()
 	if err != nil {
 		return garden.ContainerInfo{}, err

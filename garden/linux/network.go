@@ -99,8 +99,7 @@ func (n *network) teardownBridge() error {
 }
 
 // create wires the network namespace of the container whose init is pid (runc
-// made it, so it belongs to the container's user namespace and runc exec can
-// join it) with a veth pair: the host end on the bridge, the other end as eth0
+// made it, so it belongs to the container's user namespace) with a veth pair: the host end on the bridge, the other end as eth0
 // holding the container's IP, with a default route via the bridge.
 func (n *network) create(pid, index int) (err error) {
 	path := fmt.Sprintf("/proc/%d/ns/net", pid)

@@ -25,7 +25,6 @@ type process struct {
 
 	done   chan struct{}
 	status int
-	err    error
 }
 
 type subscriber struct {
@@ -39,7 +38,7 @@ func (p *process) ID() string { return p.id }
 
 func (p *process) Wait() (int, error) {
 	<-p.done
-	return p.status, p.err
+	return p.status, nil
 }
 
 func (p *process) exited() bool {

@@ -40,6 +40,18 @@ var _ = Describe("Router when backends die abruptly", func() {
 		Eventually(func() int { return r.Table().Lookup(host).Len() }).Should(Equal(want))
 	}
 
+	// started starts n killable backends named prefix-0..n-1 and registers
+	// them in that order.
+	started := func(prefix string, n int) []*killableBackend {
+		var bs []*killableBackend
+		for i := 0; i < n; i++ {
+			b := newKillableBackend(fmt.Sprintf("%s-%d", prefix, i))
+			bs = append(bs, b)
+			register(b.addr)
+		}
+		return bs
+	}
+
 	// fire sends n GETs from workers goroutines at once and returns every
 	// failure (transport error, non-200 or a body not from a live backend).
 	fire := func(n, workers int, alive func(body string) bool, during func(done int64)) []string {
@@ -122,12 +134,7 @@ var _ = Describe("Router when backends die abruptly", func() {
 	Context("when a backend dies with idle keep-alive connections in the router's pool", func() {
 		DescribeTable("sends the next requests to live endpoints",
 			func(reset bool) {
-				var all []*killableBackend
-				for i := 0; i < 6; i++ {
-					b := newKillableBackend(fmt.Sprintf("b-%d", i))
-					all = append(all, b)
-					register(b.addr)
-				}
+				all := started("b", 6)
 				// Several idle connections to every backend.
 				Expect(fire(120, 6, nil, nil)).To(BeEmpty())
 				for _, b := range all[:3] {
@@ -162,12 +169,7 @@ var _ = Describe("Router when backends die abruptly", func() {
 		)
 
 		It("answers from another endpoint when the backend resets after reading the request", func() {
-			var all []*killableBackend
-			for i := 0; i < 6; i++ {
-				b := newKillableBackend(fmt.Sprintf("b-%d", i))
-				all = append(all, b)
-				register(b.addr)
-			}
+			all := started("b", 6)
 			Expect(fire(60, 3, nil, nil)).To(BeEmpty())
 			// Three neighbours in the pool accept and read, then die.
 			for _, b := range all[:3] {
@@ -179,12 +181,7 @@ var _ = Describe("Router when backends die abruptly", func() {
 		})
 
 		It("sends a small PUT body again to another endpoint when the backend resets after reading it", func() {
-			var all []*killableBackend
-			for i := 0; i < 4; i++ {
-				b := newKillableBackend(fmt.Sprintf("b-%d", i))
-				all = append(all, b)
-				register(b.addr)
-			}
+			all := started("b", 4)
 			Expect(fire(20, 1, nil, nil)).To(BeEmpty())
 			for _, b := range all[:2] {
 				b.resetting.Store(true)
@@ -272,12 +269,7 @@ var _ = Describe("Router when backends die abruptly", func() {
 			var cells [][]*killableBackend
 			var survivors []*killableBackend
 			for c := 0; c < 10; c++ {
-				var cell []*killableBackend
-				for i := 0; i < 5; i++ {
-					b := newKillableBackend(fmt.Sprintf("cell-%d-%d", c, i))
-					cell = append(cell, b)
-					register(b.addr)
-				}
+				cell := started(fmt.Sprintf("cell-%d", c), 5)
 				cells = append(cells, cell)
 				if c >= 2 {
 					survivors = append(survivors, cell...)

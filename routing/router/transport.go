@@ -286,30 +286,18 @@ func bufferBody(req *http.Request, resp *http.Response) error {
 		resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
 		return nil
 	}
-	buf := make([]byte, n+1)
-	read := 0
-	for {
-		// Read to EOF (not just n bytes) so the connection goes back to
-		// the pool.
-		m, err := resp.Body.Read(buf[read:])
-		read += m
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			resp.Body.Close()
-			return fmt.Errorf("reading response body: %w", err)
-		}
-		if read > int(n) {
-			resp.Body.Close()
-			return fmt.Errorf("reading response body: more than the %d bytes announced", n)
-		}
-	}
+	// To EOF, not just n bytes, so the connection goes back to the pool;
+	// net/http ends the body at its announced length.
+	buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead)) // room to read the EOF without growing
+	_, err := buf.ReadFrom(resp.Body)
 	resp.Body.Close()
-	if read != int(n) {
-		return fmt.Errorf("reading response body: %d of %d bytes: %w", read, n, io.ErrUnexpectedEOF)
+	if err != nil {
+		return fmt.Errorf("reading response body: %w", err)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(buf[:read]))
+	if int64(buf.Len()) != n {
+		return fmt.Errorf("reading response body: %d of %d bytes: %w", buf.Len(), n, io.ErrUnexpectedEOF)
+	}
+	resp.Body = io.NopCloser(buf)
 	return nil
 }
 

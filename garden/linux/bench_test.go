@@ -156,8 +156,8 @@ func rawRunc(b *testing.B, be *Backend, store *image.Store, logger lager.Logger,
 	initEnd.Close()
 	must(b, err)
 	_, exited := reap(pid)
-	must(b, be.removeWorkCgroup(handle))
 	must(b, be.runc.delete(ctx, handle))
+	must(b, be.removePidsCgroup(handle))
 	<-exited
 	must(b, store.Destroy(logger, handle))
 	must(b, os.RemoveAll(c.dir))

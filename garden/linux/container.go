@@ -128,9 +128,7 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	mark("bundle")
 	// Removed after runc's delete (undo runs last first): the container's
 	// processes must be gone first.
-	undo = append(undo, func() error {
-		return errors.Join(b.removeWorkCgroup(spec.Handle), removeCgroupTree(b.cgroupDir("pids", spec.Handle)))
-	})
+	undo = append(undo, func() error { return b.removePidsCgroup(spec.Handle) })
 	if err := b.makeWorkCgroup(c); err != nil {
 		return garden.ContainerInfo{}, err
 	}
@@ -188,12 +186,6 @@ func (b *Backend) Destroy(ctx context.Context, handle string) error {
 	if c.spawner != nil {
 		c.spawner.close()
 	}
-	// What runc could not remove while work existed (a delete that fell back
-	// to --force).
-	errs = append(errs, b.removeWorkCgroup(handle))
-	for _, ctrl := range cgroupControllers {
-		errs = append(errs, removeCgroupTree(b.cgroupDir(ctrl, handle)))
-	}
 	c.mu.Lock()
 	hasNat, hasFwd, ports := c.hasNat, c.hasFwd, c.ports
 	c.mu.Unlock()
@@ -223,14 +215,17 @@ func (b *Backend) killInit(c *container) error {
 		defer timer.Stop()
 		select {
 		case <-c.initExited:
-			_ = b.removeWorkCgroup(c.handle) // or runc cannot remove the container's cgroup
-			if err := b.runc.runCombined(ctx, "delete", c.handle); err == nil {
-				return nil
+			if err := b.removePidsCgroup(c.handle); err == nil {
+				if err := b.runc.runCombined(ctx, "delete", c.handle); err == nil {
+					return nil
+				}
 			}
 		case <-timer.C():
 		}
 	}
-	return b.runc.delete(ctx, c.handle)
+	// runc kills what is left; the pids cgroup it cannot remove while work
+	// exists goes after.
+	return errors.Join(b.runc.delete(ctx, c.handle), b.removePidsCgroup(c.handle))
 }
 
 // reap waits for pid (garden's child) in the background; the channel closes

@@ -1,7 +1,6 @@
 package linux
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,22 +39,21 @@ func (b *Backend) makeWorkCgroup(c *container) error {
 		}
 	}
 	if !c.spec.Privileged {
+		// Only the file: container root may join work, not make cgroups in it.
 		root := int(b.cfg.UIDMapStart)
-		for _, f := range []string{"", "cgroup.procs"} {
-			if err := os.Chown(filepath.Join(dir, f), root, root); err != nil {
-				return fmt.Errorf("handing pids cgroup %s to container root: %w", dir, err)
-			}
+		if err := os.Chown(filepath.Join(dir, "cgroup.procs"), root, root); err != nil {
+			return fmt.Errorf("handing pids cgroup %s to container root: %w", dir, err)
 		}
 	}
 	return nil
 }
 
-// removeWorkCgroup removes the work child (after its processes are gone), so
-// that runc can remove the container's cgroup.
-func (b *Backend) removeWorkCgroup(handle string) error {
-	err := os.Remove(b.workCgroupDir(handle))
-	if err == nil || errors.Is(err, os.ErrNotExist) {
-		return nil
+// removePidsCgroup removes the container's pids cgroup and its work child,
+// once the container's processes are gone: runc cannot remove a cgroup that
+// has a child.
+func (b *Backend) removePidsCgroup(handle string) error {
+	if err := removeCgroupTree(b.cgroupDir("pids", handle)); err != nil {
+		return fmt.Errorf("removing pids cgroup of %s: %w", handle, err)
 	}
-	return fmt.Errorf("removing pids cgroup of %s: %w", handle, err)
+	return nil
 }

@@ -19,8 +19,8 @@ type spawner struct {
 	conn *net.UnixConn
 
 	sendMu sync.Mutex
-	mu     sync.Mutex // guards below
-	starts map[string]chan initd.Event
+	mu     sync.Mutex            // guards below
+	starts map[string]chan error // nil: started
 	exits  map[string]chan int
 	gone   bool // initd's end closed: the container's init has exited
 }
@@ -42,7 +42,7 @@ func newSocketPair() (*spawner, *os.File, error) {
 		unix.Close(fds[1])
 		return nil, nil, fmt.Errorf("init socket: %w", err)
 	}
-	s := &spawner{conn: conn.(*net.UnixConn), starts: map[string]chan initd.Event{}, exits: map[string]chan int{}}
+	s := &spawner{conn: conn.(*net.UnixConn), starts: map[string]chan error{}, exits: map[string]chan int{}}
 	go s.readLoop()
 	return s, os.NewFile(uintptr(fds[1]), "init-socket-child"), nil
 }
@@ -67,7 +67,11 @@ func (s *spawner) readLoop() {
 			}
 		} else if ch, ok := s.starts[ev.ID]; ok {
 			delete(s.starts, ev.ID)
-			ch <- ev
+			if ev.Error != "" {
+				ch <- &spawnError{reason: ev.Error}
+			} else {
+				ch <- nil
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -79,20 +83,20 @@ func (s *spawner) closeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gone = true
-	for id, ch := range s.starts {
-		ch <- initd.Event{ID: id, Error: errInitGone.Error()}
+	for _, ch := range s.starts {
+		ch <- errInitGone
 	}
 	for _, ch := range s.exits {
 		ch <- 128 + int(syscall.SIGKILL)
 	}
-	s.starts, s.exits = map[string]chan initd.Event{}, map[string]chan int{}
+	s.starts, s.exits = map[string]chan error{}, map[string]chan int{}
 }
 
 // spawn starts a process with the given stdout and stderr (which it does not
 // close) and returns once it runs; exited then yields its status. An error
 // from initd (no such executable, ...) is a *spawnError.
 func (s *spawner) spawn(id string, spec initd.Spawn, stdout, stderr *os.File) (<-chan int, error) {
-	started := make(chan initd.Event, 1)
+	started := make(chan error, 1)
 	exited := make(chan int, 1)
 	s.mu.Lock()
 	if s.gone {
@@ -113,13 +117,9 @@ func (s *spawner) spawn(id string, spec initd.Spawn, stdout, stderr *os.File) (<
 		s.forget(id)
 		return nil, err
 	}
-	ev := <-started
-	if ev.Error != "" {
+	if err := <-started; err != nil {
 		s.forget(id)
-		if ev.Error == errInitGone.Error() {
-			return nil, errInitGone
-		}
-		return nil, &spawnError{reason: ev.Error}
+		return nil, err
 	}
 	return exited, nil
 }

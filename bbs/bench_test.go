@@ -210,7 +210,7 @@ func benchLRP(guid string, instances int) *models.DesiredLRP {
 		Action: &models.Action{Run: &models.RunAction{Path: "/app/bin/server", Args: []string{"--port", "8080", "--log-level", "info"},
 			Env: []models.EnvVar{{Name: "GOMAXPROCS", Value: "2"}}, LogSource: "APP"}},
 		CheckDefinition: &models.CheckDefinition{Checks: []models.Check{{HTTPCheck: &models.HTTPCheck{Port: 8080, Path: "/healthz"}}}},
-		StartTimeoutMs:  60000, MemoryMB: 256, DiskMB: 1024, CPUWeight: 10, Ports: []uint32{8080},
+		StartTimeout:    60, MemoryMB: 256, DiskMB: 1024, CPUWeight: 10, Ports: []uint32{8080},
 		Routes:  models.Routes{models.CFRouterKey: json.RawMessage(`[{"hostnames":["` + guid + `.apps.example.com"],"port":8080}]`)},
 		LogGuid: guid, LogSource: "APP", MetricsGuid: guid,
 		Annotation:      strings.Repeat("a", 200),

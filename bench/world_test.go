@@ -250,7 +250,7 @@ func (w *world) createApp(name string, instances int) {
 	lrp := &models.DesiredLRP{
 		ProcessGuid: name, Domain: "diego", Instances: instances,
 		RootFS:   "docker://" + w.cluster.Addresses.Registry + "/bench-app#latest",
-		MemoryMB: 32, DiskMB: 64, StartTimeoutMs: 120000, LogGuid: name, MetricsGuid: name,
+		MemoryMB: 32, DiskMB: 64, StartTimeout: 120, LogGuid: name, MetricsGuid: name,
 		Ports:  []uint32{8080},
 		Action: &models.Action{Run: &models.RunAction{Path: "/app/httpapp"}},
 		CheckDefinition: &models.CheckDefinition{Checks: []models.Check{

@@ -92,8 +92,8 @@ func (o createOptions) desiredLRP(app, image string) (*models.DesiredLRP, error)
 		ProcessGuid: app, Domain: DefaultDomain, Instances: o.instances, RootFS: uri,
 		ImageUsername: o.imageUser, ImagePassword: o.imagePass,
 		MemoryMB: o.memoryMB, DiskMB: o.diskMB, Privileged: o.privileged,
-		StartTimeoutMs: o.startTimeout.Milliseconds(),
-		LogGuid:        app, MetricsGuid: app,
+		StartTimeout: uint((o.startTimeout + time.Second - 1) / time.Second),
+		LogGuid:      app, MetricsGuid: app,
 	}
 	for _, kv := range o.env {
 		name, value, ok := strings.Cut(kv, "=")

@@ -31,22 +31,27 @@ type RunAction struct {
 	SuppressLogOutput bool           `json:"suppress_log_output,omitempty"`
 }
 
-// DownloadAction fetches From (a tarball URL) and extracts it at To.
+// DownloadAction fetches From (a tarball URL) and extracts it at To. With a
+// CacheKey, a cell fetches that key once and serves later downloads of it
+// from its cache.
 type DownloadAction struct {
+	Artifact          string `json:"artifact,omitempty"`
 	From              string `json:"from"`
 	To                string `json:"to"`
 	CacheKey          string `json:"cache_key,omitempty"`
+	LogSource         string `json:"log_source,omitempty"`
+	User              string `json:"user,omitempty"`
 	ChecksumAlgorithm string `json:"checksum_algorithm,omitempty"`
 	ChecksumValue     string `json:"checksum_value,omitempty"`
-	Artifact          string `json:"artifact,omitempty"`
-	User              string `json:"user,omitempty"`
 }
 
 // UploadAction streams From out of the container and PUTs it to To.
 type UploadAction struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-	User string `json:"user,omitempty"`
+	Artifact  string `json:"artifact,omitempty"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	LogSource string `json:"log_source,omitempty"`
+	User      string `json:"user,omitempty"`
 }
 
 // EmitProgressAction logs messages around Action.
@@ -55,30 +60,37 @@ type EmitProgressAction struct {
 	StartMessage         string  `json:"start_message,omitempty"`
 	SuccessMessage       string  `json:"success_message,omitempty"`
 	FailureMessagePrefix string  `json:"failure_message_prefix,omitempty"`
+	LogSource            string  `json:"log_source,omitempty"`
 }
 
-// TimeoutAction cancels Action and fails after TimeoutMs.
+// TimeoutAction cancels Action and fails after Timeout nanoseconds (the 2015
+// wire format: a Go time.Duration as a number).
 type TimeoutAction struct {
 	Action    *Action `json:"action"`
-	TimeoutMs int64   `json:"timeout_ms"`
+	Timeout   int64   `json:"timeout"`
+	LogSource string  `json:"log_source,omitempty"`
 }
 
 // TryAction runs Action and swallows its failure.
 type TryAction struct {
-	Action *Action `json:"action"`
+	Action    *Action `json:"action"`
+	LogSource string  `json:"log_source,omitempty"`
 }
 
 // ParallelAction runs all at once and fails if any failed.
 type ParallelAction struct {
-	Actions []*Action `json:"actions"`
+	Actions   []*Action `json:"actions"`
+	LogSource string    `json:"log_source,omitempty"`
 }
 
 // SerialAction runs in order and stops at the first failure.
 type SerialAction struct {
-	Actions []*Action `json:"actions"`
+	Actions   []*Action `json:"actions"`
+	LogSource string    `json:"log_source,omitempty"`
 }
 
 // CodependentAction runs all at once; when any exits the rest are cancelled.
 type CodependentAction struct {
-	Actions []*Action `json:"actions"`
+	Actions   []*Action `json:"actions"`
+	LogSource string    `json:"log_source,omitempty"`
 }

@@ -164,9 +164,9 @@ func Codependent(actions ...*Action) *Action {
 // Try runs a and swallows its failure.
 func Try(a *Action) *Action { return &Action{Try: &TryAction{Action: a}} }
 
-// Timeout fails a if it has not finished after d (rounded down to milliseconds).
+// Timeout fails a if it has not finished after d.
 func Timeout(a *Action, d time.Duration) *Action {
-	return &Action{Timeout: &TimeoutAction{Action: a, TimeoutMs: d.Milliseconds()}}
+	return &Action{Timeout: &TimeoutAction{Action: a, Timeout: int64(d)}}
 }
 
 // EmitProgress logs the messages around a; empty messages are not logged.
@@ -297,8 +297,8 @@ func (v *validator) action(prefix string, a *Action, depth int) {
 	case ActionKindEmitProgress:
 		v.requiredAction(join(p, "action"), a.EmitProgress.Action, depth+1)
 	case ActionKindTimeout:
-		if a.Timeout.TimeoutMs <= 0 {
-			v.add(join(p, "timeout_ms"), "must be positive")
+		if a.Timeout.Timeout <= 0 {
+			v.add(join(p, "timeout"), "must be positive (nanoseconds)")
 		}
 		v.requiredAction(join(p, "action"), a.Timeout.Action, depth+1)
 	case ActionKindTry:

@@ -46,7 +46,7 @@ var _ = Describe("Action", func() {
 		Expect(a.Inner()).To(BeIdenticalTo(a.Serial))
 		t := models.Timeout(run, 1500*time.Millisecond)
 		Expect(t.Inner()).To(BeIdenticalTo(t.Timeout))
-		Expect(t.Timeout.TimeoutMs).To(Equal(int64(1500)))
+		Expect(t.Timeout.Timeout).To(Equal(int64(1500 * time.Millisecond)))
 		e := models.EmitProgress(run, "start", "ok", "fail")
 		Expect(e.EmitProgress).To(Equal(&models.EmitProgressAction{Action: run, StartMessage: "start", SuccessMessage: "ok", FailureMessagePrefix: "fail"}))
 	})
@@ -69,7 +69,7 @@ var _ = Describe("Action", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(b).To(MatchJSON(`{"serial":{"actions":[
 				{"download":{"from":"http://h/x.tgz","to":"/x","cache_key":"k"}},
-				{"timeout":{"timeout_ms":60000,"action":{"try":{"action":{"run":{"path":"/x/run","args":["a"],"resource_limits":{}}}}}}}
+				{"timeout":{"timeout":60000000000,"action":{"try":{"action":{"run":{"path":"/x/run","args":["a"],"resource_limits":{}}}}}}}
 			]}}`))
 			var back models.Action
 			Expect(json.Unmarshal(b, &back)).To(Succeed())

@@ -16,7 +16,7 @@ type DesiredLRP struct {
 	Action          *Action             `json:"action"`
 	Monitor         *Action             `json:"monitor,omitempty"`
 	CheckDefinition *CheckDefinition    `json:"check_definition,omitempty"`
-	StartTimeoutMs  int64               `json:"start_timeout_ms"`
+	StartTimeout    uint                `json:"start_timeout"`
 	MemoryMB        int                 `json:"memory_mb"`
 	DiskMB          int                 `json:"disk_mb"`
 	MaxPids         int                 `json:"max_pids"`
@@ -113,7 +113,14 @@ type SecurityGroupRule struct {
 	Destinations []string   `json:"destinations"`
 	Ports        []uint16   `json:"ports,omitempty"`
 	PortRange    *PortRange `json:"port_range,omitempty"`
+	IcmpInfo     *ICMPInfo  `json:"icmp_info,omitempty"`
 	Log          bool       `json:"log,omitempty"`
+}
+
+// ICMPInfo narrows an icmp rule to one ICMP type and code.
+type ICMPInfo struct {
+	Type int32 `json:"type"`
+	Code int32 `json:"code"`
 }
 
 // PortRange is an inclusive range of ports.

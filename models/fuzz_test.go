@@ -38,7 +38,7 @@ func checkRefusal(t *testing.T, err error, allowed ...*models.Error) {
 
 var garbageSeeds = []string{
 	``, `null`, `{}`, `[]`, `"x"`, `7`, `{"`, `{"action":{}}`, `{"action":{"run":{"path":"/a"},"try":{}}}`,
-	`{"action":{"serial":{"actions":[null]}}}`, `{"action":{"timeout":{"timeout_ms":-1,"action":null}}}`,
+	`{"action":{"serial":{"actions":[null]}}}`, `{"action":{"timeout":{"timeout":-1,"action":null}}}`,
 	`{"instances":-1}`, `{"instances":1e99}`, `{"routes":{"cf-router":"x"}}`, `{"rootfs":"docker:///"}`,
 	"{\"annotation\":\"\xff\xfe\"}", `{"ports":[0,65536]}`, `{"egress_rules":[{"protocol":"all"}]}`,
 }

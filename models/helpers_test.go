@@ -32,7 +32,7 @@ func validDesiredLRP() *models.DesiredLRP {
 			Checks:          []models.Check{{TCPCheck: &models.TCPCheck{Port: 8080, ConnectTimeoutMs: 1000}}},
 			ReadinessChecks: []models.Check{{HTTPCheck: &models.HTTPCheck{Port: 8080, Path: "/ready"}}},
 		},
-		StartTimeoutMs: 60000,
+		StartTimeout:   60,
 		MemoryMB:       128,
 		DiskMB:         256,
 		MaxPids:        1024,

@@ -24,7 +24,6 @@ func (d *DesiredLRP) Validate() error {
 		v.action("monitor", d.Monitor, 1)
 	}
 	v.checkDefinition("check_definition", d.CheckDefinition)
-	v.nonNegative("start_timeout_ms", d.StartTimeoutMs)
 	v.resources(d.MemoryMB, d.DiskMB, d.MaxPids, d.CPUWeight)
 	for i, p := range d.Ports {
 		if p == 0 || p > 65535 {

@@ -122,8 +122,8 @@ var _ = Describe("DesiredLRP.Validate", func() {
 		Entry("upload.to not an http URL", func(d *models.DesiredLRP) {
 			d.Action = models.Upload(models.UploadAction{From: "/x", To: "file:///x"})
 		}, "action.upload.to"),
-		Entry("timeout.timeout_ms zero", func(d *models.DesiredLRP) { d.Monitor.Timeout.TimeoutMs = 0 }, "monitor.timeout.timeout_ms"),
-		Entry("timeout.timeout_ms negative", func(d *models.DesiredLRP) { d.Monitor.Timeout.TimeoutMs = -5 }, "monitor.timeout.timeout_ms"),
+		Entry("timeout.timeout zero", func(d *models.DesiredLRP) { d.Monitor.Timeout.Timeout = 0 }, "monitor.timeout.timeout"),
+		Entry("timeout.timeout negative", func(d *models.DesiredLRP) { d.Monitor.Timeout.Timeout = -5 }, "monitor.timeout.timeout"),
 		Entry("timeout.action missing", func(d *models.DesiredLRP) { d.Monitor.Timeout.Action = nil }, "monitor.timeout.action"),
 		Entry("try.action missing", func(d *models.DesiredLRP) { d.Action = models.Try(nil) }, "action.try.action"),
 		Entry("emit_progress.action missing", func(d *models.DesiredLRP) {
@@ -162,7 +162,6 @@ var _ = Describe("DesiredLRP.Validate", func() {
 		Entry("http_check interval_ms negative", func(d *models.DesiredLRP) {
 			d.CheckDefinition.ReadinessChecks[0].HTTPCheck.IntervalMs = -1
 		}, "check_definition.readiness_checks[0].http_check.interval_ms"),
-		Entry("start_timeout_ms negative", func(d *models.DesiredLRP) { d.StartTimeoutMs = -1 }, "start_timeout_ms"),
 		Entry("memory_mb negative", func(d *models.DesiredLRP) { d.MemoryMB = -1 }, "memory_mb"),
 		Entry("disk_mb negative", func(d *models.DesiredLRP) { d.DiskMB = -1 }, "disk_mb"),
 		Entry("max_pids negative", func(d *models.DesiredLRP) { d.MaxPids = -1 }, "max_pids"),

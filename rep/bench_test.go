@@ -84,7 +84,7 @@ func BenchmarkHundredInstances(b *testing.B) {
 		ProcessGuid: "bench-app", Domain: "bench", Instances: instances, RootFS: g.AppURI,
 		Action:          &models.Action{Run: &models.RunAction{Path: "/app/httpapp"}},
 		CheckDefinition: &models.CheckDefinition{Checks: []models.Check{{TCPCheck: &models.TCPCheck{Port: 8080}}}},
-		Ports:           []uint32{8080}, MemoryMB: 64, DiskMB: 64, StartTimeoutMs: 120000,
+		Ports:           []uint32{8080}, MemoryMB: 64, DiskMB: 64, StartTimeout: 120,
 	}
 	if err := store.DesireLRP(ctx, logger, lrp); err != nil {
 		b.Fatal(err)

@@ -207,7 +207,7 @@ func lrpRunRequest(d *models.DesiredLRP, lrp repapi.LRPWork) executor.RunRequest
 		ProcessGuid: d.ProcessGuid, Index: lrp.Index, Domain: d.Domain,
 		RootFS: d.RootFS, ImageUsername: d.ImageUsername, ImagePassword: d.ImagePassword,
 		Env: d.Env, Setup: d.Setup, Action: d.Action, Monitor: d.Monitor, Checks: d.CheckDefinition,
-		StartTimeout: time.Duration(d.StartTimeoutMs) * time.Millisecond,
+		StartTimeout: time.Duration(d.StartTimeout) * time.Second,
 		Privileged:   d.Privileged, Ports: d.Ports, MaxPids: d.MaxPids, CPUWeight: d.CPUWeight,
 		LogGuid: d.LogGuid, LogSource: d.LogSource, MetricsGuid: d.MetricsGuid, EgressRules: d.EgressRules,
 	}

@@ -63,7 +63,7 @@ var _ = Describe("Tasks", func() {
 
 	It("fail when a timeout action runs out of time", func() {
 		g := guid("timeout")
-		post("/v1/tasks", taskJSON(g, J{"timeout": J{"action": run("/bin/sleep", "60"), "timeout_ms": 1000}}), http.StatusCreated)
+		post("/v1/tasks", taskJSON(g, J{"timeout": J{"action": run("/bin/sleep", "60"), "timeout": 1000000000}}), http.StatusCreated)
 		task := completed(g, 30*time.Second)
 		Expect(task.Failed).To(BeTrue())
 		Expect(task.FailureReason).To(ContainSubstring("timed out after 1s"))

@@ -67,7 +67,7 @@ func Build(action *models.Action, deps Deps) (Step, error) {
 		if err != nil {
 			return nil, err
 		}
-		return Timeout{Step: inner, After: time.Duration(action.Timeout.TimeoutMs) * time.Millisecond, Clock: deps.Clock}, nil
+		return Timeout{Step: inner, After: time.Duration(action.Timeout.Timeout), Clock: deps.Clock}, nil
 	case action.Try != nil:
 		inner, err := Build(action.Try.Action, deps)
 		if err != nil {

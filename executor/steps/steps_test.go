@@ -153,14 +153,14 @@ var _ = Describe("Steps built from an action tree", func() {
 
 	Describe("timeout", func() {
 		It("cancels its action and fails once the limit passes", func() {
-			err := build(`{"timeout": {"timeout_ms": 200, "action": ` + sh("while true; do sleep 0.05; done") + `}}`).Perform(context.Background())
+			err := build(`{"timeout": {"timeout": 200000000, "action": ` + sh("while true; do sleep 0.05; done") + `}}`).Perform(context.Background())
 			var timeout *steps.TimeoutError
 			Expect(errors.As(err, &timeout)).To(BeTrue())
 			Expect(err).To(MatchError("timed out after 200ms"))
 		})
 
 		It("passes through an action that finishes in time", func() {
-			Expect(build(`{"timeout": {"timeout_ms": 5000, "action": ` + sh("true") + `}}`).Perform(context.Background())).To(Succeed())
+			Expect(build(`{"timeout": {"timeout": 5000000000, "action": ` + sh("true") + `}}`).Perform(context.Background())).To(Succeed())
 		})
 	})
 

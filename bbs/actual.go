@@ -76,11 +76,11 @@ func (db *DB) unclaim(lrp models.ActualLRP) *models.ActualLRP {
 
 // update is the guarded write of rec at key: a put of next, or a delete when
 // next is nil.
-func update(key string, rec versioned[models.ActualLRP], next *models.ActualLRP) ([]clientv3.Cmp, []clientv3.Op) {
+func (db *DB) update(key string, rec versioned[models.ActualLRP], next *models.ActualLRP) ([]clientv3.Cmp, []clientv3.Op) {
 	if next == nil {
 		return []clientv3.Cmp{rec.cmp(key)}, []clientv3.Op{clientv3.OpDelete(key)}
 	}
-	return []clientv3.Cmp{rec.cmp(key)}, []clientv3.Op{put(key, next)}
+	return []clientv3.Cmp{rec.cmp(key)}, []clientv3.Op{db.put(key, next)}
 }
 
 // ClaimActualLRP reserves an index for an instance on a cell (UNCLAIMED ->
@@ -109,7 +109,7 @@ func (db *DB) ClaimActualLRP(ctx context.Context, logger lager.Logger, key model
 		next.Routable = false
 		next.PlacementError = ""
 		db.touch(&next)
-		cmps, ops := update(k, cur, &next)
+		cmps, ops := db.update(k, cur, &next)
 		return cmps, ops, nil
 	})
 }
@@ -142,7 +142,7 @@ func (db *DB) StartActualLRP(ctx context.Context, logger lager.Logger, key model
 		next.Routable = routable
 		next.PlacementError = ""
 		db.touch(&next)
-		cmps, ops := update(k, cur, &next)
+		cmps, ops := db.update(k, cur, &next)
 		// Deleting an absent key writes nothing and emits no event, so the
 		// suspect slot needs no read: the guard on the ORDINARY record is what
 		// orders this against MarkActualLRPSuspect.
@@ -180,7 +180,7 @@ func (db *DB) crash(ctx context.Context, logger lager.Logger, key models.ActualL
 		}
 		guard := info.cmp(scheduleKey(key.ProcessGuid)) // the decision rests on it
 		if !info.exists() || key.Index >= info.value.Instances {
-			cmps, ops := update(k, cur, nil)
+			cmps, ops := db.update(k, cur, nil)
 			return append(cmps, guard), ops, nil
 		}
 		count, restartNow := crashOutcome(info.value.EffectiveRestartPolicy(), cur.value, db.clock.Now())
@@ -193,7 +193,7 @@ func (db *DB) crash(ctx context.Context, logger lager.Logger, key models.ActualL
 		} else {
 			next.State = models.ActualLRPStateCrashed
 		}
-		cmps, ops := update(k, cur, next)
+		cmps, ops := db.update(k, cur, next)
 		return append(cmps, guard), ops, nil
 	})
 	if err == nil && restart != nil {
@@ -215,12 +215,12 @@ func (db *DB) RemoveActualLRP(ctx context.Context, logger lager.Logger, key mode
 			if !ord.exists() {
 				return nil, nil, notFound(key)
 			}
-			cmps, ops := update(actualKey(key, slotOrdinary), ord, nil)
+			cmps, ops := db.update(actualKey(key, slotOrdinary), ord, nil)
 			return cmps, ops, nil
 		}
 		for _, slot := range []string{slotOrdinary, slotSuspect} {
 			if rec := st[slot]; rec.exists() && rec.value.ActualLRPInstanceKey == instance {
-				cmps, ops := update(actualKey(key, slot), rec, nil)
+				cmps, ops := db.update(actualKey(key, slot), rec, nil)
 				return cmps, ops, nil
 			}
 		}
@@ -251,7 +251,7 @@ func (db *DB) FailActualLRP(ctx context.Context, logger lager.Logger, key models
 		next := *cur.value
 		next.PlacementError = placementError
 		db.touch(&next)
-		cmps, ops := update(k, cur, &next)
+		cmps, ops := db.update(k, cur, &next)
 		return cmps, ops, nil
 	})
 }

@@ -240,7 +240,7 @@ var _ = Describe("Several BBS processes on one etcd", func() {
 
 	BeforeEach(func() {
 		var err error
-		other, err = bbs.New(bbs.Options{Client: etcdClient, Logger: logger, Clock: clock})
+		other, err = bbs.New(bbs.Options{Client: etcdClient, Logger: logger, Clock: clock, Keys: keys})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(db.DesireLRP(ctx, logger, newDesiredLRP("web", 1))).To(Succeed())
 	})

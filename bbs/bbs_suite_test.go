@@ -18,6 +18,7 @@ import (
 
 	"github.com/diego-runtime/diego/auctioneer/auctioneerapi"
 	"github.com/diego-runtime/diego/bbs"
+	"github.com/diego-runtime/diego/bbs/encryption"
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/models"
 )
@@ -35,6 +36,8 @@ var (
 	auctioneer *fakeAuctioneer
 	logger     lager.Logger
 	ctx        context.Context
+	// keys seal the suite's records, as the bbs daemon always does.
+	keys *encryption.Keyring
 )
 
 var _ = BeforeSuite(func() {
@@ -44,6 +47,8 @@ var _ = BeforeSuite(func() {
 	etcdClient, err = etcd.Client()
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(etcdClient.Close)
+	keys, err = encryption.New(map[string]string{"suite": "a passphrase for the suite"}, "suite")
+	Expect(err).NotTo(HaveOccurred())
 })
 
 var _ = BeforeEach(func() {
@@ -60,6 +65,7 @@ var _ = BeforeEach(func() {
 		Clock:      clock,
 		Auctioneer: &auctioneerapi.Client{HTTP: http.DefaultClient, Locate: func(context.Context) (string, error) { return auctioneer.server.URL, nil }},
 		RepClients: bbs.HTTPRepClients{HTTP: http.DefaultClient},
+		Keys:       keys,
 	})
 	Expect(err).NotTo(HaveOccurred())
 })

@@ -17,6 +17,7 @@ import (
 	"code.cloudfoundry.org/lager/v3"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/diego-runtime/diego/bbs/encryption"
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/benchreport"
 	"github.com/diego-runtime/diego/models"
@@ -49,7 +50,12 @@ func BenchmarkStore(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer etcdClient.Close()
-	db, err := New(Options{Client: etcdClient, Logger: lager.NewLogger("bench"), RequestTimeout: time.Minute})
+	// Records are sealed at rest, as the bbs daemon always runs.
+	keys, err := encryption.New(map[string]string{"bench": "bench passphrase, 16+ chars"}, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := New(Options{Client: etcdClient, Logger: lager.NewLogger("bench"), RequestTimeout: time.Minute, Keys: keys})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,7 +63,7 @@ func BenchmarkStore(b *testing.B) {
 	logger := lager.NewLogger("bench")
 
 	start := time.Now()
-	if err := seed(ctx, etcdClient); err != nil {
+	if err := seed(ctx, db, etcdClient); err != nil {
 		b.Fatal(err)
 	}
 	benchreport.Baseline("bbs", fmt.Sprintf("seed %dk desired + %dk actual LRPs", benchDesired/1000, benchActual/1000), time.Since(start).Seconds(), "s")
@@ -125,7 +131,7 @@ func BenchmarkStore(b *testing.B) {
 
 	// The same burst through a second BBS process that has never read these
 	// records: every first write must read first (two round trips).
-	cold, err := New(Options{Client: etcdClient, Logger: logger, RequestTimeout: time.Minute})
+	cold, err := New(Options{Client: etcdClient, Logger: logger, RequestTimeout: time.Minute, Keys: keys})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -139,7 +145,7 @@ func BenchmarkStore(b *testing.B) {
 
 // seed writes the records straight into etcd, in large batches from several
 // workers: 40,000 LRPs with one RUNNING instance and 10,000 with two.
-func seed(ctx context.Context, c *clientv3.Client) error {
+func seed(ctx context.Context, db *DB, c *clientv3.Client) error {
 	jobs := make(chan []clientv3.Op)
 	errs := make(chan error, benchSeedWorkers)
 	var wg sync.WaitGroup
@@ -175,11 +181,11 @@ func seed(ctx context.Context, c *clientv3.Client) error {
 		if i < benchActual-benchDesired {
 			lrp.Instances = 2
 		}
-		add(put(scheduleKey(lrp.ProcessGuid), lrp.SchedulingInfo()))
-		add(put(runKey(lrp.ProcessGuid), lrp))
+		add(db.put(scheduleKey(lrp.ProcessGuid), lrp.SchedulingInfo()))
+		add(db.put(runKey(lrp.ProcessGuid), lrp))
 		for idx := 0; idx < lrp.Instances; idx++ {
 			key := models.ActualLRPKey{ProcessGuid: lrp.ProcessGuid, Index: idx, Domain: lrp.Domain}
-			add(put(actualKey(key, slotOrdinary), &models.ActualLRP{
+			add(db.put(actualKey(key, slotOrdinary), &models.ActualLRP{
 				ActualLRPKey:         key,
 				ActualLRPInstanceKey: models.ActualLRPInstanceKey{InstanceGuid: fmt.Sprintf("instance-%08d", actuals), CellID: fmt.Sprintf("cell-%03d", actuals%benchReps)},
 				ActualLRPNetInfo: models.ActualLRPNetInfo{Address: "10.0.1." + strconv.Itoa(actuals%250), InstanceAddress: "10.255.0.2",

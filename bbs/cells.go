@@ -34,7 +34,7 @@ func (db *DB) RegisterCell(ctx context.Context, logger lager.Logger, presence mo
 	if err != nil {
 		return 0, storeErr(ctx, "granting cell lease", err)
 	}
-	if _, err := db.kv.Put(rctx, cellKey(presence.CellID), string(mustJSON(presence)), clientv3.WithLease(lease.ID)); err != nil {
+	if _, err := db.kv.Put(rctx, cellKey(presence.CellID), db.encode(cellKey(presence.CellID), presence), clientv3.WithLease(lease.ID)); err != nil {
 		return 0, storeErr(ctx, "registering cell "+presence.CellID, err)
 	}
 	db.revokeQuietly(ctx, logger, old.lease, int64(lease.ID))
@@ -105,8 +105,8 @@ func (db *DB) UpsertDomain(ctx context.Context, logger lager.Logger, domain stri
 		leaseID = int64(lease.ID)
 		opts = append(opts, clientv3.WithLease(lease.ID))
 	}
-	value := mustJSON(models.Domain{Name: domain, TTLSeconds: ttlSeconds})
-	if _, err := db.kv.Put(rctx, domainKey(domain), string(value), opts...); err != nil {
+	value := db.encode(domainKey(domain), models.Domain{Name: domain, TTLSeconds: ttlSeconds})
+	if _, err := db.kv.Put(rctx, domainKey(domain), value, opts...); err != nil {
 		return storeErr(ctx, "upserting domain "+domain, err)
 	}
 	db.revokeQuietly(ctx, logger, old.lease, leaseID)

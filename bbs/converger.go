@@ -45,7 +45,7 @@ func (db *DB) CreateUnclaimedActualLRPs(ctx context.Context, logger lager.Logger
 			if _, exists := st.actuals[k]; exists {
 				continue
 			}
-			writes = append(writes, guardedWrite{cmp: clientv3.Compare(clientv3.CreateRevision(k), "=", 0), op: put(k, db.newUnclaimed(key))})
+			writes = append(writes, guardedWrite{cmp: clientv3.Compare(clientv3.CreateRevision(k), "=", 0), op: db.put(k, db.newUnclaimed(key))})
 			created = append(created, i)
 		}
 		ok, err := db.commitBatches(ctx, "creating unclaimed "+processGuid, st.info.cmp(scheduleKey(processGuid)), writes)
@@ -129,7 +129,7 @@ func (db *DB) RestartCrashedActualLRP(ctx context.Context, logger lager.Logger, 
 		}
 		r := info.value.LRPStartRequest(key.Index)
 		req = &r
-		cmps, ops := update(k, cur, db.unclaim(*cur.value))
+		cmps, ops := db.update(k, cur, db.unclaim(*cur.value))
 		return append(cmps, info.cmp(scheduleKey(key.ProcessGuid))), ops, nil
 	})
 	if err == nil && req != nil {
@@ -170,7 +170,7 @@ func (db *DB) MarkActualLRPSuspect(ctx context.Context, logger lager.Logger, key
 		if err != nil {
 			return nil, nil, err
 		}
-		var g guarded
+		g := guarded{db: db}
 		g.cmps = append(g.cmps, clientv3.Compare(clientv3.CreateRevision(cellKey(lrp.CellID)), "=", 0), info.cmp(scheduleKey(key.ProcessGuid)))
 		if lrp.State == models.ActualLRPStateRunning {
 			sus := st.suspect()
@@ -211,7 +211,7 @@ func (db *DB) RemoveSuspectActualLRP(ctx context.Context, logger lager.Logger, k
 		if !ord.exists() || ord.value.State != models.ActualLRPStateRunning {
 			return nil, nil, conflict("the replacement of %s/%d is not running", key.ProcessGuid, key.Index)
 		}
-		var g guarded
+		g := guarded{db: db}
 		g.add(actualKey(key, slotSuspect), sus, nil)
 		g.cmps = append(g.cmps, ord.cmp(actualKey(key, slotOrdinary)))
 		return g.cmps, g.ops, nil
@@ -242,7 +242,7 @@ func (db *DB) RevertSuspectActualLRP(ctx context.Context, logger lager.Logger, k
 		back := *sus.value
 		back.Presence = models.PresenceOrdinary
 		db.touch(&back)
-		var g guarded
+		g := guarded{db: db}
 		g.add(actualKey(key, slotSuspect), sus, nil)
 		g.add(actualKey(key, slotOrdinary), ord, &back)
 		return g.cmps, g.ops, nil

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-runtime/diego/bbs/client"
+	"github.com/diego-runtime/diego/bbs/encryption"
 	"github.com/diego-runtime/diego/models"
 )
 
@@ -62,6 +63,11 @@ type Options struct {
 	CallTimeout time.Duration
 	// NewGuid makes modification tag epochs; default random UUIDs.
 	NewGuid func() string
+	// Keys seal every record written (AES-256-GCM under the active label) and
+	// open records sealed under any of its labels. Nil writes plain JSON (tests
+	// only: the bbs daemon requires keys). Plain records are read either way,
+	// so a store can be moved to encryption with RewriteRecords.
+	Keys *encryption.Keyring
 }
 
 // DB is the BBS's store over etcd. It holds no state of its own beyond its
@@ -76,6 +82,7 @@ type DB struct {
 	callTime   time.Duration
 	newGuid    func() string
 	cache      *recordCache
+	keys       *encryption.Keyring
 }
 
 // New returns a DB over opts.Client.
@@ -86,7 +93,7 @@ func New(opts Options) (*DB, error) {
 	db := &DB{
 		kv: opts.Client, logger: opts.Logger, clock: opts.Clock, auctioneer: opts.Auctioneer,
 		reps: opts.RepClients, timeout: opts.RequestTimeout, callTime: opts.CallTimeout, newGuid: opts.NewGuid,
-		cache: newRecordCache(),
+		cache: newRecordCache(), keys: opts.Keys,
 	}
 	if db.logger == nil {
 		db.logger = lager.NewLogger("bbs")
@@ -162,8 +169,12 @@ func (v versioned[T]) cmp(key string) clientv3.Cmp {
 // is most of a full fetch's CPU time.
 type storedActualLRP models.ActualLRP
 
-// unmarshalRecord decodes one stored record into v.
-func unmarshalRecord(data []byte, v any) error {
+// unmarshalRecord decodes one stored record, read at key, into v.
+func (db *DB) unmarshalRecord(key string, data []byte, v any) error {
+	data, err := db.open(key, data)
+	if err != nil {
+		return err
+	}
 	if lrp, ok := v.(*models.ActualLRP); ok {
 		if err := json.Unmarshal(data, (*storedActualLRP)(lrp)); err != nil {
 			return err
@@ -176,9 +187,9 @@ func unmarshalRecord(data []byte, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-func decodeKV[T any](key string, value []byte, rev, lease int64) (versioned[T], error) {
+func decodeKV[T any](db *DB, key string, value []byte, rev, lease int64) (versioned[T], error) {
 	var t T
-	if err := unmarshalRecord(value, &t); err != nil {
+	if err := db.unmarshalRecord(key, value, &t); err != nil {
 		return versioned[T]{}, fmt.Errorf("decoding %s: %w", key, err)
 	}
 	return versioned[T]{value: &t, rev: rev, lease: lease}, nil
@@ -189,7 +200,7 @@ func decodeKV[T any](key string, value []byte, rev, lease int64) (versioned[T], 
 func get[T any](ctx context.Context, db *DB, key string) (versioned[T], error) {
 	if ctx.Value(serializableReads{}) != nil {
 		if r, ok := db.cache.get(key); ok {
-			return decodeKV[T](key, r.value, r.rev, r.lease)
+			return decodeKV[T](db, key, r.value, r.rev, r.lease)
 		}
 	}
 	rctx, cancel := db.reqCtx(ctx)
@@ -204,7 +215,7 @@ func get[T any](ctx context.Context, db *DB, key string) (versioned[T], error) {
 	}
 	kv := resp.Kvs[0]
 	db.cache.put(key, kv.Value, kv.ModRevision, kv.Lease)
-	return decodeKV[T](key, kv.Value, kv.ModRevision, kv.Lease)
+	return decodeKV[T](db, key, kv.Value, kv.ModRevision, kv.Lease)
 }
 
 // commit runs one transaction and reports whether its guards held.
@@ -229,9 +240,9 @@ func (db *DB) commit(ctx context.Context, op string, cmps []clientv3.Cmp, ops []
 	return resp.Succeeded, nil
 }
 
-// put encodes v for a Put op.
-func put(key string, v any, opts ...clientv3.OpOption) clientv3.Op {
-	return clientv3.OpPut(key, string(mustJSON(v)), opts...)
+// put encodes (and seals) v for a Put op.
+func (db *DB) put(key string, v any, opts ...clientv3.OpOption) clientv3.Op {
+	return clientv3.OpPut(key, db.encode(key, v), opts...)
 }
 
 // mustJSON encodes a stored record. Every stored type is plain data, so a

@@ -25,7 +25,7 @@ func (db *DB) DesireLRP(ctx context.Context, logger lager.Logger, lrp *models.De
 	info := stored.SchedulingInfo()
 	ok, err := db.commit(ctx, "desiring "+lrp.ProcessGuid,
 		[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(runKey(lrp.ProcessGuid)), "=", 0)},
-		[]clientv3.Op{put(scheduleKey(lrp.ProcessGuid), info), put(runKey(lrp.ProcessGuid), &stored)})
+		[]clientv3.Op{db.put(scheduleKey(lrp.ProcessGuid), info), db.put(runKey(lrp.ProcessGuid), &stored)})
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (db *DB) UpdateDesiredLRP(ctx context.Context, logger lager.Logger, process
 		}
 		lrp.ModificationTag = lrp.ModificationTag.Increment()
 		return []clientv3.Cmp{cur.cmp(runKey(processGuid))},
-			[]clientv3.Op{put(scheduleKey(processGuid), lrp.SchedulingInfo()), put(runKey(processGuid), lrp)}, nil
+			[]clientv3.Op{db.put(scheduleKey(processGuid), lrp.SchedulingInfo()), db.put(runKey(processGuid), lrp)}, nil
 	})
 	if err != nil || !scaled {
 		return err
@@ -147,13 +147,13 @@ func (db *DB) readProcess(ctx context.Context, guid string) (processState, error
 	}
 	var st processState
 	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
-		if st.info, err = decodeKV[models.DesiredLRPSchedulingInfo](scheduleKey(guid), kvs[0].Value, kvs[0].ModRevision, 0); err != nil {
+		if st.info, err = decodeKV[models.DesiredLRPSchedulingInfo](db, scheduleKey(guid), kvs[0].Value, kvs[0].ModRevision, 0); err != nil {
 			return processState{}, err
 		}
 	}
 	st.actuals = map[string]versioned[models.ActualLRP]{}
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
-		v, err := decodeKV[models.ActualLRP](string(kv.Key), kv.Value, kv.ModRevision, 0)
+		v, err := decodeKV[models.ActualLRP](db, string(kv.Key), kv.Value, kv.ModRevision, 0)
 		if err != nil {
 			return processState{}, err
 		}
@@ -216,7 +216,7 @@ func (db *DB) reconcileIndices(ctx context.Context, logger lager.Logger, guid st
 			}
 			key := models.ActualLRPKey{ProcessGuid: guid, Index: i, Domain: st.info.value.Domain}
 			k := actualKey(key, slotOrdinary)
-			writes = append(writes, guardedWrite{cmp: clientv3.Compare(clientv3.CreateRevision(k), "=", 0), op: put(k, db.newUnclaimed(key))})
+			writes = append(writes, guardedWrite{cmp: clientv3.Compare(clientv3.CreateRevision(k), "=", 0), op: db.put(k, db.newUnclaimed(key))})
 			created = append(created, i)
 		}
 		ok, err := db.commitBatches(ctx, "reconciling "+guid, st.info.cmp(scheduleKey(guid)), writes)

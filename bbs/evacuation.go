@@ -12,12 +12,13 @@ import (
 
 // guarded collects the writes of one transaction.
 type guarded struct {
+	db   *DB
 	cmps []clientv3.Cmp
 	ops  []clientv3.Op
 }
 
 func (g *guarded) add(key string, rec versioned[models.ActualLRP], next *models.ActualLRP) {
-	c, o := update(key, rec, next)
+	c, o := g.db.update(key, rec, next)
 	g.cmps = append(g.cmps, c...)
 	g.ops = append(g.ops, o...)
 }
@@ -55,7 +56,7 @@ func (db *DB) EvacuateRunningActualLRP(ctx context.Context, logger lager.Logger,
 			return nil, nil, err
 		}
 		ord, evac := st.ordinary(), st.evacuating()
-		g := guarded{cmps: []clientv3.Cmp{info.cmp(scheduleKey(key.ProcessGuid))}}
+		g := guarded{db: db, cmps: []clientv3.Cmp{info.cmp(scheduleKey(key.ProcessGuid))}}
 		switch {
 		case ours(ord, instance) && (ord.value.State == models.ActualLRPStateRunning || ord.value.State == models.ActualLRPStateClaimed):
 			if !desired {
@@ -106,7 +107,7 @@ func (db *DB) EvacuateClaimedActualLRP(ctx context.Context, logger lager.Logger,
 		if err != nil {
 			return nil, nil, err
 		}
-		g := guarded{cmps: []clientv3.Cmp{info.cmp(scheduleKey(key.ProcessGuid))}}
+		g := guarded{db: db, cmps: []clientv3.Cmp{info.cmp(scheduleKey(key.ProcessGuid))}}
 		if evac := st.evacuating(); ours(evac, instance) {
 			g.add(actualKey(key, slotEvacuating), evac, nil)
 		}
@@ -154,7 +155,7 @@ func (db *DB) EvacuateStoppedActualLRP(ctx context.Context, logger lager.Logger,
 		if err != nil {
 			return nil, nil, err
 		}
-		var g guarded
+		g := guarded{db: db}
 		for _, slot := range []string{slotOrdinary, slotEvacuating} {
 			if rec := st[slot]; ours(rec, instance) {
 				g.add(actualKey(key, slot), rec, nil)
@@ -181,7 +182,7 @@ func (db *DB) removeEvacuating(ctx context.Context, key models.ActualLRPKey, ins
 		}
 		switch {
 		case ours(cur, instance):
-			cmps, ops := update(k, cur, nil)
+			cmps, ops := db.update(k, cur, nil)
 			return cmps, ops, nil
 		case !strict:
 			return nil, nil, nil

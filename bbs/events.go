@@ -31,7 +31,7 @@ func EventID(revision int64, position int) int64 { return revision*EventIDScale 
 // that history. When it does not (compaction) Next answers
 // models.ErrInvalidRequest and the caller must resync and subscribe from 0.
 func (db *DB) SubscribeToEvents(ctx context.Context, logger lager.Logger, afterID int64) (client.EventSource, error) {
-	s := &eventSource{skipRev: afterID / EventIDScale, skipPos: afterID % EventIDScale}
+	s := &eventSource{db: db, skipRev: afterID / EventIDScale, skipPos: afterID % EventIDScale}
 	startRev := s.skipRev
 	if afterID <= 0 {
 		// Pin the start to the current revision so that nothing committed after
@@ -54,6 +54,7 @@ func (db *DB) SubscribeToEvents(ctx context.Context, logger lager.Logger, afterI
 // eventSource turns watch responses into events. Next is for one goroutine;
 // Close may be called from any.
 type eventSource struct {
+	db      *DB
 	cancel  context.CancelFunc
 	events  clientv3.WatchChan
 	queue   []models.Event
@@ -86,7 +87,7 @@ func (s *eventSource) Next() (models.Event, error) {
 			if rev != s.rev {
 				s.rev, s.pos = rev, 0
 			}
-			event, ok, err := convertEvent(ev)
+			event, ok, err := s.db.convertEvent(ev)
 			if err != nil {
 				return models.Event{}, err
 			}
@@ -114,8 +115,9 @@ func (s *eventSource) Close() error {
 }
 
 // convertEvent builds the event for one key change; ok is false for keys that
-// make no event (scheduling infos, cells, domains).
-func convertEvent(ev *clientv3.Event) (models.Event, bool, error) {
+// make no event (scheduling infos, cells, domains) and for a rewrite that
+// changed only the sealing of a record (RewriteRecords), not its content.
+func (db *DB) convertEvent(ev *clientv3.Event) (models.Event, bool, error) {
 	key := string(ev.Kv.Key)
 	var kind string
 	switch {
@@ -144,25 +146,34 @@ func convertEvent(ev *clientv3.Event) (models.Event, bool, error) {
 		e.Type = kind + "_changed"
 		before, after = ev.PrevKv.Value, ev.Kv.Value
 	}
+	if before != nil {
+		same, err := db.samePlaintext(key, before, after)
+		if err != nil {
+			return models.Event{}, false, fmt.Errorf("decoding event for %s: %w", key, err)
+		}
+		if same {
+			return models.Event{}, false, nil
+		}
+	}
 	var err error
 	switch kind {
 	case "desired_lrp":
 		if before != nil {
-			e.DesiredLRPBefore, e.DesiredLRPAfter, err = decodePair[models.DesiredLRP](before, after)
+			e.DesiredLRPBefore, e.DesiredLRPAfter, err = decodePair[models.DesiredLRP](db, key, before, after)
 		} else {
-			e.DesiredLRP, err = decodeOne[models.DesiredLRP](after)
+			e.DesiredLRP, err = decodeOne[models.DesiredLRP](db, key, after)
 		}
 	case "actual_lrp":
 		if before != nil {
-			e.ActualLRPBefore, e.ActualLRPAfter, err = decodePair[models.ActualLRP](before, after)
+			e.ActualLRPBefore, e.ActualLRPAfter, err = decodePair[models.ActualLRP](db, key, before, after)
 		} else {
-			e.ActualLRP, err = decodeOne[models.ActualLRP](after)
+			e.ActualLRP, err = decodeOne[models.ActualLRP](db, key, after)
 		}
 	case "task":
 		if before != nil {
-			e.TaskBefore, e.TaskAfter, err = decodePair[models.Task](before, after)
+			e.TaskBefore, e.TaskAfter, err = decodePair[models.Task](db, key, before, after)
 		} else {
-			e.Task, err = decodeOne[models.Task](after)
+			e.Task, err = decodeOne[models.Task](db, key, after)
 		}
 	}
 	if err != nil {
@@ -171,16 +182,16 @@ func convertEvent(ev *clientv3.Event) (models.Event, bool, error) {
 	return e, true, nil
 }
 
-func decodeOne[T any](data []byte) (*T, error) {
+func decodeOne[T any](db *DB, key string, data []byte) (*T, error) {
 	t := new(T)
-	return t, unmarshalRecord(data, t)
+	return t, db.unmarshalRecord(key, data, t)
 }
 
-func decodePair[T any](before, after []byte) (*T, *T, error) {
-	b, err := decodeOne[T](before)
+func decodePair[T any](db *DB, key string, before, after []byte) (*T, *T, error) {
+	b, err := decodeOne[T](db, key, before)
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := decodeOne[T](after)
+	a, err := decodeOne[T](db, key, after)
 	return b, a, err
 }

@@ -61,7 +61,7 @@ func listPrefix[T any](ctx context.Context, db *DB, prefix string, keep func(*T)
 				slab := make([]T, len(part)) // one allocation for the chunk's records
 				for i, kv := range part {
 					t := &slab[i]
-					if err := unmarshalRecord(kv.Value, t); err != nil {
+					if err := db.unmarshalRecord(string(kv.Key), kv.Value, t); err != nil {
 						mu.Lock()
 						decErr = fmt.Errorf("decoding %s: %w", kv.Key, err)
 						mu.Unlock()
@@ -105,7 +105,7 @@ func listVersioned[T any](ctx context.Context, db *DB, prefix string) (map[strin
 	}
 	out := make(map[string]versioned[T], len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		v, err := decodeKV[T](string(kv.Key), kv.Value, kv.ModRevision, kv.Lease)
+		v, err := decodeKV[T](db, string(kv.Key), kv.Value, kv.ModRevision, kv.Lease)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -135,7 +135,7 @@ func getEach[T any](ctx context.Context, db *DB, guids []string, keyOf func(stri
 		}
 		for _, r := range resp.Responses {
 			for _, kv := range r.GetResponseRange().Kvs {
-				v, err := decodeKV[T](string(kv.Key), kv.Value, kv.ModRevision, kv.Lease)
+				v, err := decodeKV[T](db, string(kv.Key), kv.Value, kv.ModRevision, kv.Lease)
 				if err != nil {
 					return nil, err
 				}

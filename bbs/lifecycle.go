@@ -24,7 +24,7 @@ func (db *DB) stopInstance(ctx context.Context, logger lager.Logger, k string, r
 	if err != nil || !gone {
 		return err
 	}
-	cmps, ops := update(k, rec, nil)
+	cmps, ops := db.update(k, rec, nil)
 	_, err = db.commit(ctx, "removing "+k, cmps, ops)
 	return err
 }
@@ -81,7 +81,7 @@ func (db *DB) RetireActualLRP(ctx context.Context, logger lager.Logger, key mode
 			case models.ActualLRPStateClaimed, models.ActualLRPStateRunning:
 				stops = append(stops, retiree{key: k, rec: rec})
 			default:
-				c, o := update(k, rec, nil)
+				c, o := db.update(k, rec, nil)
 				cmps, ops = append(cmps, c...), append(ops, o...)
 			}
 		}
@@ -135,7 +135,7 @@ func (db *DB) KillActualLRP(ctx context.Context, logger lager.Logger, key models
 				old = cur.value
 			}
 		}
-		cmps, ops := update(k, cur, next)
+		cmps, ops := db.update(k, cur, next)
 		return []clientv3.Cmp{info.cmp(scheduleKey(key.ProcessGuid)), cmps[0]}, ops, nil
 	})
 	if err != nil {

@@ -52,7 +52,7 @@ func (db *DB) modifyTask(ctx context.Context, guid string, change func(t *models
 			return nil, nil, nil
 		}
 		next.UpdatedAt = db.now()
-		return cmps, []clientv3.Op{put(k, next)}, nil
+		return cmps, []clientv3.Op{db.put(k, next)}, nil
 	})
 	return before, err
 }
@@ -85,7 +85,7 @@ func (db *DB) DesireTask(ctx context.Context, logger lager.Logger, taskGuid, dom
 	t := &models.Task{TaskGuid: taskGuid, Domain: domain, TaskDefinition: *def, State: models.TaskStatePending, CreatedAt: now, UpdatedAt: now}
 	ok, err := db.commit(ctx, "desiring task "+taskGuid,
 		[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(taskKey(taskGuid)), "=", 0)},
-		[]clientv3.Op{put(taskKey(taskGuid), t)})
+		[]clientv3.Op{db.put(taskKey(taskGuid), t)})
 	if err != nil {
 		return err
 	}

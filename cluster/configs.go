@@ -20,9 +20,11 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 
 	configs := map[string]doc{
 		"bbs": {
-			"listen_address": local(cfg.BBSPort),
-			"debug_address":  local(cfg.DebugBasePort + 1),
-			"etcd":           etcd,
+			"listen_address":   local(cfg.BBSPort),
+			"debug_address":    local(cfg.DebugBasePort + 1),
+			"etcd":             etcd,
+			"encryption_keys":  map[string]string{RecordKeyLabel: c.Secrets.RecordKey},
+			"active_key_label": RecordKeyLabel,
 		},
 		"auctioneer": {
 			"listen_address": local(cfg.AuctioneerPort),

@@ -38,6 +38,7 @@ type Cluster struct {
 	Config    Config
 	Addresses Addresses
 	Children  map[string]*Child
+	Secrets   Secrets
 }
 
 // New plans the cluster: it checks the machine and the ports, writes every
@@ -193,6 +194,11 @@ func (c *Cluster) writeConfigs() (map[string]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	secrets, err := loadSecrets(c.Config.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	c.Secrets = secrets
 	paths := map[string]string{}
 	for name, doc := range c.daemonConfigs() {
 		data, err := json.MarshalIndent(doc, "", "  ")
@@ -200,7 +206,11 @@ func (c *Cluster) writeConfigs() (map[string]string, error) {
 			return nil, err
 		}
 		path := filepath.Join(dir, name+".json")
-		if err := os.WriteFile(path, data, 0o644); err != nil {
+		// Configs hold credentials and keys: root only.
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(path, 0o600); err != nil { // a file an older version left 0644
 			return nil, err
 		}
 		paths[name] = path

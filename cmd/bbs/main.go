@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tedsuo/ifrit"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/diego-runtime/diego/auctioneer/auctioneerapi"
 	"github.com/diego-runtime/diego/bbs"
+	"github.com/diego-runtime/diego/bbs/encryption"
 	"github.com/diego-runtime/diego/bbs/server"
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/config"
@@ -50,6 +52,14 @@ type Config struct {
 	CallTimeoutMs int `json:"call_timeout_ms"`
 	// LogLevel is debug, info, error or fatal. Default "info".
 	LogLevel string `json:"log_level"`
+	// EncryptionKeys maps key labels to passphrases (16 characters or more);
+	// every record is sealed at rest under ActiveKeyLabel, and records sealed
+	// under any listed label stay readable. Required.
+	EncryptionKeys map[string]string `json:"encryption_keys"`
+	// ActiveKeyLabel names the key new records are sealed under. At start the
+	// BBS rewrites every record sealed under another label (or stored plain)
+	// to it. Required.
+	ActiveKeyLabel string `json:"active_key_label"`
 }
 
 // DefaultConfig returns the defaults of every field.
@@ -75,6 +85,8 @@ func (c Config) Validate() error {
 		return errors.New("auctioneer_lock_name is required")
 	case c.RequestTimeoutMs <= 0 || c.CallTimeoutMs <= 0:
 		return errors.New("request_timeout_ms and call_timeout_ms must be positive")
+	case len(c.EncryptionKeys) == 0 || c.ActiveKeyLabel == "":
+		return errors.New("encryption_keys and active_key_label are required: records are encrypted at rest (docs/operations.md)")
 	}
 	_, err := lager.LogLevelFromString(c.LogLevel)
 	return err
@@ -92,6 +104,10 @@ func run(configPath string) error {
 		return err
 	}
 
+	keys, err := encryption.New(cfg.EncryptionKeys, cfg.ActiveKeyLabel)
+	if err != nil {
+		return err
+	}
 	etcd, err := etcdrunner.NewClient(cfg.Etcd)
 	if err != nil {
 		return err
@@ -112,6 +128,7 @@ func run(configPath string) error {
 		RepClients:     repClients{http: httpClient, scheme: cfg.TLS.Scheme()},
 		RequestTimeout: requestTimeout,
 		CallTimeout:    callTimeout,
+		Keys:           keys,
 	})
 	if err != nil {
 		return err
@@ -131,6 +148,7 @@ func run(configPath string) error {
 		{Name: "debug-server", Runner: debug},
 		{Name: "api-server", Runner: api},
 		{Name: "event-streams", Runner: handler}, // stops first, ending open streams
+		{Name: "record-rewriter", Runner: bbs.NewRecordRewriter(db, logger, clock.NewClock())},
 	})
 	process := ifrit.Invoke(sigmon.New(group))
 	err = <-process.Wait()

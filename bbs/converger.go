@@ -36,7 +36,7 @@ func (db *DB) CreateUnclaimedActualLRPs(ctx context.Context, logger lager.Logger
 		var created []int
 		seen := map[int]bool{}
 		for _, i := range indices {
-			if i < 0 || i >= info.Instances || seen[i] {
+			if i < 0 || i >= db.policy.clampInstances(info.Instances) || seen[i] {
 				continue
 			}
 			seen[i] = true

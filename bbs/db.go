@@ -63,6 +63,13 @@ type Options struct {
 	CallTimeout time.Duration
 	// NewGuid makes modification tag epochs; default random UUIDs.
 	NewGuid func() string
+	// MaxInstances bounds a desired LRP's instances (InvalidLRP above it), and
+	// no index at or above it is ever created. Default models.DefaultMaxInstances.
+	MaxInstances int
+	// AllowPrivileged lets LRPs and tasks run privileged (container root is the
+	// host's root). Default false: such requests are refused as InvalidLRP /
+	// InvalidTask naming the field.
+	AllowPrivileged bool
 	// Keys seal every record written (AES-256-GCM under the active label) and
 	// open records sealed under any of its labels. Nil writes plain JSON (tests
 	// only: the bbs daemon requires keys). Plain records are read either way,
@@ -83,6 +90,7 @@ type DB struct {
 	newGuid    func() string
 	cache      *recordCache
 	keys       *encryption.Keyring
+	policy     policy
 }
 
 // New returns a DB over opts.Client.
@@ -94,6 +102,10 @@ func New(opts Options) (*DB, error) {
 		kv: opts.Client, logger: opts.Logger, clock: opts.Clock, auctioneer: opts.Auctioneer,
 		reps: opts.RepClients, timeout: opts.RequestTimeout, callTime: opts.CallTimeout, newGuid: opts.NewGuid,
 		cache: newRecordCache(), keys: opts.Keys,
+		policy: policy{maxInstances: opts.MaxInstances, allowPrivileged: opts.AllowPrivileged},
+	}
+	if db.policy.maxInstances <= 0 {
+		db.policy.maxInstances = models.DefaultMaxInstances
 	}
 	if db.logger == nil {
 		db.logger = lager.NewLogger("bbs")

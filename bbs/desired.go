@@ -20,6 +20,12 @@ func (db *DB) DesireLRP(ctx context.Context, logger lager.Logger, lrp *models.De
 	if err := validateDesired(lrp); err != nil {
 		return err
 	}
+	if err := db.policy.checkInstances(lrp.Instances); err != nil {
+		return err
+	}
+	if err := db.policy.checkPrivileged(lrp.Privileged, models.ErrInvalidLRP); err != nil {
+		return err
+	}
 	stored := *lrp
 	stored.ModificationTag = models.ModificationTag{Epoch: db.newGuid(), Index: 0}
 	info := stored.SchedulingInfo()
@@ -43,6 +49,11 @@ func (db *DB) UpdateDesiredLRP(ctx context.Context, logger lager.Logger, process
 	logger = logger.Session("update-desired-lrp", lager.Data{"process-guid": processGuid})
 	if err := validate(&update, models.ErrInvalidRequest); err != nil {
 		return err
+	}
+	if update.Instances != nil {
+		if err := db.policy.checkInstances(*update.Instances); err != nil {
+			return err
+		}
 	}
 	scaled := false
 	err := db.casLoop(ctx, "updating "+processGuid, func(ctx context.Context) ([]clientv3.Cmp, []clientv3.Op, error) {
@@ -183,7 +194,7 @@ func (db *DB) reconcileIndices(ctx context.Context, logger lager.Logger, guid st
 		}
 		instances := 0
 		if st.info.exists() {
-			instances = st.info.value.Instances
+			instances = db.policy.clampInstances(st.info.value.Instances)
 		}
 		present := map[int]bool{}
 		var writes []guardedWrite

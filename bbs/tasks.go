@@ -81,6 +81,9 @@ func (db *DB) DesireTask(ctx context.Context, logger lager.Logger, taskGuid, dom
 	if err := models.ValidateTask(taskGuid, domain, def); err != nil {
 		return asWireError(err, models.ErrInvalidTask)
 	}
+	if err := db.policy.checkPrivileged(def.Privileged, models.ErrInvalidTask); err != nil {
+		return err
+	}
 	now := db.now()
 	t := &models.Task{TaskGuid: taskGuid, Domain: domain, TaskDefinition: *def, State: models.TaskStatePending, CreatedAt: now, UpdatedAt: now}
 	ok, err := db.commit(ctx, "desiring task "+taskGuid,

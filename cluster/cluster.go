@@ -63,6 +63,9 @@ type Config struct {
 	// namespace behind a veth (see CellNetworkOf), so that a cell can be cut
 	// off the network. Default false: cells share the host's network.
 	IsolateCells bool
+	// AllowPrivileged lets apps and tasks ask for privileged containers (root
+	// is the host's root). Default false.
+	AllowPrivileged bool
 }
 
 // DefaultConfig is every default in one place.

@@ -58,6 +58,9 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"password":       cfg.Password,
 		},
 	}
+	if cfg.AllowPrivileged {
+		configs["bbs"]["allow_privileged"] = true
+	}
 	if cfg.ConvergenceInterval > 0 {
 		configs["converger"]["convergence_interval_ms"] = cfg.ConvergenceInterval.Milliseconds()
 	}

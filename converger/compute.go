@@ -29,6 +29,10 @@ type Rules struct {
 	PendingTaskExpiry      time.Duration // PENDING older than this (since created_at) fails; default 30 min
 	CompletedTaskRetention time.Duration // COMPLETED older than this (since first_completed_at) is deleted; default 2 min
 	ResolvingTaskTimeout   time.Duration // RESOLVING not updated for this long goes back to COMPLETED; default 30 s
+	// MaxInstances bounds the indices a pass walks per desired LRP, so that a
+	// record with a huge count (stored before the BBS bounded it) costs no
+	// more than this; default models.DefaultMaxInstances.
+	MaxInstances int
 }
 
 func (r Rules) withDefaults() Rules {
@@ -42,6 +46,9 @@ func (r Rules) withDefaults() Rules {
 	def(&r.PendingTaskExpiry, DefaultPendingTaskExpiry)
 	def(&r.CompletedTaskRetention, DefaultCompletedTaskRetention)
 	def(&r.ResolvingTaskTimeout, DefaultResolvingTaskTimeout)
+	if r.MaxInstances <= 0 {
+		r.MaxInstances = models.DefaultMaxInstances
+	}
 	return r
 }
 
@@ -211,6 +218,11 @@ func Compute(snap Snapshot, now time.Time, rules Rules) Result {
 	processes := make(map[string]*process, len(snap.Desired))
 	for _, d := range snap.Desired {
 		if d != nil {
+			if d.Instances > rules.MaxInstances {
+				clamped := *d
+				clamped.Instances = rules.MaxInstances
+				d = &clamped
+			}
 			processes[d.ProcessGuid] = &process{guid: d.ProcessGuid, desired: d}
 		}
 	}

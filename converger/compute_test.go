@@ -94,6 +94,11 @@ func one(d *models.DesiredLRPSchedulingInfo) []*models.DesiredLRPSchedulingInfo 
 func keys(ks ...models.ActualLRPKey) []models.ActualLRPKey { return ks }
 
 var _ = Describe("Compute", func() {
+	It("walks no index past MaxInstances, whatever count a stored record holds", func() {
+		res := converger.Compute(lrps(one(desired("huge", 2_000_000_000))), now, converger.Rules{MaxInstances: 5})
+		Expect(res.Missing).To(Equal([]converger.MissingIndices{{ProcessGuid: "huge", Indices: []int{0, 1, 2, 3, 4}}}))
+	})
+
 	DescribeTable("LRP rules",
 		func(snap converger.Snapshot, expected converger.Result) {
 			Expect(converger.Compute(snap, now, converger.Rules{})).To(Equal(expected))

@@ -34,6 +34,11 @@ type DesiredLRP struct {
 	ModificationTag ModificationTag     `json:"modification_tag"`
 }
 
+// DefaultMaxInstances is the most instances a desired LRP may ask for unless
+// the operator sets another bound (BBS max_instances). Every component that
+// walks indices stops there, so a huge count cannot exhaust memory.
+const DefaultMaxInstances = 10000
+
 // DesiredLRPUpdate names the only fields a PUT may change; nil means "leave as is".
 type DesiredLRPUpdate struct {
 	Instances  *int    `json:"instances,omitempty"`

@@ -52,6 +52,12 @@ type Config struct {
 	CallTimeoutMs int `json:"call_timeout_ms"`
 	// LogLevel is debug, info, error or fatal. Default "info".
 	LogLevel string `json:"log_level"`
+	// MaxInstances bounds a desired LRP's instances (InvalidLRP above it).
+	// Default 10000.
+	MaxInstances int `json:"max_instances"`
+	// AllowPrivileged lets LRPs and tasks ask for privileged containers, whose
+	// root is the host's root. Default false.
+	AllowPrivileged bool `json:"allow_privileged"`
 	// EncryptionKeys maps key labels to passphrases (16 characters or more);
 	// every record is sealed at rest under ActiveKeyLabel, and records sealed
 	// under any listed label stay readable. Required.
@@ -70,6 +76,7 @@ func DefaultConfig() Config {
 		AuctioneerLockName: "auctioneer",
 		RequestTimeoutMs:   10000,
 		CallTimeoutMs:      5000,
+		MaxInstances:       models.DefaultMaxInstances,
 		LogLevel:           "info",
 	}
 }
@@ -85,6 +92,8 @@ func (c Config) Validate() error {
 		return errors.New("auctioneer_lock_name is required")
 	case c.RequestTimeoutMs <= 0 || c.CallTimeoutMs <= 0:
 		return errors.New("request_timeout_ms and call_timeout_ms must be positive")
+	case c.MaxInstances <= 0:
+		return errors.New("max_instances must be positive")
 	case len(c.EncryptionKeys) == 0 || c.ActiveKeyLabel == "":
 		return errors.New("encryption_keys and active_key_label are required: records are encrypted at rest (docs/operations.md)")
 	}
@@ -125,10 +134,12 @@ func run(configPath string) error {
 		Auctioneer: &auctioneerapi.Client{HTTP: httpClient, Locate: func(ctx context.Context) (string, error) {
 			return lock.Holder(ctx, etcd, cfg.AuctioneerLockName)
 		}},
-		RepClients:     repClients{http: httpClient, scheme: cfg.TLS.Scheme()},
-		RequestTimeout: requestTimeout,
-		CallTimeout:    callTimeout,
-		Keys:           keys,
+		RepClients:      repClients{http: httpClient, scheme: cfg.TLS.Scheme()},
+		RequestTimeout:  requestTimeout,
+		CallTimeout:     callTimeout,
+		Keys:            keys,
+		MaxInstances:    cfg.MaxInstances,
+		AllowPrivileged: cfg.AllowPrivileged,
 	})
 	if err != nil {
 		return err

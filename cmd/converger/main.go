@@ -55,6 +55,9 @@ type Config struct {
 	CompletedTaskRetentionMs int `json:"completed_task_retention_ms"`
 	// ResolvingTimeoutMs: a task RESOLVING this long goes back to COMPLETED. Default 30000.
 	ResolvingTimeoutMs int `json:"resolving_timeout_ms"`
+	// MaxInstances bounds the indices a pass walks per desired LRP; keep it
+	// the BBS's max_instances. Default 10000.
+	MaxInstances int `json:"max_instances"`
 	// Workers is how many BBS calls a pass makes at once. Default 16.
 	Workers int `json:"workers"`
 	// RequestTimeoutMs bounds each BBS call. Default 30000.
@@ -142,6 +145,7 @@ func run(configPath string) error {
 				PendingTaskExpiry:      ms(cfg.PendingTaskExpiryMs),
 				CompletedTaskRetention: ms(cfg.CompletedTaskRetentionMs),
 				ResolvingTaskTimeout:   ms(cfg.ResolvingTimeoutMs),
+				MaxInstances:           cfg.MaxInstances,
 			},
 			Workers:        cfg.Workers,
 			RequestTimeout: ms(cfg.RequestTimeoutMs),

@@ -144,7 +144,7 @@ var _ = Describe("Crash restart policy", func() {
 		g := guid("slow")
 		post("/v1/desired_lrps", appJSON(g, 1, J{
 			"check_definition": J{"checks": []J{{"tcp_check": J{"port": 9999}}}},
-			"start_timeout": 3, "ports": []int{8080, 9999},
+			"start_timeout":    3, "ports": []int{8080, 9999},
 		}), http.StatusCreated)
 		Eventually(func() (string, error) {
 			a, err := instance0(g)()
@@ -166,7 +166,7 @@ var _ = Describe("Health checks", func() {
 		g := guid("http404")
 		post("/v1/desired_lrps", appJSON(g, 1, J{
 			"check_definition": J{"checks": []J{{"http_check": J{"port": 8080, "path": "/no-such-page"}}}},
-			"start_timeout": 3,
+			"start_timeout":    3,
 		}), http.StatusCreated)
 		Eventually(func() (string, error) {
 			a, err := instance0(g)()

@@ -19,6 +19,7 @@ build:
 	@mkdir -p bin
 	$(GO) build -o bin/ ./cmd/...
 	CGO_ENABLED=0 $(GO) build -o bin/httpapp ./testapps/httpapp
+	CGO_ENABLED=0 $(GO) build -o bin/attacker ./testapps/attacker
 
 vet:
 	$(GO) vet $(PKGS)

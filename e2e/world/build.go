@@ -55,6 +55,7 @@ func build(binDir string) error {
 	}{
 		{[]string{"build", "-o", binDir + string(filepath.Separator), "./cmd/..."}, nil},
 		{[]string{"build", "-o", filepath.Join(binDir, "httpapp"), "./testapps/httpapp"}, []string{"CGO_ENABLED=0"}},
+		{[]string{"build", "-o", filepath.Join(binDir, "attacker"), "./testapps/attacker"}, []string{"CGO_ENABLED=0"}},
 	}
 	for _, s := range steps {
 		cmd := exec.Command(goBin, s.args...)

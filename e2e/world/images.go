@@ -27,15 +27,29 @@ func (w *World) PushBusybox() (string, error) {
 // PORT=8080, exposed 8080/tcp) as REGISTRY/httpapp:latest and returns its
 // reference.
 func (w *World) PushTestApp() (string, error) {
-	bin, err := os.ReadFile(filepath.Join(w.BinDir, "httpapp"))
+	return w.pushStaticApp("httpapp")
+}
+
+// PushAttacker pushes busybox plus the attack suite's hostile tenant
+// (testapps/attacker; entrypoint /app/attacker, PORT=8080) as
+// REGISTRY/attacker:latest: an LRP runs it with the arg "serve", a task with
+// "run".
+func (w *World) PushAttacker() (string, error) {
+	return w.pushStaticApp("attacker")
+}
+
+// pushStaticApp pushes busybox plus the static binary BinDir/name as
+// /app/name (the entrypoint), PORT=8080 and 8080/tcp exposed.
+func (w *World) pushStaticApp(name string) (string, error) {
+	bin, err := os.ReadFile(filepath.Join(w.BinDir, name))
 	if err != nil {
-		return "", fmt.Errorf("the test app (see Build): %w", err)
+		return "", fmt.Errorf("%s (see Build): %w", name, err)
 	}
 	base, err := imagetest.BusyboxImage()
 	if err != nil {
 		return "", err
 	}
-	app, err := imagetest.Layer(imagetest.Dir("app", 0o755), imagetest.File("app/httpapp", 0o755, bin))
+	app, err := imagetest.Layer(imagetest.Dir("app", 0o755), imagetest.File("app/"+name, 0o755, bin))
 	if err != nil {
 		return "", err
 	}
@@ -50,14 +64,14 @@ func (w *World) PushTestApp() (string, error) {
 	cf = cf.DeepCopy()
 	cf.Config = v1.Config{
 		Env:          []string{imagetest.Path, "PORT=8080"},
-		Entrypoint:   []string{"/app/httpapp"},
+		Entrypoint:   []string{"/app/" + name},
 		WorkingDir:   "/app",
 		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
 	}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return "", err
 	}
-	return w.push("httpapp", img)
+	return w.push(name, img)
 }
 
 func (w *World) push(repo string, img v1.Image) (string, error) {

@@ -111,6 +111,10 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"external_ip":         "127.0.0.1",
 			"uid_map_start":       100000 + i*65536,
 			"insecure_registries": []string{c.Addresses.Registry},
+			// Every cell's containers and, with isolated cells, the brain's and
+			// the cells' link: no container reaches another cell's containers
+			// or the control plane through it.
+			"deny_networks": []string{cfg.clusterNetwork()},
 			// Stopping the cluster leaves no container, bridge or rule behind.
 			"destroy_on_exit": true,
 		}

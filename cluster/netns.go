@@ -27,6 +27,11 @@ import (
 // hostBridge names the host bridge of isolated cells.
 func (c Config) hostBridge() string { return fmt.Sprintf("dg%dh", c.NetworkIndex) }
 
+// clusterNetwork covers every address the cluster gives out: the cells'
+// container subnets (10.<200+N>.x.0/22) and the isolated cells' link
+// (10.<200+N>.252.0/24).
+func (c Config) clusterNetwork() string { return fmt.Sprintf("10.%d.0.0/16", 200+c.NetworkIndex) }
+
 // hostBridgeIP is the host's address on that bridge.
 func (c Config) hostBridgeIP() string { return fmt.Sprintf("10.%d.252.1", 200+c.NetworkIndex) }
 

@@ -121,7 +121,15 @@ func (b *Backend) Start(ctx context.Context) error {
 	if err := b.net.setup(); err != nil {
 		return err
 	}
-	return b.ipt.setup(ctx)
+	if err := b.ipt.setup(ctx); err != nil {
+		return err
+	}
+	deny, err := perimeterDeny(b.cfg.DenyNetworks)
+	if err != nil {
+		return err
+	}
+	p := &perimeter{prefix: b.cfg.ChainPrefix, bridge: b.cfg.BridgeName, deny: deny}
+	return p.install(ctx, b.ipt)
 }
 
 // Shutdown destroys every container and removes the bridge, the chains and

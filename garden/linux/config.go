@@ -65,6 +65,11 @@ type Config struct {
 	// net-out rules. Default false: outbound is open and net-out rules have no
 	// further effect.
 	DenyNetOut bool `json:"deny_net_out"`
+	// DenyNetworks are IPv4 addresses or CIDRs no container may reach,
+	// whatever its net-out rules: the control plane's networks, other cells,
+	// the registry. Added to the perimeter's own list (link-local, this host's
+	// addresses, other containers), which cannot be opened. Default none.
+	DenyNetworks []string `json:"deny_networks"`
 }
 
 // Defaults.
@@ -134,6 +139,11 @@ func (c *Config) Validate() error {
 	}
 	if c.UIDMapStart == 0 {
 		return fmt.Errorf("garden config: uid_map_start must not be 0 (container root would be host root)")
+	}
+	for _, e := range c.DenyNetworks {
+		if _, err := denyCIDR(e); err != nil {
+			return err
+		}
 	}
 	if c.CgroupParent == "" {
 		c.CgroupParent = "garden-" + c.BridgeName

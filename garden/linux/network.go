@@ -126,6 +126,11 @@ func (n *network) create(pid, index int) (err error) {
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("creating veth %s: %w", veth.Name, err)
 	}
+	// An isolated port talks only to the bridge itself, never to another
+	// container's port: tenants cannot reach each other at layer 2.
+	if err := netlink.LinkSetIsolated(veth, true); err != nil {
+		return fmt.Errorf("isolating bridge port %s: %w", veth.Name, err)
+	}
 	if err := netlink.LinkSetUp(veth); err != nil {
 		return fmt.Errorf("bringing up %s: %w", veth.Name, err)
 	}

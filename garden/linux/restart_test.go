@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"code.cloudfoundry.org/clock"
 	"github.com/diego-runtime/diego/garden"
@@ -91,30 +90,5 @@ var _ = Describe("a second garden on the same machine", func() {
 		again, err := restarted.Create(ctx, garden.ContainerSpec{Handle: "survivor-check", Image: garden.ImageRef{URI: busyboxURI}})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(again.Handle).To(Equal("survivor-check"))
-	})
-
-	It("with deny_net_out, lets a container send only what its net-out rules allow", func() {
-		otherCfg.DenyNetOut = true
-		other := newGarden()
-		DeferCleanup(func() { Expect(other.Shutdown(ctx)).To(Succeed()) })
-		server, err := other.Create(ctx, garden.ContainerSpec{Handle: "server", Image: garden.ImageRef{URI: busyboxURI}})
-		Expect(err).NotTo(HaveOccurred())
-		client, err := other.Create(ctx, garden.ContainerSpec{Handle: "client", Image: garden.ImageRef{URI: busyboxURI}})
-		Expect(err).NotTo(HaveOccurred())
-		for _, port := range []string{"7001", "7002"} {
-			_, err := other.Run(ctx, "server", sh("while true; do echo pong | nc -l -p "+port+"; done"), garden.ProcessIO{})
-			Expect(err).NotTo(HaveOccurred())
-		}
-		Expect(other.NetOut(ctx, "client", garden.NetOutRule{Protocol: "tcp", Network: server.ContainerIP, Ports: []string{"7001"}})).To(Succeed())
-
-		dial := func(port string) string {
-			var out syncBuffer
-			p, err := other.Run(ctx, client.Handle, sh("nc -w 1 "+server.ContainerIP+" "+port+" </dev/null"), garden.ProcessIO{Stdout: &out})
-			Expect(err).NotTo(HaveOccurred())
-			_, _ = p.Wait()
-			return out.String()
-		}
-		Eventually(func() string { return dial("7001") }, 5*time.Second).Should(Equal("pong\n"))
-		Expect(dial("7002")).To(BeEmpty())
 	})
 })

@@ -104,7 +104,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"port_range_start":    cell.PortStart,
 			"port_range_end":      cell.PortEnd,
 			"external_ip":         "127.0.0.1",
-			"uid_map_start":       100000 + i*65536,
+			"uid_map_start":       cell.UIDMapStart,
 			"insecure_registries": []string{c.Addresses.Registry},
 			// Stopping the cluster leaves no container, bridge or rule behind.
 			"destroy_on_exit": true,

@@ -36,7 +36,7 @@ func prepareStateDir(cfg Config) error {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("--state-dir %s: %w", cfg.StateDir, err)
+				return fmt.Errorf("%w, or choose a --state-dir under directories others may search (such as /var/lib/diego)", err)
 			}
 		}
 		return nil

@@ -50,7 +50,8 @@ var _ = Describe("Preparing the state dir", func() {
 			var be *reach.BlockedError
 			Expect(errorAs(err, &be)).To(BeTrue(), "%v", err)
 			Expect(be.Dir).To(Equal(blocked(parent, cfg.StateDir)))
-			Expect(err).To(MatchError(HavePrefix("--state-dir " + cfg.StateDir + ": containers cannot reach " + cfg.StateDir + "/cells/cell-1/garden")))
+			Expect(err).To(MatchError(HavePrefix("containers cannot reach " + cfg.StateDir + "/cells/cell-1/garden: " + be.Dir + " (mode")))
+			Expect(err).To(MatchError(HaveSuffix("or choose a --state-dir under directories others may search (such as /var/lib/diego)")))
 			Expect(err).To(MatchError(ContainSubstring("'chmod " + fix + " " + be.Dir + "'")))
 			Expect(filepath.Join(cfg.StateDir, "cells")).NotTo(BeADirectory(), "nothing created")
 		},

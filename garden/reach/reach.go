@@ -35,12 +35,8 @@ type BlockedError struct {
 }
 
 func (e *BlockedError) Error() string {
-	where := e.Dir
-	if e.Dir != e.Path {
-		where = fmt.Sprintf("%s, above %s,", e.Dir, e.Path)
-	}
-	return fmt.Sprintf("containers cannot reach %s: %s (mode %04o, owner %d:%d) does not let host uid %d (a container's root) search it; fix: 'chmod %s %s', or choose a directory whose every parent others may search (for example /var/lib/diego)",
-		e.Path, where, e.Mode.Perm(), e.UID, e.GID, e.Who.UID, e.fix(), e.Dir)
+	return fmt.Sprintf("containers cannot reach %s: %s (mode %04o, owner %d:%d) does not let host uid %d (a container's root) search it; fix: 'chmod %s %s'",
+		e.Path, e.Dir, e.Mode.Perm(), e.UID, e.GID, e.Who.UID, e.fix(), e.Dir)
 }
 
 // fix is the least chmod that lets Who through, following which class of

@@ -68,7 +68,7 @@ func newDemoCommand(g *Globals) *cobra.Command {
 	cmd.Flags().StringVar(&registry, "registry", "127.0.0.1:5000", "registry to push the demo image to")
 	cmd.Flags().StringVar(&app, "app", "demo", "name of the demo app")
 	cmd.Flags().IntVarP(&instances, "instances", "i", 3, "number of instances (at least; an existing demo with more keeps them)")
-	wait.bind(cmd.Flags(), 3*time.Minute, false)
+	wait.bind(cmd.Flags(), DefaultDemoWaitTimeout, false)
 	return cmd
 }
 

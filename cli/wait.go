@@ -13,8 +13,11 @@ import (
 
 // Wait defaults, for every command that waits for an app's instances.
 const (
-	// DefaultWaitTimeout bounds a wait (--timeout); demo waits 3 min.
+	// DefaultWaitTimeout bounds a wait (--timeout).
 	DefaultWaitTimeout = 5 * time.Minute
+	// DefaultDemoWaitTimeout bounds demo's wait: a few instances of a tiny
+	// image on this machine.
+	DefaultDemoWaitTimeout = 3 * time.Minute
 	// DefaultMaxCrashes gives up once every instance crashed this often
 	// (--max-crashes): the third crash is the first that the BBS does not
 	// restart at once (DESIGN 6.3), so waiting longer only waits out backoff.

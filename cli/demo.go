@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -102,15 +103,37 @@ func ensureDemo(ctx context.Context, g *Globals, api *API, lrp *models.DesiredLR
 		return lrp.Instances, nil
 	}
 	fmt.Fprintf(g.Out, "%s already exists, running %s\n", lrp.ProcessGuid, existing.RootFS)
-	if existing.Instances >= lrp.Instances {
-		return existing.Instances, nil
+	n := existing.Instances
+	if n < lrp.Instances {
+		n = lrp.Instances
+		if err := api.do(ctx, http.MethodPut, "/v1/desired_lrps/"+url.PathEscape(lrp.ProcessGuid), models.DesiredLRPUpdate{Instances: &n}, nil); err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(g.Out, "scaled %s from %d to %d instance(s)\n", lrp.ProcessGuid, existing.Instances, n)
 	}
-	n := lrp.Instances
-	if err := api.do(ctx, http.MethodPut, "/v1/desired_lrps/"+url.PathEscape(lrp.ProcessGuid), models.DesiredLRPUpdate{Instances: &n}, nil); err != nil {
-		return 0, err
+	return n, restartCrashed(ctx, g, api, lrp.ProcessGuid, n)
+}
+
+// restartCrashed restarts at once the instances of app that wait out a
+// crash backoff (up to 16 min): demo is asked to make the app run now, and
+// what made it crash (a state dir its containers could not reach, say) may
+// be fixed since.
+func restartCrashed(ctx context.Context, g *Globals, api *API, app string, n int) error {
+	lrps, err := api.actualLRPs(ctx, app)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(g.Out, "scaled %s from %d to %d instance(s)\n", lrp.ProcessGuid, existing.Instances, n)
-	return n, nil
+	for _, a := range ordinary(lrps) {
+		if a.Index >= n || a.State != models.ActualLRPStateCrashed {
+			continue
+		}
+		path := "/v1/actual_lrps/" + url.PathEscape(app) + "/index/" + strconv.Itoa(a.Index)
+		if err := api.do(ctx, http.MethodDelete, path, nil, nil); err != nil {
+			return fmt.Errorf("restarting %s/%d: %w", app, a.Index, err)
+		}
+		fmt.Fprintf(g.Out, "restarting %s/%d, which crashed %d time(s): %s\n", app, a.Index, a.CrashCount, a.CrashReason)
+	}
+	return nil
 }
 
 // createApp keeps the CLI's domain fresh and submits lrp.

@@ -69,10 +69,16 @@ type watch struct {
 	unplaceableSince map[int]time.Time
 	// told is the last note printed per index, so each is printed once.
 	told map[int]string
+	// crashesBefore is each index's crash count when first seen: only a
+	// crash during this wait counts toward giving up, so that an app that
+	// crashed out before (under a broken state dir, say) and now waits out
+	// its backoff is given its restart.
+	crashesBefore map[int]int
 }
 
 func newWatch(app string, n, maxCrashes int) *watch {
-	return &watch{app: app, n: n, maxCrashes: maxCrashes, unplaceableSince: map[int]time.Time{}, told: map[int]string{}}
+	return &watch{app: app, n: n, maxCrashes: maxCrashes,
+		unplaceableSince: map[int]time.Time{}, told: map[int]string{}, crashesBefore: map[int]int{}}
 }
 
 // verdict is what one look at the instances says.
@@ -81,6 +87,9 @@ type verdict struct {
 	done             bool
 	notes            []string // new news of failing instances, to print
 	giveUp           *GaveUpError
+	// lastTrouble is the latest crash reason or placement error of an
+	// instance that is not running, for a wait that times out.
+	lastTrouble string
 }
 
 // observe looks at the app's actual LRPs at now.
@@ -112,15 +121,21 @@ func (w *watch) observe(lrps []*models.ActualLRP, now time.Time) verdict {
 		if a.State != models.ActualLRPStateRunning {
 			v.done = false
 		}
-		if a.State == models.ActualLRPStateRunning || a.CrashCount < w.maxCrashes {
+		before, seen := w.crashesBefore[i]
+		if !seen {
+			before = a.CrashCount
+			w.crashesBefore[i] = before
+		}
+		if a.State == models.ActualLRPStateRunning || a.CrashCount < w.maxCrashes || a.CrashCount == before {
 			allCrashedOut = false
 		}
-		if a.CrashCount > 0 && a.CrashReason != "" && (lastCrash == nil || a.Since > lastCrash.Since) {
+		if a.State != models.ActualLRPStateRunning && a.CrashCount > 0 && a.CrashReason != "" && (lastCrash == nil || a.Since > lastCrash.Since) {
 			lastCrash = a
 		}
 		if a.State == models.ActualLRPStateUnclaimed {
 			unclaimed++
 			if a.PlacementError != "" {
+				v.lastTrouble = a.PlacementError
 				if _, ok := w.unplaceableSince[i]; !ok {
 					w.unplaceableSince[i] = now
 				}
@@ -138,6 +153,9 @@ func (w *watch) observe(lrps []*models.ActualLRP, now time.Time) verdict {
 			v.notes = append(v.notes, note)
 			w.told[i] = note
 		}
+	}
+	if v.lastTrouble == "" && lastCrash != nil {
+		v.lastTrouble = lastCrash.CrashReason
 	}
 	switch {
 	case v.done:
@@ -204,7 +222,11 @@ func waitRunning(ctx context.Context, g *Globals, api *API, app string, n int, o
 			return v.giveUp
 		case clk.Now().After(deadline):
 			fmt.Fprintln(g.Out)
-			return fmt.Errorf("timed out after %s with %d of %d instances running", o.timeout, v.running, n)
+			err := fmt.Errorf("timed out after %s with %d of %d instances running", o.timeout, v.running, n)
+			if v.lastTrouble != "" {
+				err = fmt.Errorf("%w; last trouble: %s", err, v.lastTrouble)
+			}
+			return err
 		}
 		select {
 		case <-ctx.Done():

@@ -25,9 +25,20 @@ const (
 var _ = Describe("Waiting for an app's instances", func() {
 	t0 := time.Unix(1_000_000, 0)
 
-	DescribeTable("one look at three wanted instances decides whether to go on",
+	// fresh is how a just-created app's n instances first look.
+	fresh := func(n int) []*models.ActualLRP {
+		var lrps []*models.ActualLRP
+		for i := 0; i < n; i++ {
+			lrps = append(lrps, instance(i, unclaimed, 0, "", ""))
+		}
+		return lrps
+	}
+
+	DescribeTable("a look at three wanted instances of a new app decides whether to go on",
 		func(lrps []*models.ActualLRP, done bool, cause string) {
-			v := newWatch("web", 3, DefaultMaxCrashes).observe(lrps, t0)
+			w := newWatch("web", 3, DefaultMaxCrashes)
+			w.observe(fresh(3), t0)
+			v := w.observe(lrps, t0)
 			Expect(v.done).To(Equal(done))
 			if cause == "" {
 				Expect(v.giveUp).To(BeNil())
@@ -80,11 +91,33 @@ var _ = Describe("Waiting for an app's instances", func() {
 
 	It("gives the latest crash reason when it gives up", func() {
 		w := newWatch("web", 2, 3)
+		w.observe(fresh(2), t0)
 		older := instance(0, crashed, 3, "Exited with status 2", "")
 		newer := instance(1, crashed, 3, "out of memory", "")
 		older.Since, newer.Since = 10, 20
 		v := w.observe([]*models.ActualLRP{older, newer}, t0)
 		Expect(v.giveUp).To(MatchError("web: every instance crashed 3 times or more: out of memory"))
+	})
+
+	It("counts only crashes during the wait: an app that crashed out before gets its restart", func() {
+		w := newWatch("web", 1, 3)
+		before := []*models.ActualLRP{instance(0, crashed, 3, "error preparing rootfs", "")}
+		v := w.observe(before, t0)
+		Expect(v.giveUp).To(BeNil())
+		Expect(v.notes).To(Equal([]string{"  web/0 crashed 3 times: error preparing rootfs"}))
+		Expect(w.observe([]*models.ActualLRP{instance(0, claimed, 3, "error preparing rootfs", "")}, t0.Add(30*time.Second)).giveUp).To(BeNil())
+		v = w.observe([]*models.ActualLRP{instance(0, crashed, 4, "Exited with status 1", "")}, t0.Add(40*time.Second))
+		Expect(v.giveUp).To(MatchError("web: every instance crashed 3 times or more: Exited with status 1"))
+	})
+
+	It("keeps the latest trouble of an instance that is not running, for a wait that times out", func() {
+		w := newWatch("web", 2, 3)
+		v := w.observe([]*models.ActualLRP{instance(0, running, 1, "Exited with status 9", ""), instance(1, claimed, 0, "", "")}, t0)
+		Expect(v.lastTrouble).To(BeEmpty(), "a running instance's old crash is no trouble")
+		v = w.observe([]*models.ActualLRP{instance(0, running, 1, "Exited with status 9", ""), instance(1, crashed, 1, "out of memory", "")}, t0)
+		Expect(v.lastTrouble).To(Equal("out of memory"))
+		v = w.observe([]*models.ActualLRP{instance(0, running, 1, "Exited with status 9", ""), instance(1, unclaimed, 1, "out of memory", "no room")}, t0)
+		Expect(v.lastTrouble).To(Equal("no room"), "a placement error is the news")
 	})
 
 	It("never gives up on crashes with --max-crashes 0", func() {

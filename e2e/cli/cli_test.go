@@ -75,6 +75,48 @@ var _ = Describe("The diego command against a running cluster", func() {
 		})
 	})
 
+	Describe("demo on an app that crashed out", func() {
+		It("restarts it at once rather than wait out its backoff, and it serves", func() {
+			out, errOut, code := w.CLI("demo", "--registry", w.RegistryHost, "--app", "phoenix", "--instances", "1")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("phoenix: 1 instance(s) running"))
+
+			crashCount := func() (int, error) {
+				lrps, err := w.ActualLRPs("phoenix")
+				if err != nil || len(lrps) == 0 {
+					return -1, err
+				}
+				return lrps[0].CrashCount, nil
+			}
+			for crash := 1; crash <= 3; crash++ {
+				Eventually(runningCount("phoenix"), 30*time.Second, 200*time.Millisecond).Should(Equal(1))
+				Eventually(func() (int, error) {
+					resp, err := w.Get("phoenix.localhost", "/exit?code=7")
+					return resp.Status, err
+				}, 10*time.Second, 200*time.Millisecond).Should(Equal(http.StatusOK))
+				Eventually(crashCount, 10*time.Second, 200*time.Millisecond).Should(Equal(crash))
+			}
+			lrps, err := w.ActualLRPs("phoenix")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(lrps[0].State).To(Equal(models.ActualLRPStateCrashed), "the third crash backs off 30 s")
+
+			started := time.Now()
+			out, errOut, code = w.CLI("demo", "--registry", w.RegistryHost, "--app", "phoenix", "--instances", "1")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("phoenix already exists"))
+			Expect(out).To(ContainSubstring("restarting phoenix/0, which crashed 3 time(s): Exited with status 7"))
+			Expect(out).To(ContainSubstring("phoenix: 1 instance(s) running"))
+			Expect(time.Since(started)).To(BeNumerically("<", 25*time.Second), "it did not wait out the backoff")
+			Eventually(func() (int, error) {
+				resp, err := w.Get("phoenix.localhost", "/")
+				return resp.Status, err
+			}, 10*time.Second, 200*time.Millisecond).Should(Equal(http.StatusOK))
+
+			_, errOut, code = w.CLI("delete", "phoenix")
+			Expect(code).To(Equal(0), errOut)
+		})
+	})
+
 	Describe("waits that cannot succeed", func() {
 		It("create gives up by the third crash of an app whose command exits 1, saying why", func() {
 			busybox, err := w.PushBusybox()
@@ -93,6 +135,15 @@ var _ = Describe("The diego command against a running cluster", func() {
 			Expect(lrps).To(HaveLen(1))
 			Expect(lrps[0].CrashCount).To(Equal(3))
 			Expect(lrps[0].State).To(Equal(models.ActualLRPStateCrashed))
+
+			// diego demo under its name replaces it: an app's image cannot change in place.
+			out, errOut, code = w.CLI("demo", "--registry", w.RegistryHost, "--app", "crashy", "--instances", "1")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("crashy exists but runs " + world.RootFS(busybox) + ": replacing it"))
+			Expect(out).To(ContainSubstring("crashy: 1 instance(s) running"))
+			desired, err := w.DesiredLRP("crashy")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(desired.RootFS).To(Equal(world.RootFS(w.RegistryHost + "/diego-demo:latest")))
 
 			_, errOut, code = w.CLI("delete", "crashy")
 			Expect(code).To(Equal(0), errOut)

@@ -120,34 +120,22 @@ func (w *watch) observe(lrps []*models.ActualLRP, now time.Time) verdict {
 		}
 		if a.State != models.ActualLRPStateRunning {
 			v.done = false
+			if a.CrashCount > 0 && a.CrashReason != "" && (lastCrash == nil || a.Since > lastCrash.Since) {
+				lastCrash = a
+			}
 		}
-		before, seen := w.crashesBefore[i]
-		if !seen {
-			before = a.CrashCount
-			w.crashesBefore[i] = before
-		}
-		if a.State == models.ActualLRPStateRunning || a.CrashCount < w.maxCrashes || a.CrashCount == before {
+		if !w.crashedOut(i, a) {
 			allCrashedOut = false
-		}
-		if a.State != models.ActualLRPStateRunning && a.CrashCount > 0 && a.CrashReason != "" && (lastCrash == nil || a.Since > lastCrash.Since) {
-			lastCrash = a
 		}
 		if a.State == models.ActualLRPStateUnclaimed {
 			unclaimed++
 			if a.PlacementError != "" {
 				v.lastTrouble = a.PlacementError
-				if _, ok := w.unplaceableSince[i]; !ok {
-					w.unplaceableSince[i] = now
-				}
-				if now.Sub(w.unplaceableSince[i]) >= unplaceableFor {
-					unplaceable++
-					placementError = a.PlacementError
-				}
-			} else {
-				delete(w.unplaceableSince, i)
 			}
-		} else {
-			delete(w.unplaceableSince, i)
+		}
+		if w.unplaceable(i, a, now) {
+			unplaceable++
+			placementError = a.PlacementError
 		}
 		if note := w.note(a); note != "" && note != w.told[i] {
 			v.notes = append(v.notes, note)
@@ -169,6 +157,32 @@ func (w *watch) observe(lrps []*models.ActualLRP, now time.Time) verdict {
 		v.giveUp = &GaveUpError{App: w.app, Cause: fmt.Sprintf("%d instance(s) cannot be placed", unplaceable), Reason: placementError}
 	}
 	return v
+}
+
+// crashedOut says whether index i, now a, is down having crashed at least
+// maxCrashes times, one of them during this wait.
+func (w *watch) crashedOut(i int, a *models.ActualLRP) bool {
+	before, seen := w.crashesBefore[i]
+	if !seen {
+		before = a.CrashCount
+		w.crashesBefore[i] = before
+	}
+	return a.State != models.ActualLRPStateRunning && a.CrashCount >= w.maxCrashes && a.CrashCount > before
+}
+
+// unplaceable says whether index i, now a, is unclaimed and has carried a
+// placement error for unplaceableFor without a break.
+func (w *watch) unplaceable(i int, a *models.ActualLRP, now time.Time) bool {
+	if a.State != models.ActualLRPStateUnclaimed || a.PlacementError == "" {
+		delete(w.unplaceableSince, i)
+		return false
+	}
+	since, ok := w.unplaceableSince[i]
+	if !ok {
+		since = now
+		w.unplaceableSince[i] = now
+	}
+	return now.Sub(since) >= unplaceableFor
 }
 
 // note is what to say about an instance that is not running: its placement
@@ -199,20 +213,24 @@ func waitRunning(ctx context.Context, g *Globals, api *API, app string, n int, o
 	started := clk.Now()
 	deadline := started.Add(o.timeout)
 	w := newWatch(app, n, o.maxCrashes)
+	barWidth := 0
 	for {
 		lrps, err := api.actualLRPs(ctx, app)
 		if err != nil {
 			return err
 		}
 		v := w.observe(lrps, clk.Now())
-		if len(v.notes) > 0 {
-			fmt.Fprintf(g.Out, "\n%s\n", strings.Join(v.notes, "\n"))
+		// A note takes the progress line's place (padded over it) and the
+		// bar is drawn again below, so notes read as a log above the bar.
+		for _, note := range v.notes {
+			fmt.Fprintf(g.Out, "\r%-*s\n", barWidth, note)
 		}
-		fmt.Fprintf(g.Out, "\r%s %d/%d running", bar(v.running, n, 30), v.running, n)
+		line := fmt.Sprintf("%s %d/%d running", bar(v.running, n, 30), v.running, n)
 		if v.crashed > 0 {
-			fmt.Fprintf(g.Out, ", %d crashed", v.crashed)
+			line += fmt.Sprintf(", %d crashed", v.crashed)
 		}
-		fmt.Fprint(g.Out, "   ")
+		fmt.Fprintf(g.Out, "\r%-*s", barWidth, line)
+		barWidth = max(barWidth, len(line))
 		switch {
 		case v.done:
 			fmt.Fprintf(g.Out, "\n%s: %d instance(s) running (%.1fs)\n", app, n, clk.Since(started).Seconds())

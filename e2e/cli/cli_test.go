@@ -275,6 +275,14 @@ var _ = Describe("The diego command against a running cluster", func() {
 				Should(Equal(map[int]bool{0: true}))
 		})
 
+		It("update --instances waits, as scale does, until every instance runs", func() {
+			out, errOut, code := w.CLI("update", "web", "--instances", "2")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(HavePrefix("updated web\n"))
+			Expect(out).To(MatchRegexp(`web: 2 instance\(s\) running \(\d+\.\ds\)\n$`))
+			Expect(w.RunningIndices("web")).To(HaveLen(2))
+		})
+
 		It("delete forgets the app, stops it and unroutes it", func() {
 			out, errOut, code := w.CLI("delete", "web")
 			Expect(code).To(Equal(0), errOut)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -40,6 +39,7 @@ type createOptions struct {
 
 func newCreateCommand(g *Globals) *cobra.Command {
 	o := createOptions{}
+	var wait waitOptions
 	cmd := &cobra.Command{
 		Use:   "create APP IMAGE",
 		Short: "Run an image as an app: instances, routed at APP.localhost by default",
@@ -62,10 +62,14 @@ func newCreateCommand(g *Globals) *cobra.Command {
 				fmt.Fprintf(g.Out, ", routed at %s", strings.Join(hosts, ", "))
 			}
 			fmt.Fprintln(g.Out)
-			return nil
+			if wait.noWait {
+				return nil
+			}
+			return waitRunning(ctx, g, api, lrp.ProcessGuid, lrp.Instances, wait)
 		},
 	}
 	o.bind(cmd.Flags())
+	wait.bind(cmd.Flags(), DefaultWaitTimeout, true)
 	return cmd
 }
 
@@ -176,8 +180,7 @@ func routeHosts(routes models.Routes) []string {
 }
 
 func newScaleCommand(g *Globals) *cobra.Command {
-	var noWait bool
-	var timeout time.Duration
+	var wait waitOptions
 	cmd := &cobra.Command{
 		Use:   "scale APP N",
 		Short: "Change the number of instances and wait until they all run",
@@ -191,48 +194,15 @@ func newScaleCommand(g *Globals) *cobra.Command {
 			if err := api.do(cmd.Context(), http.MethodPut, "/v1/desired_lrps/"+url.PathEscape(args[0]), models.DesiredLRPUpdate{Instances: &n}, nil); err != nil {
 				return err
 			}
-			if noWait {
+			if wait.noWait {
 				fmt.Fprintf(g.Out, "scaling %s to %d\n", args[0], n)
 				return nil
 			}
-			return waitRunning(cmd.Context(), g, api, args[0], n, timeout)
+			return waitRunning(cmd.Context(), g, api, args[0], n, wait)
 		},
 	}
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return without waiting for the instances")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait")
+	wait.bind(cmd.Flags(), DefaultWaitTimeout, true)
 	return cmd
-}
-
-// waitRunning draws a progress bar until exactly n instances of app run.
-func waitRunning(ctx context.Context, g *Globals, api *API, app string, n int, timeout time.Duration) error {
-	started := time.Now()
-	deadline := started.Add(timeout)
-	for {
-		lrps, err := api.actualLRPs(ctx, app)
-		if err != nil {
-			return err
-		}
-		running, crashed := countStates(lrps, n)
-		fmt.Fprintf(g.Out, "\r%s %d/%d running", bar(running, n, 30), running, n)
-		if crashed > 0 {
-			fmt.Fprintf(g.Out, ", %d crashed", crashed)
-		}
-		fmt.Fprint(g.Out, "   ")
-		if running == n && len(ordinary(lrps)) == n {
-			fmt.Fprintf(g.Out, "\n%s: %d instance(s) running (%.1fs)\n", app, n, time.Since(started).Seconds())
-			return nil
-		}
-		if time.Now().After(deadline) {
-			fmt.Fprintln(g.Out)
-			return fmt.Errorf("timed out after %s with %d of %d instances running", timeout, running, n)
-		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(g.Out)
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
 
 func ordinary(lrps []*models.ActualLRP) []*models.ActualLRP {
@@ -245,36 +215,14 @@ func ordinary(lrps []*models.ActualLRP) []*models.ActualLRP {
 	return out
 }
 
-func countStates(lrps []*models.ActualLRP, n int) (running, crashed int) {
-	for _, a := range ordinary(lrps) {
-		if a.Index >= n {
-			continue
-		}
-		switch a.State {
-		case models.ActualLRPStateRunning:
-			running++
-		case models.ActualLRPStateCrashed:
-			crashed++
-		}
-	}
-	return running, crashed
-}
-
-func bar(done, total, width int) string {
-	if total <= 0 {
-		return "[" + strings.Repeat("=", width) + "]"
-	}
-	filled := done * width / total
-	return "[" + strings.Repeat("=", filled) + strings.Repeat(" ", width-filled) + "]"
-}
-
 func newUpdateCommand(g *Globals) *cobra.Command {
 	var instances int
 	var routes []string
 	var annotation string
+	var wait waitOptions
 	cmd := &cobra.Command{
 		Use:   "update APP",
-		Short: "Change an app's instances, routes or annotation",
+		Short: "Change an app's instances, routes or annotation (a change of instances waits for them)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api := g.api()
@@ -308,9 +256,13 @@ func newUpdateCommand(g *Globals) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(g.Out, "updated %s\n", args[0])
-			return nil
+			if update.Instances == nil || wait.noWait {
+				return nil
+			}
+			return waitRunning(cmd.Context(), g, api, args[0], instances, wait)
 		},
 	}
+	wait.bind(cmd.Flags(), DefaultWaitTimeout, true)
 	cmd.Flags().IntVarP(&instances, "instances", "i", 0, "number of instances")
 	cmd.Flags().StringSliceVarP(&routes, "route", "r", nil, "hostnames (replaces the current ones)")
 	cmd.Flags().StringVar(&annotation, "annotation", "", "free text kept with the app")

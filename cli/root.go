@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"code.cloudfoundry.org/clock"
 	"github.com/spf13/cobra"
 )
 
@@ -16,6 +17,15 @@ type Globals struct {
 	Username string
 	Password string
 	Out      io.Writer
+	// Clock times waits; nil is the real clock.
+	Clock clock.Clock
+}
+
+func (g *Globals) clock() clock.Clock {
+	if g.Clock == nil {
+		return clock.NewClock()
+	}
+	return g.Clock
 }
 
 // NewRoot builds the command tree.

@@ -148,6 +148,9 @@ type Cell struct {
 	GardenDebug  int
 	StateDir     string
 	GardenSocket string
+	// UIDMapStart is the host uid (and gid) its containers' root maps to;
+	// each cell has its own 65536 ids.
+	UIDMapStart uint32
 }
 
 // CellLayout gives cell i (0-based) its own zone, bridge, subnet, port range,
@@ -167,5 +170,6 @@ func (c Config) CellLayout(i int) Cell {
 		GardenDebug:  c.DebugBasePort + 101 + 2*i,
 		StateDir:     dir,
 		GardenSocket: filepath.Join(dir, "garden.sock"),
+		UIDMapStart:  uint32(100000 + i*65536),
 	}
 }

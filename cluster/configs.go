@@ -109,7 +109,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"port_range_start":    cell.PortStart,
 			"port_range_end":      cell.PortEnd,
 			"external_ip":         "127.0.0.1",
-			"uid_map_start":       100000 + i*65536,
+			"uid_map_start":       cell.UIDMapStart,
 			"insecure_registries": []string{c.Addresses.Registry},
 			// Every cell's containers and, with isolated cells, the brain's and
 			// the cells' link: no container reaches another cell's containers

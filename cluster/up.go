@@ -50,6 +50,9 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	if err := Preflight(cfg); err != nil {
 		return nil, nil, err
 	}
+	if err := prepareStateDir(cfg); err != nil {
+		return nil, nil, err
+	}
 	c := &Cluster{Config: cfg, Children: map[string]*Child{}}
 	local := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 	c.Addresses = Addresses{

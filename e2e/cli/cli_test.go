@@ -46,6 +46,122 @@ var _ = Describe("The diego command against a running cluster", func() {
 			Eventually(func() map[int]bool { return answeringIndices("demo.localhost", 6) }, 10*time.Second, 200*time.Millisecond).
 				Should(Equal(map[int]bool{0: true, 1: true}))
 		})
+
+		It("run again, says the app exists, scales it up to what is asked, and prints the same next steps", func() {
+			out, errOut, code := w.CLI("demo", "--registry", w.RegistryHost, "--app", "demo", "--instances", "3")
+			Expect(code).To(Equal(0), errOut)
+			Expect(errOut).To(BeEmpty())
+			Expect(out).To(ContainSubstring("demo already exists, running " + world.RootFS(w.RegistryHost+"/diego-demo:latest")))
+			Expect(out).To(ContainSubstring("scaled demo from 2 to 3 instance(s)"))
+			Expect(out).To(ContainSubstring("demo: 3 instance(s) running"))
+			Expect(out).To(ContainSubstring("try: curl http://demo.localhost:8080/"))
+
+			desired, err := w.DesiredLRP("demo")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(desired.Instances).To(Equal(3))
+			Eventually(func() map[int]bool { return answeringIndices("demo.localhost", 9) }, 10*time.Second, 200*time.Millisecond).
+				Should(Equal(map[int]bool{0: true, 1: true, 2: true}))
+		})
+
+		It("run a third time with fewer instances, leaves the app as it is and exits 0", func() {
+			out, errOut, code := w.CLI("demo", "--registry", w.RegistryHost, "--app", "demo", "--instances", "1")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("demo already exists"))
+			Expect(out).NotTo(ContainSubstring("scaled"))
+			Expect(out).To(ContainSubstring("demo: 3 instance(s) running"))
+			resp, err := w.Get("demo.localhost", "/")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Status).To(Equal(http.StatusOK))
+		})
+	})
+
+	Describe("demo on an app that crashed out", func() {
+		It("restarts it at once rather than wait out its backoff, and it serves", func() {
+			out, errOut, code := w.CLI("demo", "--registry", w.RegistryHost, "--app", "phoenix", "--instances", "1")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("phoenix: 1 instance(s) running"))
+
+			crashCount := func() (int, error) {
+				lrps, err := w.ActualLRPs("phoenix")
+				if err != nil || len(lrps) == 0 {
+					return -1, err
+				}
+				return lrps[0].CrashCount, nil
+			}
+			for crash := 1; crash <= 3; crash++ {
+				Eventually(runningCount("phoenix"), 30*time.Second, 200*time.Millisecond).Should(Equal(1))
+				Eventually(func() (int, error) {
+					resp, err := w.Get("phoenix.localhost", "/exit?code=7")
+					return resp.Status, err
+				}, 10*time.Second, 200*time.Millisecond).Should(Equal(http.StatusOK))
+				Eventually(crashCount, 10*time.Second, 200*time.Millisecond).Should(Equal(crash))
+			}
+			lrps, err := w.ActualLRPs("phoenix")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(lrps[0].State).To(Equal(models.ActualLRPStateCrashed), "the third crash backs off 30 s")
+
+			started := time.Now()
+			out, errOut, code = w.CLI("demo", "--registry", w.RegistryHost, "--app", "phoenix", "--instances", "1")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("phoenix already exists"))
+			Expect(out).To(ContainSubstring("restarting phoenix/0, which crashed 3 time(s): Exited with status 7"))
+			Expect(out).To(ContainSubstring("phoenix: 1 instance(s) running"))
+			Expect(time.Since(started)).To(BeNumerically("<", 25*time.Second), "it did not wait out the backoff")
+			Eventually(func() (int, error) {
+				resp, err := w.Get("phoenix.localhost", "/")
+				return resp.Status, err
+			}, 10*time.Second, 200*time.Millisecond).Should(Equal(http.StatusOK))
+
+			_, errOut, code = w.CLI("delete", "phoenix")
+			Expect(code).To(Equal(0), errOut)
+		})
+	})
+
+	Describe("waits that cannot succeed", func() {
+		It("create gives up by the third crash of an app whose command exits 1, saying why", func() {
+			busybox, err := w.PushBusybox()
+			Expect(err).NotTo(HaveOccurred())
+			started := time.Now()
+			out, errOut, code := w.CLI("create", "crashy", busybox, "--command", "false", "--no-routes")
+			Expect(code).To(Equal(1), out)
+			Expect(time.Since(started)).To(BeNumerically("<", time.Minute))
+			Expect(out).To(ContainSubstring("crashy/0 crashed 1 time: Exited with status 1"))
+			Expect(errOut).To(Equal("diego: crashy: every instance crashed 3 times or more: Exited with status 1\n"))
+
+			// It stopped at the third crash: the BBS holds the instance
+			// CRASHED for 30 s from there, so no fourth has come.
+			lrps, err := w.ActualLRPs("crashy")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(lrps).To(HaveLen(1))
+			Expect(lrps[0].CrashCount).To(Equal(3))
+			Expect(lrps[0].State).To(Equal(models.ActualLRPStateCrashed))
+
+			// diego demo under its name replaces it: an app's image cannot change in place.
+			out, errOut, code = w.CLI("demo", "--registry", w.RegistryHost, "--app", "crashy", "--instances", "1")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(ContainSubstring("crashy exists but runs " + world.RootFS(busybox) + ": replacing it"))
+			Expect(out).To(ContainSubstring("crashy: 1 instance(s) running"))
+			desired, err := w.DesiredLRP("crashy")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(desired.RootFS).To(Equal(world.RootFS(w.RegistryHost + "/diego-demo:latest")))
+
+			_, errOut, code = w.CLI("delete", "crashy")
+			Expect(code).To(Equal(0), errOut)
+		})
+
+		It("create gives up when no cell can place an instance, with the placement error", func() {
+			busybox, err := w.PushBusybox()
+			Expect(err).NotTo(HaveOccurred())
+			started := time.Now()
+			out, errOut, code := w.CLI("create", "huge", busybox, "--command", "sleep 100",
+				"--memory", "10000000", "--no-routes", "--health-check", "none")
+			Expect(code).To(Equal(1), out)
+			Expect(time.Since(started)).To(BeNumerically("<", 30*time.Second))
+			Expect(out).To(ContainSubstring("huge/0 cannot be placed: insufficient resources: "))
+			Expect(errOut).To(MatchRegexp(`^diego: huge: 1 instance\(s\) cannot be placed: insufficient resources: .*\n$`))
+			_, errOut, code = w.CLI("delete", "huge")
+			Expect(code).To(Equal(0), errOut)
+		})
 	})
 
 	Describe("an app's life", Ordered, func() {
@@ -60,7 +176,8 @@ var _ = Describe("The diego command against a running cluster", func() {
 		It("create starts the app, routed at APP.localhost with its env", func() {
 			out, errOut, code := w.CLI("create", "web", image, "--env", "GREETING=hello")
 			Expect(code).To(Equal(0), errOut)
-			Expect(out).To(Equal("created web: 1 instance(s) of " + world.RootFS(image) + ", routed at web.localhost\n"))
+			Expect(out).To(HavePrefix("created web: 1 instance(s) of " + world.RootFS(image) + ", routed at web.localhost\n"))
+			Expect(out).To(MatchRegexp(`web: 1 instance\(s\) running \(\d+\.\ds\)\n$`))
 
 			desired, err := w.DesiredLRP("web")
 			Expect(err).NotTo(HaveOccurred())
@@ -156,6 +273,14 @@ var _ = Describe("The diego command against a running cluster", func() {
 			Eventually(func() ([]*models.ActualLRP, error) { return w.ActualLRPs("web") }, 10*time.Second, 200*time.Millisecond).Should(HaveLen(1))
 			Eventually(func() map[int]bool { return answeringIndices("web.localhost", 6) }, 5*time.Second, 200*time.Millisecond).
 				Should(Equal(map[int]bool{0: true}))
+		})
+
+		It("update --instances waits, as scale does, until every instance runs", func() {
+			out, errOut, code := w.CLI("update", "web", "--instances", "2")
+			Expect(code).To(Equal(0), errOut)
+			Expect(out).To(HavePrefix("updated web\n"))
+			Expect(out).To(MatchRegexp(`web: 2 instance\(s\) running \(\d+\.\ds\)\n$`))
+			Expect(w.RunningIndices("web")).To(HaveLen(2))
 		})
 
 		It("delete forgets the app, stops it and unroutes it", func() {

@@ -92,10 +92,11 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 // containers do not survive a garden restart) and sets up the bridge and the
 // base iptables chains.
 func (b *Backend) Start(ctx context.Context) error {
-	if err := os.MkdirAll(b.cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", b.cfg.StateDir, err)
+	if err := prepareReachable("garden state_dir", b.cfg.StateDir, b.cfg.ContainerRoot()); err != nil {
+		return err
 	}
-	// Container roots (other users) reach their bundles' files through here.
+	// Container roots (other users) reach their bundles' files through
+	// here: search, but no listing of the handles.
 	if err := os.Chmod(b.cfg.StateDir, 0o711); err != nil {
 		return err
 	}

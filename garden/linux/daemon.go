@@ -10,6 +10,7 @@ import (
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/diego-runtime/diego/garden"
 	"github.com/diego-runtime/diego/garden/image"
+	"github.com/diego-runtime/diego/garden/reach"
 )
 
 // DaemonConfig is a whole garden: the backend, its image store and the socket
@@ -68,6 +69,9 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := prepareImageStoreParent(cfg); err != nil {
+		return nil, err
+	}
 	store, err := image.NewStore(logger, image.StoreConfig{
 		Dir:                cfg.ImageStoreDir,
 		PreloadedRootFSes:  cfg.PreloadedRootFSes,
@@ -76,6 +80,10 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The store made its own directory (0755); check it as runc will see it.
+	if err := reach.Check(cfg.ImageStoreDir, cfg.ContainerRoot()); err != nil {
+		return nil, fmt.Errorf("garden image_store_dir: %w", err)
 	}
 	b, err := New(logger, clk, cfg.Config, store)
 	if err != nil {

@@ -168,7 +168,7 @@ var _ = Describe("Actual LRPs", func() {
 			crash()
 			crash()
 			crash()
-			Expect(db.RestartCrashedActualLRP(ctx, logger, key)).To(MatchError(models.ErrConflict))
+			Expect(db.RestartCrashedActualLRP(ctx, logger, key)).To(MatchError(models.ErrResourceConflict))
 			clock.Increment(30 * time.Second)
 			Expect(db.RestartCrashedActualLRP(ctx, logger, key)).To(Succeed())
 			lrp := ordinary()

@@ -12,10 +12,10 @@ import (
 
 // The converger's calls (DESIGN 7.2). The converger decides from a snapshot;
 // each call here re-checks the decision's precondition on fresh records under
-// CAS and answers models.ErrConflict when the record has moved on.
+// CAS and answers models.ErrResourceConflict when the record has moved on.
 
 func conflict(format string, args ...any) error {
-	return models.ErrConflict.WithMessage(format, args...)
+	return models.ErrResourceConflict.WithMessage(format, args...)
 }
 
 // CreateUnclaimedActualLRPs creates the missing ORDINARY records among indices

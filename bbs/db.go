@@ -24,7 +24,7 @@ const (
 	DefaultRequestTimeout = 5 * time.Second
 	DefaultCallTimeout    = 5 * time.Second
 	// casAttempts bounds the re-read-and-retry loop of one operation before it
-	// answers models.ErrConflict.
+	// answers models.ErrResourceConflict.
 	casAttempts = 8
 	// batchSize keeps every transaction within etcd's default 128 operations
 	// (one compare and one write per record, plus a guard).
@@ -300,7 +300,7 @@ func (db *DB) casLoop(ctx context.Context, op string, attempt func(ctx context.C
 		}
 		fast = true // the failed transaction refreshed the cache
 	}
-	return models.ErrConflict.WithMessage("%s: lost %d races in a row", op, casAttempts)
+	return models.ErrResourceConflict.WithMessage("%s: lost %d races in a row", op, casAttempts)
 }
 
 // serializableReads marks a context whose reads may be served from the local

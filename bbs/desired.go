@@ -247,7 +247,7 @@ func (db *DB) reconcileIndices(ctx context.Context, logger lager.Logger, guid st
 		}
 		return nil
 	}
-	return models.ErrConflict.WithMessage("reconciling %s: lost %d races in a row", guid, casAttempts)
+	return models.ErrResourceConflict.WithMessage("reconciling %s: lost %d races in a row", guid, casAttempts)
 }
 
 // guardedWrite is one write and the compare that must hold for it.

@@ -168,7 +168,7 @@ var _ = Describe("Desired LRPs", func() {
 			close(errs)
 			for err := range errs {
 				if err != nil {
-					Expect(err).To(MatchError(models.ErrConflict))
+					Expect(err).To(MatchError(models.ErrResourceConflict))
 				}
 			}
 			stored, err := db.DesiredLRPByProcessGuid(ctx, logger, "web")

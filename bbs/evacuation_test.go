@@ -93,7 +93,7 @@ var _ = Describe("Evacuation and suspects", func() {
 	Describe("the converger's suspects", func() {
 		It("refuses to suspect an instance whose cell is present", func() {
 			registerCell("cell-old", newFakeRep())
-			Expect(db.MarkActualLRPSuspect(ctx, logger, key)).To(MatchError(models.ErrConflict))
+			Expect(db.MarkActualLRPSuspect(ctx, logger, key)).To(MatchError(models.ErrResourceConflict))
 		})
 
 		It("keeps a routed SUSPECT copy while a replacement is placed, and drops it once the replacement runs", func() {
@@ -101,7 +101,7 @@ var _ = Describe("Evacuation and suspects", func() {
 			Expect(actualsOf("web")).To(ConsistOf("0/ORDINARY/UNCLAIMED", "0/SUSPECT/RUNNING"))
 			Expect(actualAt("web", 0, models.PresenceSuspect).Routable).To(BeTrue())
 			Expect(auctioneer.lrpIndices("web")).To(Equal([]int{0, 0}))
-			Expect(db.RemoveSuspectActualLRP(ctx, logger, key)).To(MatchError(models.ErrConflict))
+			Expect(db.RemoveSuspectActualLRP(ctx, logger, key)).To(MatchError(models.ErrResourceConflict))
 
 			Expect(db.ClaimActualLRP(ctx, logger, key, repl)).To(Succeed())
 			Expect(db.StartActualLRP(ctx, logger, key, repl, newNet, true)).To(Succeed())

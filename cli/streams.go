@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,16 +47,64 @@ func formatLog(env models.LogEnvelope) string {
 	return fmt.Sprintf("%s [%s/%s] %s %s", ts, env.SourceType, env.SourceInstance, env.MessageType, env.Message)
 }
 
+// Event streams of the receptor: LRP events on /v1/events (the 2015 stream),
+// task events on /v1/events/tasks.
+const (
+	lrpEventsPath  = "/v1/events"
+	taskEventsPath = "/v1/events/tasks"
+)
+
 func newEventsCommand(g *Globals) *cobra.Command {
-	return &cobra.Command{
+	var only string
+	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "Stream every change of LRPs and tasks as it happens",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.api().sse(cmd.Context(), "/v1/events", func(event string, data []byte) bool {
-				fmt.Fprintf(g.Out, "%s %s\n", event, data)
-				return true
-			})
+			var paths []string
+			switch only {
+			case "":
+				paths = []string{lrpEventsPath, taskEventsPath}
+			case "lrps":
+				paths = []string{lrpEventsPath}
+			case "tasks":
+				paths = []string{taskEventsPath}
+			default:
+				return fmt.Errorf("--only must be lrps or tasks, not %q", only)
+			}
+			return followEvents(cmd.Context(), g, paths)
 		},
 	}
+	cmd.Flags().StringVar(&only, "only", "", "stream only lrps or only tasks (default both)")
+	return cmd
+}
+
+// followEvents prints the events of every stream in paths as they come, one
+// line each, until one stream ends (the others are then closed) or ctx ends.
+func followEvents(ctx context.Context, g *Globals, paths []string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex // one line at a time from concurrent streams
+	print := func(event string, data []byte) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(g.Out, "%s %s\n", event, data)
+		return true
+	}
+	errs := make(chan error, len(paths))
+	for _, path := range paths {
+		go func(path string) {
+			if err := g.api().sse(ctx, path, print); err != nil {
+				errs <- fmt.Errorf("reading %s: %w", path, err)
+				return
+			}
+			errs <- nil
+		}(path)
+	}
+	first := <-errs
+	cancel()
+	for range paths[1:] {
+		<-errs
+	}
+	return first
 }

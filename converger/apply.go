@@ -78,7 +78,7 @@ type job struct {
 // showed: the BBS refused the stale proposal, which is the expected outcome of a
 // race and needs no attention.
 func movedOn(err error) bool {
-	return errors.Is(err, models.ErrConflict) || errors.Is(err, models.ErrInvalidStateTransition) ||
+	return errors.Is(err, models.ErrResourceConflict) || errors.Is(err, models.ErrInvalidStateTransition) ||
 		errors.Is(err, models.ErrActualLRPIndexNotFound) || errors.Is(err, models.ErrTaskNotFound) ||
 		errors.Is(err, models.ErrTaskNotDeletable) || errors.Is(err, models.ErrDesiredLRPNotFound) ||
 		errors.Is(err, models.ErrActualLRPCannotBeClaimed)

@@ -12,6 +12,10 @@ type Action struct {
 	Parallel     *ParallelAction     `json:"parallel,omitempty"`
 	Serial       *SerialAction       `json:"serial,omitempty"`
 	Codependent  *CodependentAction  `json:"codependent,omitempty"`
+
+	// malformed says why a decoded node is not one known kind ("unknown
+	// action kind \"x\""); validation reports it at the node's path.
+	malformed string
 }
 
 // ResourceLimits are per-process rlimits.
@@ -25,7 +29,7 @@ type RunAction struct {
 	Args              []string       `json:"args,omitempty"`
 	Dir               string         `json:"dir,omitempty"`
 	Env               []EnvVar       `json:"env,omitempty"`
-	User              string         `json:"user,omitempty"`
+	User              string         `json:"user"`
 	ResourceLimits    ResourceLimits `json:"resource_limits"`
 	LogSource         string         `json:"log_source,omitempty"`
 	SuppressLogOutput bool           `json:"suppress_log_output,omitempty"`
@@ -38,9 +42,9 @@ type DownloadAction struct {
 	Artifact          string `json:"artifact,omitempty"`
 	From              string `json:"from"`
 	To                string `json:"to"`
-	CacheKey          string `json:"cache_key,omitempty"`
+	CacheKey          string `json:"cache_key"`
 	LogSource         string `json:"log_source,omitempty"`
-	User              string `json:"user,omitempty"`
+	User              string `json:"user"`
 	ChecksumAlgorithm string `json:"checksum_algorithm,omitempty"`
 	ChecksumValue     string `json:"checksum_value,omitempty"`
 }
@@ -51,15 +55,15 @@ type UploadAction struct {
 	From      string `json:"from"`
 	To        string `json:"to"`
 	LogSource string `json:"log_source,omitempty"`
-	User      string `json:"user,omitempty"`
+	User      string `json:"user"`
 }
 
 // EmitProgressAction logs messages around Action.
 type EmitProgressAction struct {
 	Action               *Action `json:"action"`
-	StartMessage         string  `json:"start_message,omitempty"`
-	SuccessMessage       string  `json:"success_message,omitempty"`
-	FailureMessagePrefix string  `json:"failure_message_prefix,omitempty"`
+	StartMessage         string  `json:"start_message"`
+	SuccessMessage       string  `json:"success_message"`
+	FailureMessagePrefix string  `json:"failure_message_prefix"`
 	LogSource            string  `json:"log_source,omitempty"`
 }
 

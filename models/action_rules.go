@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -176,15 +177,20 @@ func EmitProgress(a *Action, start, success, failurePrefix string) *Action {
 	}}
 }
 
-// UnmarshalJSON accepts only an object with exactly one known, non-null key,
-// so that an ambiguous action never reaches validation or the executor.
+// UnmarshalJSON decodes an action node. A node that is not an object, or a
+// kind whose body has a wrong-typed or unknown field, is a decoding error
+// (InvalidJSON). A node of the right type but the wrong shape (no key, several
+// keys, an unknown kind, a null body) decodes into an action that remembers
+// why, so that validation names it by its path in the record (InvalidLRP,
+// InvalidTask), as the 2015 receptor answered.
 func (a *Action) UnmarshalJSON(data []byte) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
 		return err
 	}
 	if fields == nil {
-		return fmt.Errorf("an action must be an object, not null")
+		*a = Action{malformed: "must be an object, not null"}
+		return nil
 	}
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
@@ -192,49 +198,65 @@ func (a *Action) UnmarshalJSON(data []byte) error {
 	}
 	sort.Strings(keys)
 	if len(keys) != 1 {
-		return fmt.Errorf("an action must have exactly one key, got %d (%s)", len(keys), strings.Join(keys, ", "))
+		*a = Action{malformed: fmt.Sprintf("must have exactly one key naming the action kind, got %d (%s)", len(keys), strings.Join(keys, ", "))}
+		return nil
 	}
 	kind, raw := keys[0], fields[keys[0]]
-	if string(raw) == "null" {
-		return fmt.Errorf("action %q must be an object, not null", kind)
-	}
 	var out Action
-	var target any
-	switch kind {
-	case ActionKindRun:
-		out.Run = &RunAction{}
-		target = out.Run
-	case ActionKindDownload:
-		out.Download = &DownloadAction{}
-		target = out.Download
-	case ActionKindUpload:
-		out.Upload = &UploadAction{}
-		target = out.Upload
-	case ActionKindEmitProgress:
-		out.EmitProgress = &EmitProgressAction{}
-		target = out.EmitProgress
-	case ActionKindTimeout:
-		out.Timeout = &TimeoutAction{}
-		target = out.Timeout
-	case ActionKindTry:
-		out.Try = &TryAction{}
-		target = out.Try
-	case ActionKindParallel:
-		out.Parallel = &ParallelAction{}
-		target = out.Parallel
-	case ActionKindSerial:
-		out.Serial = &SerialAction{}
-		target = out.Serial
-	case ActionKindCodependent:
-		out.Codependent = &CodependentAction{}
-		target = out.Codependent
-	default:
-		return fmt.Errorf("unknown action kind %q", kind)
+	target := out.newKind(kind)
+	if target == nil {
+		*a = Action{malformed: fmt.Sprintf("unknown action kind %q", kind)}
+		return nil
 	}
-	if err := json.Unmarshal(raw, target); err != nil {
-		return fmt.Errorf("decoding %s action: %w", kind, err)
+	if string(bytes.TrimSpace(raw)) == "null" {
+		*a = Action{malformed: fmt.Sprintf("%s must be an object, not null", kind)}
+		return nil
+	}
+	// A custom unmarshaller does not inherit the outer decoder's
+	// DisallowUnknownFields, so an action refuses unknown fields itself.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(target); err != nil {
+		// Worded here: encoding/json would name the field relative to this
+		// node only, and the outer decoder passes the error on as it is.
+		return fmt.Errorf("%s action: %s", kind, describeJSONError(err))
 	}
 	*a = out
+	return nil
+}
+
+// newKind sets the field of kind to a fresh value and returns it, or returns
+// nil for an unknown kind.
+func (a *Action) newKind(kind string) any {
+	switch kind {
+	case ActionKindRun:
+		a.Run = &RunAction{}
+		return a.Run
+	case ActionKindDownload:
+		a.Download = &DownloadAction{}
+		return a.Download
+	case ActionKindUpload:
+		a.Upload = &UploadAction{}
+		return a.Upload
+	case ActionKindEmitProgress:
+		a.EmitProgress = &EmitProgressAction{}
+		return a.EmitProgress
+	case ActionKindTimeout:
+		a.Timeout = &TimeoutAction{}
+		return a.Timeout
+	case ActionKindTry:
+		a.Try = &TryAction{}
+		return a.Try
+	case ActionKindParallel:
+		a.Parallel = &ParallelAction{}
+		return a.Parallel
+	case ActionKindSerial:
+		a.Serial = &SerialAction{}
+		return a.Serial
+	case ActionKindCodependent:
+		a.Codependent = &CodependentAction{}
+		return a.Codependent
+	}
 	return nil
 }
 
@@ -266,12 +288,16 @@ func (v *validator) action(prefix string, a *Action, depth int) {
 		v.add(prefix, "nests actions deeper than %d", MaxActionDepth)
 		return
 	}
+	field := prefix
+	if field == "" {
+		field = "action"
+	}
+	if a.malformed != "" {
+		v.add(field, "%s", a.malformed)
+		return
+	}
 	kinds := a.kinds()
 	if len(kinds) != 1 {
-		field := prefix
-		if field == "" {
-			field = "action"
-		}
 		if len(kinds) == 0 {
 			v.add(field, "must have exactly one action kind, got none")
 		} else {

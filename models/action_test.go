@@ -68,27 +68,48 @@ var _ = Describe("Action", func() {
 			b, err := json.Marshal(a)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(b).To(MatchJSON(`{"serial":{"actions":[
-				{"download":{"from":"http://h/x.tgz","to":"/x","cache_key":"k"}},
-				{"timeout":{"timeout":60000000000,"action":{"try":{"action":{"run":{"path":"/x/run","args":["a"],"resource_limits":{}}}}}}}
+				{"download":{"from":"http://h/x.tgz","to":"/x","cache_key":"k","user":""}},
+				{"timeout":{"timeout":60000000000,"action":{"try":{"action":{"run":{"path":"/x/run","args":["a"],"resource_limits":{},"user":""}}}}}}
 			]}}`))
 			var back models.Action
 			Expect(json.Unmarshal(b, &back)).To(Succeed())
 			Expect(&back).To(Equal(a))
 		})
 
-		DescribeTable("refuses an ambiguous or unknown object",
+		DescribeTable("decodes an object of the wrong shape, which validation then names by its path",
+			func(body, field, reason string) {
+				var a models.Action
+				Expect(json.Unmarshal([]byte(body), &a)).To(Succeed())
+				Expect(a.Kind()).To(BeEmpty())
+				err := a.Validate()
+				Expect(fieldsOf(err)).To(ConsistOf(field))
+				Expect(err).To(MatchError(ContainSubstring(reason)))
+			},
+			Entry("two keys", `{"run":{"path":"/a"},"try":{"action":{"run":{"path":"/b"}}}}`, "action", "exactly one key naming the action kind, got 2 (run, try)"),
+			Entry("no key", `{}`, "action", "exactly one key naming the action kind, got 0"),
+			Entry("an unknown kind", `{"exec":{"path":"/a"}}`, "action", `unknown action kind "exec"`),
+			Entry("a differently cased kind", `{"Run":{"path":"/a"}}`, "action", `unknown action kind "Run"`),
+			Entry("a null kind", `{"run":null}`, "action", "run must be an object, not null"),
+		)
+
+		It("names a malformed node deep in the tree by its path", func() {
+			var a models.Action
+			Expect(json.Unmarshal([]byte(`{"serial":{"actions":[{"run":{"path":"/a"}},
+				{"try":{"action":{"run":{"path":"/a"},"upload":{"from":"a","to":"http://h/b"}}}}]}}`), &a)).To(Succeed())
+			Expect(a.Kind()).To(Equal(models.ActionKindSerial))
+			Expect(fieldsOf(a.Validate())).To(ConsistOf("serial.actions[1].try.action"))
+		})
+
+		DescribeTable("refuses what is not an action object, or a body it cannot take",
 			func(body, reason string) {
 				var a models.Action
 				Expect(json.Unmarshal([]byte(body), &a)).To(MatchError(ContainSubstring(reason)))
 			},
-			Entry("two keys", `{"run":{"path":"/a"},"try":{"action":{"run":{"path":"/b"}}}}`, "exactly one key, got 2 (run, try)"),
-			Entry("no key", `{}`, "exactly one key, got 0"),
-			Entry("an unknown kind", `{"exec":{"path":"/a"}}`, `unknown action kind "exec"`),
-			Entry("a differently cased kind", `{"Run":{"path":"/a"}}`, `unknown action kind "Run"`),
-			Entry("a null kind", `{"run":null}`, "not null"),
-			Entry("a nested action with two keys", `{"serial":{"actions":[{"run":{"path":"/a"},"upload":{"from":"a","to":"b"}}]}}`, "exactly one key"),
-			Entry("a field of the wrong type", `{"run":{"path":7}}`, "decoding run action"),
+			Entry("a field of the wrong type", `{"run":{"path":7}}`, "run action"),
+			Entry("an unknown field", `{"run":{"path":"/a","privileged":true}}`, `unknown field "privileged"`),
+			Entry("an unknown field deep inside", `{"serial":{"actions":[{"timeout":{"action":{"run":{"path":"/a"}},"timeout_ms":5}}]}}`, `unknown field "timeout_ms"`),
 			Entry("a list", `[]`, "cannot unmarshal"),
+			Entry("a string", `"run"`, "cannot unmarshal"),
 		)
 
 		It("leaves a null action nil", func() {
@@ -98,10 +119,18 @@ var _ = Describe("Action", func() {
 			Expect(fieldsOf(d.Validate())).To(ContainElement("action"))
 		})
 
-		It("refuses a two-key action inside a desired LRP body as InvalidJSON", func() {
+		It("refuses a two-key action inside a desired LRP body as InvalidLRP naming it", func() {
 			_, err := models.DecodeDesiredLRP([]byte(`{"process_guid":"p","domain":"d","rootfs":"preloaded:x",
 				"action":{"run":{"path":"/a"},"download":{"from":"http://h/x","to":"/x"}}}`))
+			Expect(errors.Is(err, models.ErrInvalidLRP)).To(BeTrue(), "got %v", err)
+			Expect(fieldsOf(err)).To(ConsistOf("action"))
+		})
+
+		It("refuses an unknown field inside an action of a desired LRP body as InvalidJSON", func() {
+			_, err := models.DecodeDesiredLRP([]byte(`{"process_guid":"p","domain":"d","rootfs":"preloaded:x",
+				"action":{"run":{"path":"/a","colour":"red"}}}`))
 			Expect(errors.Is(err, models.ErrInvalidJSON)).To(BeTrue(), "got %v", err)
+			Expect(err).To(MatchError(ContainSubstring("colour")))
 		})
 	})
 })

@@ -4,20 +4,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 )
 
 // DecodeJSON decodes one JSON value (a request body) into v. An empty body,
-// null, a syntax error, a value of the wrong type (including an action without
-// exactly one known key) or trailing data is ErrInvalidJSON with the detail as
-// its message. Unknown fields are ignored; see DecodeJSONStrict.
+// null, a syntax error, a value of the wrong type (an action that is not an
+// object, or a field of an action's body) or trailing data is ErrInvalidJSON
+// with the detail as its message. Unknown fields of records are ignored (an
+// action's are always refused); see DecodeJSONStrict. An action node of the
+// wrong shape (no key, several keys, an unknown kind) decodes, and its
+// record's validation names it.
 func DecodeJSON(data []byte, v any) error {
 	return decodeJSON(data, v, false)
 }
 
-// DecodeJSONStrict is DecodeJSON that also refuses unknown top-level and nested
-// record fields (an action's own keys are always checked).
+// DecodeJSONStrict is DecodeJSON that also refuses unknown fields at every
+// depth: what the public API decodes with.
 func DecodeJSONStrict(data []byte, v any) error {
 	return decodeJSON(data, v, true)
 }
@@ -43,12 +47,36 @@ func decodeJSON(data []byte, v any, strict bool) error {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		return ErrInvalidJSON.WithMessage("%s", err.Error())
+		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return ErrInvalidJSON.WithMessage("unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// jsonError says what encoding/json refused, naming the field where it can.
+func jsonError(err error) *Error {
+	return ErrInvalidJSON.WithMessage("%s", describeJSONError(err))
+}
+
+// describeJSONError words a decoding error for a client.
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		if typeErr.Field == "" {
+			return fmt.Sprintf("expected %s, got JSON %s", typeErr.Type, typeErr.Value)
+		}
+		return fmt.Sprintf("field %s: expected %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return fmt.Sprintf("malformed JSON at byte %d: %s", syntaxErr.Offset, syntaxErr.Error())
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "malformed JSON: the body ends early"
+	}
+	return err.Error()
 }
 
 // jsonTooDeep reports whether data nests objects and lists deeper than limit,
@@ -108,43 +136,46 @@ func CheckDesiredLRPUpdateFields(raw []byte) error {
 	return Invalid(ErrInvalidRequest, v.result())
 }
 
-// DecodeDesiredLRP decodes and validates a POST /v1/desired_lrps body:
-// ErrInvalidJSON if it does not decode, ErrInvalidLRP (naming the fields) if
-// it is not valid.
+// DecodeDesiredLRP decodes (strictly) and validates a POST /v1/desired_lrps
+// body: ErrInvalidJSON if it does not decode, ErrInvalidLRP (naming the
+// fields) if it is not valid. The modification tag is the store's and is
+// cleared.
 func DecodeDesiredLRP(data []byte) (*DesiredLRP, error) {
 	var d DesiredLRP
-	if err := DecodeJSON(data, &d); err != nil {
+	if err := DecodeJSONStrict(data, &d); err != nil {
 		return nil, err
 	}
 	if err := d.Validate(); err != nil {
 		return nil, Invalid(ErrInvalidLRP, err)
 	}
+	d.ModificationTag = ModificationTag{}
 	return &d, nil
 }
 
-// DecodeDesiredLRPUpdate checks, decodes and validates a PUT
-// /v1/desired_lrps/:guid body: ErrInvalidRequest for an immutable field,
-// ErrInvalidJSON if it does not decode, ErrInvalidLRP for a bad value.
+// DecodeDesiredLRPUpdate checks, decodes (strictly) and validates a PUT
+// /v1/desired_lrps/:guid body: ErrInvalidJSON if it is not a JSON object or
+// does not decode, ErrInvalidRequest for an immutable field or a bad value.
 func DecodeDesiredLRPUpdate(data []byte) (*DesiredLRPUpdate, error) {
 	if err := CheckDesiredLRPUpdateFields(data); err != nil {
 		return nil, err
 	}
 	var u DesiredLRPUpdate
-	if err := DecodeJSON(data, &u); err != nil {
+	if err := DecodeJSONStrict(data, &u); err != nil {
 		return nil, err
 	}
 	if err := u.Validate(); err != nil {
-		return nil, Invalid(ErrInvalidLRP, err)
+		return nil, Invalid(ErrInvalidRequest, err)
 	}
 	return &u, nil
 }
 
-// DecodeTask decodes and validates a POST /v1/tasks body (task_guid, domain
-// and the definition, flat): ErrInvalidJSON or ErrInvalidTask. Status fields
-// a client may have sent are cleared; the store sets them.
+// DecodeTask decodes (strictly) and validates a POST /v1/tasks body
+// (task_guid, domain and the definition, flat): ErrInvalidJSON or
+// ErrInvalidTask. Status fields a client may have sent (a record it read
+// back) are cleared; the store sets them.
 func DecodeTask(data []byte) (*Task, error) {
 	var t Task
-	if err := DecodeJSON(data, &t); err != nil {
+	if err := DecodeJSONStrict(data, &t); err != nil {
 		return nil, err
 	}
 	if err := ValidateTask(t.TaskGuid, t.Domain, &t.TaskDefinition); err != nil {

@@ -33,7 +33,7 @@ var _ = Describe("Decoding request bodies", func() {
 		Entry("two values", `{"process_guid":"p"} {"process_guid":"q"}`),
 		Entry("trailing garbage", `{"process_guid":"p"}x`),
 		Entry("an action of the wrong shape", `{"action":{"run":"ls"}}`),
-		Entry("an action with two keys", `{"action":{"run":{"path":"/a"},"try":{}}}`),
+		Entry("an unknown field inside an action", `{"action":{"run":{"path":"/a","colour":"red"}}}`),
 	)
 
 	It("refuses deep nesting quickly, before decoding it", func() {
@@ -103,9 +103,9 @@ var _ = Describe("Decoding request bodies", func() {
 			Expect(fieldsOf(err)).To(ConsistOf("memory_mb"))
 		})
 
-		It("refuses a bad value as InvalidLRP", func() {
+		It("refuses a bad value as InvalidRequest", func() {
 			_, err := models.DecodeDesiredLRPUpdate([]byte(`{"instances":-4}`))
-			Expect(errors.Is(err, models.ErrInvalidLRP)).To(BeTrue())
+			Expect(errors.Is(err, models.ErrInvalidRequest)).To(BeTrue())
 			Expect(fieldsOf(err)).To(ConsistOf("instances"))
 		})
 

@@ -12,9 +12,9 @@ type DesiredLRP struct {
 	ImageUsername   string              `json:"image_username,omitempty"`
 	ImagePassword   string              `json:"image_password,omitempty"`
 	Env             []EnvVar            `json:"env,omitempty"`
-	Setup           *Action             `json:"setup,omitempty"`
+	Setup           *Action             `json:"setup"`
 	Action          *Action             `json:"action"`
-	Monitor         *Action             `json:"monitor,omitempty"`
+	Monitor         *Action             `json:"monitor"`
 	CheckDefinition *CheckDefinition    `json:"check_definition,omitempty"`
 	StartTimeout    uint                `json:"start_timeout"`
 	MemoryMB        int                 `json:"memory_mb"`
@@ -22,11 +22,11 @@ type DesiredLRP struct {
 	MaxPids         int                 `json:"max_pids"`
 	CPUWeight       int                 `json:"cpu_weight"`
 	Privileged      bool                `json:"privileged"`
-	Ports           []uint32            `json:"ports,omitempty"`
+	Ports           []uint32            `json:"ports"`
 	Routes          Routes              `json:"routes,omitempty"`
-	LogGuid         string              `json:"log_guid,omitempty"`
-	LogSource       string              `json:"log_source,omitempty"`
-	MetricsGuid     string              `json:"metrics_guid,omitempty"`
+	LogGuid         string              `json:"log_guid"`
+	LogSource       string              `json:"log_source"`
+	MetricsGuid     string              `json:"metrics_guid"`
 	Annotation      string              `json:"annotation,omitempty"`
 	PlacementTags   []string            `json:"placement_tags,omitempty"`
 	EgressRules     []SecurityGroupRule `json:"egress_rules,omitempty"`
@@ -119,7 +119,7 @@ type SecurityGroupRule struct {
 	Ports        []uint16   `json:"ports,omitempty"`
 	PortRange    *PortRange `json:"port_range,omitempty"`
 	IcmpInfo     *ICMPInfo  `json:"icmp_info,omitempty"`
-	Log          bool       `json:"log,omitempty"`
+	Log          bool       `json:"log"`
 }
 
 // ICMPInfo narrows an icmp rule to one ICMP type and code.

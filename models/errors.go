@@ -59,7 +59,8 @@ var (
 	ErrTaskNotCancelable        = newError(http.StatusConflict, "TaskNotCancelable", "the task has already completed")
 	ErrInvalidStateTransition   = newError(http.StatusConflict, "InvalidStateTransition", "the record cannot make that transition")
 	ErrActualLRPCannotBeClaimed = newError(http.StatusConflict, "ActualLRPCannotBeClaimed", "the actual LRP is held by another instance")
-	ErrConflict                 = newError(http.StatusConflict, "Conflict", "the record changed underneath the request; refresh and retry")
+	// ErrResourceConflict is a lost modification-tag race (the 2015 receptor's name).
+	ErrResourceConflict = newError(http.StatusConflict, "ResourceConflict", "the record changed underneath the request; refresh and retry")
 
 	ErrCellNotFound       = newError(http.StatusNotFound, "CellNotFound", "no cell with that id is present")
 	ErrServiceUnavailable = newError(http.StatusServiceUnavailable, "ServiceUnavailable", "the store is unavailable")

@@ -123,11 +123,11 @@ func FuzzDecodeAction(f *testing.F) {
 			checkRefusal(t, err, models.ErrInvalidJSON)
 			return
 		}
-		if a.Kind() == "" {
-			t.Fatalf("decoded an action without exactly one kind from %q", data)
-		}
 		if a.Validate() != nil {
 			return
+		}
+		if a.Kind() == "" {
+			t.Fatalf("validation passed an action without exactly one kind from %q", data)
 		}
 		b, err := json.Marshal(&a)
 		if err != nil {

@@ -20,13 +20,13 @@ type TaskDefinition struct {
 	MaxPids               int                 `json:"max_pids"`
 	CPUWeight             int                 `json:"cpu_weight"`
 	Privileged            bool                `json:"privileged"`
-	ResultFile            string              `json:"result_file,omitempty"`
-	CompletionCallbackURL string              `json:"completion_callback_url,omitempty"`
+	ResultFile            string              `json:"result_file"`
+	CompletionCallbackURL string              `json:"completion_callback_url"`
 	Annotation            string              `json:"annotation,omitempty"`
 	PlacementTags         []string            `json:"placement_tags,omitempty"`
-	LogGuid               string              `json:"log_guid,omitempty"`
-	LogSource             string              `json:"log_source,omitempty"`
-	MetricsGuid           string              `json:"metrics_guid,omitempty"`
+	LogGuid               string              `json:"log_guid"`
+	LogSource             string              `json:"log_source"`
+	MetricsGuid           string              `json:"metrics_guid"`
 	EgressRules           []SecurityGroupRule `json:"egress_rules,omitempty"`
 }
 
@@ -36,12 +36,12 @@ type Task struct {
 	Domain   string `json:"domain"`
 	TaskDefinition
 	State            string `json:"state"`
-	CellID           string `json:"cell_id,omitempty"`
+	CellID           string `json:"cell_id"`
 	CreatedAt        int64  `json:"created_at"`
 	UpdatedAt        int64  `json:"updated_at"`
 	FirstCompletedAt int64  `json:"first_completed_at,omitempty"`
 	Failed           bool   `json:"failed"`
-	FailureReason    string `json:"failure_reason,omitempty"`
-	Result           string `json:"result,omitempty"`
+	FailureReason    string `json:"failure_reason"`
+	Result           string `json:"result"`
 	RejectionCount   int    `json:"rejection_count"`
 }

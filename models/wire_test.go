@@ -31,15 +31,18 @@ var _ = Describe("Wire shapes", func() {
 		Expect(string(b)).To(ContainSubstring(`"rootfs_providers":{}`))
 	})
 
-	It("leaves a desired LRP's empty optional lists out and keeps its required fields", func() {
+	It("writes a desired LRP's fields as the 2015 receptor did: always, or left out when empty", func() {
 		b, err := json.Marshal(&models.DesiredLRP{ProcessGuid: "p", Action: models.Run(models.RunAction{Path: "/a"})})
 		Expect(err).NotTo(HaveOccurred())
 		var m map[string]any
 		Expect(json.Unmarshal(b, &m)).To(Succeed())
-		Expect(m).NotTo(HaveKey("ports"))
-		Expect(m).NotTo(HaveKey("routes"))
-		Expect(m).To(HaveKey("instances"))
-		Expect(m).To(HaveKey("modification_tag"))
+		for _, always := range []string{"instances", "setup", "action", "monitor", "start_timeout", "disk_mb", "memory_mb",
+			"cpu_weight", "privileged", "ports", "log_guid", "log_source", "metrics_guid", "modification_tag"} {
+			Expect(m).To(HaveKey(always))
+		}
+		for _, omitted := range []string{"env", "routes", "annotation", "egress_rules"} {
+			Expect(m).NotTo(HaveKey(omitted))
+		}
 	})
 
 	It("writes a task flat, its definition beside its status", func() {
@@ -51,6 +54,10 @@ var _ = Describe("Wire shapes", func() {
 		Expect(m).To(HaveKeyWithValue("rootfs", "preloaded:cflinuxfs4"))
 		Expect(m).To(HaveKeyWithValue("failed", false))
 		Expect(m).To(HaveKey("action"))
+		for _, always := range []string{"completion_callback_url", "result_file", "log_guid", "log_source", "metrics_guid",
+			"cell_id", "created_at", "failure_reason", "result", "state", "cpu_weight", "privileged"} {
+			Expect(m).To(HaveKey(always))
+		}
 	})
 
 	It("decodes CF routes", func() {

@@ -23,9 +23,15 @@ type sseEvent struct {
 // openEvents connects to /v1/events and parses its raw lines into events.
 func openEvents(lastEventID string) <-chan sseEvent {
 	GinkgoHelper()
+	return openStream("/v1/events", lastEventID)
+}
+
+// openStream connects to an event stream and parses its raw lines into events.
+func openStream(path, lastEventID string) <-chan sseEvent {
+	GinkgoHelper()
 	c, cancel := context.WithCancel(context.Background())
 	DeferCleanup(cancel)
-	req, err := http.NewRequestWithContext(c, "GET", receptorURL+"/v1/events", nil)
+	req, err := http.NewRequestWithContext(c, "GET", receptorURL+path, nil)
 	Expect(err).NotTo(HaveOccurred())
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
@@ -77,13 +83,16 @@ func nextNamed(events <-chan sseEvent, prefix string) sseEvent {
 	}
 }
 
+// lrpEventNames are the only names a 2015 client of /v1/events knows.
+var lrpEventNames = []string{"desired_lrp_created", "desired_lrp_changed", "desired_lrp_removed",
+	"actual_lrp_created", "actual_lrp_changed", "actual_lrp_removed"}
+
 var _ = Describe("GET /v1/events", func() {
-	It("streams desired LRP, actual LRP and task events in order, with ids and bodies", func() {
+	It("streams desired and actual LRP events in order, with ids and bodies", func() {
 		events := openEvents("")
 		desire("web", "d", 1)
 		Expect(do("PUT", "/v1/desired_lrps/web", `{"instances":2}`).Status).To(Equal(http.StatusNoContent))
 		Expect(do("DELETE", "/v1/desired_lrps/web", "").Status).To(Equal(http.StatusNoContent))
-		Expect(do("POST", "/v1/tasks", taskJSON("t", "d")).Status).To(Equal(http.StatusCreated))
 
 		created := nextNamed(events, "desired_lrp_")
 		Expect(created.Name).To(Equal("desired_lrp_created"))
@@ -107,12 +116,67 @@ var _ = Describe("GET /v1/events", func() {
 		Expect(removed.Name).To(Equal("desired_lrp_removed"))
 		Expect(removed.ID).To(BeNumerically(">", changed.ID))
 		Expect(removed.Data).To(ContainSubstring(`"desired_lrp":{`))
-
-		task := nextNamed(events, "task_")
-		Expect(task.Name).To(Equal("task_created"))
-		Expect(task.Data).To(ContainSubstring(`"task":{`))
-		Expect(task.Data).To(ContainSubstring(`"task_guid":"t"`))
 	})
+
+	It("carries no task event: a 2015 client stops on a name it does not know", func() {
+		events := openEvents("")
+		Expect(do("POST", "/v1/tasks", taskJSON("t", "d")).Status).To(Equal(http.StatusCreated))
+		completeTask("t")
+		Expect(do("DELETE", "/v1/tasks/t", "").Status).To(Equal(http.StatusOK))
+		// An LRP change after the task's: once it arrives, the task's would have too.
+		desire("after", "d", 0)
+		var seen []string
+		for {
+			var ev sseEvent
+			Eventually(events, "10s").Should(Receive(&ev))
+			seen = append(seen, ev.Name)
+			if ev.Name == "desired_lrp_created" {
+				break
+			}
+		}
+		Expect(seen).To(HaveEach(BeElementOf(lrpEventNames)))
+	})
+})
+
+var _ = Describe("GET /v1/events/tasks", func() {
+	It("streams task events, in the same form, and no LRP event", func() {
+		events := openStream("/v1/events/tasks", "")
+		desire("web", "d", 1)
+		Expect(do("POST", "/v1/tasks", taskJSON("t", "d")).Status).To(Equal(http.StatusCreated))
+		completeTask("t")
+		Expect(do("DELETE", "/v1/tasks/t", "").Status).To(Equal(http.StatusOK))
+
+		var names []string
+		var created sseEvent
+		for len(names) < 4 {
+			var ev sseEvent
+			Eventually(events, "10s").Should(Receive(&ev))
+			Expect(ev.Name).To(HavePrefix("task_"))
+			Expect(ev.ID).To(BeNumerically(">", 0))
+			if ev.Name == "task_created" {
+				created = ev
+			}
+			names = append(names, ev.Name)
+		}
+		Expect(names).To(Equal([]string{"task_created", "task_changed", "task_changed", "task_removed"}))
+		Expect(created.Data).To(ContainSubstring(`"task":{`))
+		Expect(created.Data).To(ContainSubstring(`"task_guid":"t"`))
+	})
+
+	It("resumes after the Last-Event-ID", func() {
+		events := openStream("/v1/events/tasks", "")
+		Expect(do("POST", "/v1/tasks", taskJSON("t", "d")).Status).To(Equal(http.StatusCreated))
+		created := nextNamed(events, "task_created")
+		completeTask("t")
+		changed := nextNamed(events, "task_changed")
+		resumed := openStream("/v1/events/tasks", strconv.FormatInt(created.ID, 10))
+		again := nextNamed(resumed, "task_")
+		Expect(again.ID).To(Equal(changed.ID))
+		Expect(again.Data).To(Equal(changed.Data))
+	})
+})
+
+var _ = Describe("GET /v1/events, more", func() {
 
 	It("carries actual LRP events with flat records", func() {
 		events := openEvents("")

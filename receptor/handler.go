@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/diego-runtime/diego/bbs/client"
+	"github.com/diego-runtime/diego/internal/version"
 	"github.com/diego-runtime/diego/models"
 	"github.com/diego-runtime/diego/receptor/dashboard"
 )
@@ -69,6 +70,9 @@ type Options struct {
 	Logs http.Handler
 	// Registerer receives the request metrics; nil means none are kept.
 	Registerer prometheus.Registerer
+	// Version is what GET /v1/version answers as diego_release (default: the
+	// build's own, internal/version.Release).
+	Version string
 }
 
 // Errors of this API beyond the models table.
@@ -101,6 +105,9 @@ func NewHandler(logger lager.Logger, bbs BBS, opts Options) *Handler {
 	if opts.KeepaliveInterval <= 0 {
 		opts.KeepaliveInterval = DefaultKeepaliveInterval
 	}
+	if opts.Version == "" {
+		opts.Version = version.Release()
+	}
 	h := &Handler{logger: logger.Session("receptor"), bbs: bbs, opts: opts, mux: http.NewServeMux(), closing: make(chan struct{})}
 	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "diego_receptor_requests_total", Help: "Public API requests answered, by route and status.",
@@ -132,11 +139,13 @@ func NewHandler(logger lager.Logger, bbs BBS, opts Options) *Handler {
 		"GET /v1/cells":            h.listCells,
 		"PUT /v1/domains/{domain}": h.upsertDomain,
 		"GET /v1/domains":          h.listDomains,
+		"GET /v1/version":          h.version,
 	}
 	for pattern, f := range routes {
 		h.mux.Handle(pattern, h.wrap(pattern, f))
 	}
-	h.mux.HandleFunc("GET /v1/events", h.events)
+	h.mux.HandleFunc("GET /v1/events", h.lrpEventStream)
+	h.mux.HandleFunc("GET /v1/events/tasks", h.taskEventStream)
 	h.mux.HandleFunc("GET /v1/logs/{log_guid}", h.logs)
 	dashboard.Mount(h.mux)
 	h.mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })

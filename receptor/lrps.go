@@ -14,18 +14,11 @@ func (h *Handler) createDesiredLRP(logger lager.Logger, r *http.Request) (int, a
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkActionKeys(data, models.ErrInvalidLRP, "setup", "action", "monitor"); err != nil {
+	lrp, err := models.DecodeDesiredLRP(data)
+	if err != nil {
 		return 0, nil, err
 	}
-	var lrp models.DesiredLRP
-	if err := decodeStrict(data, &lrp); err != nil {
-		return 0, nil, err
-	}
-	if err := validate(lrp.Validate(), models.ErrInvalidLRP); err != nil {
-		return 0, nil, err
-	}
-	lrp.ModificationTag = models.ModificationTag{}
-	if err := h.bbs.DesireLRP(r.Context(), logger, &lrp); err != nil {
+	if err := h.bbs.DesireLRP(r.Context(), logger, lrp); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusCreated, nil, nil
@@ -60,21 +53,11 @@ func (h *Handler) updateDesiredLRP(logger lager.Logger, r *http.Request) (int, a
 	if err != nil {
 		return 0, nil, err
 	}
-	var fields map[string]any
-	if err := decodeStrict(data, &fields); err != nil {
+	update, err := models.DecodeDesiredLRPUpdate(data)
+	if err != nil {
 		return 0, nil, err
 	}
-	if err := models.CheckDesiredLRPUpdateFields(data); err != nil {
-		return 0, nil, err
-	}
-	var update models.DesiredLRPUpdate
-	if err := decodeStrict(data, &update); err != nil {
-		return 0, nil, err
-	}
-	if err := validate(update.Validate(), models.ErrInvalidRequest); err != nil {
-		return 0, nil, err
-	}
-	if err := h.bbs.UpdateDesiredLRP(r.Context(), logger, r.PathValue("guid"), update); err != nil {
+	if err := h.bbs.UpdateDesiredLRP(r.Context(), logger, r.PathValue("guid"), *update); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusNoContent, nil, nil

@@ -123,7 +123,7 @@ var _ = Describe("Desired LRPs", func() {
 			expectError(do("PUT", "/v1/desired_lrps/nope", `{"instances":1}`), http.StatusNotFound, "DesiredLRPNotFound")
 		})
 
-		It("answers 204 or 409 Conflict to racing writers and keeps one of their values", func() {
+		It("answers 204 or 409 ResourceConflict to racing writers and keeps one of their values", func() {
 			desire("web", "d", 1)
 			statuses := make(chan int, 8)
 			for i := 0; i < 8; i++ {
@@ -131,7 +131,7 @@ var _ = Describe("Desired LRPs", func() {
 					defer GinkgoRecover()
 					resp := do("PUT", "/v1/desired_lrps/web", fmt.Sprintf(`{"annotation":"writer-%d"}`, n))
 					if resp.Status != http.StatusNoContent {
-						expectError(resp, http.StatusConflict, "Conflict")
+						expectError(resp, http.StatusConflict, "ResourceConflict")
 					}
 					statuses <- resp.Status
 				}(i)

@@ -3,6 +3,7 @@ package receptor
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -27,7 +28,7 @@ func (h *Handler) listCells(logger lager.Logger, r *http.Request) (int, any, err
 // seconds; without one it stays fresh until upserted with a TTL.
 func (h *Handler) upsertDomain(logger lager.Logger, r *http.Request) (int, any, error) {
 	domain := r.PathValue("domain")
-	if err := validate(models.ValidateDomain(domain), models.ErrInvalidDomain); err != nil {
+	if err := models.Invalid(models.ErrInvalidDomain, models.ValidateDomain(domain)); err != nil {
 		return 0, nil, err
 	}
 	ttl, err := maxAge(r.Header.Values("Cache-Control"))
@@ -68,10 +69,45 @@ func (h *Handler) listDomains(logger lager.Logger, r *http.Request) (int, any, e
 	return http.StatusOK, domains, nil
 }
 
-// events streams the BBS's events as server-sent events, resuming after the
-// Last-Event-ID a reconnecting client sends.
-func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
-	logger := h.logger.Session("events")
+// VersionResponse answers GET /v1/version. DiegoRelease is the 2015 field a
+// client reads; Receptor names the same build (the 2015 receptor reported its
+// own version beside the release's).
+type VersionResponse struct {
+	DiegoRelease string `json:"diego_release"`
+	Receptor     string `json:"receptor"`
+	GoVersion    string `json:"go_version"`
+}
+
+func (h *Handler) version(logger lager.Logger, r *http.Request) (int, any, error) {
+	return http.StatusOK, VersionResponse{DiegoRelease: h.opts.Version, Receptor: h.opts.Version, GoVersion: runtime.Version()}, nil
+}
+
+// The two event streams: a 2015 client of /v1/events stops on an event name
+// it does not know, so task events have a stream of their own.
+var (
+	lrpEvents = map[string]bool{
+		models.EventTypeDesiredLRPCreated: true, models.EventTypeDesiredLRPChanged: true, models.EventTypeDesiredLRPRemoved: true,
+		models.EventTypeActualLRPCreated: true, models.EventTypeActualLRPChanged: true, models.EventTypeActualLRPRemoved: true,
+	}
+	taskEvents = map[string]bool{
+		models.EventTypeTaskCreated: true, models.EventTypeTaskChanged: true, models.EventTypeTaskRemoved: true,
+	}
+)
+
+// lrpEventStream serves GET /v1/events: the six LRP event names only.
+func (h *Handler) lrpEventStream(w http.ResponseWriter, r *http.Request) {
+	h.events(w, r, h.logger.Session("lrp-events"), lrpEvents)
+}
+
+// taskEventStream serves GET /v1/events/tasks: task_{created,changed,removed}.
+func (h *Handler) taskEventStream(w http.ResponseWriter, r *http.Request) {
+	h.events(w, r, h.logger.Session("task-events"), taskEvents)
+}
+
+// events streams the BBS's events whose type is in types as server-sent
+// events, resuming after the Last-Event-ID a reconnecting client sends (ids
+// are etcd revisions, so a skipped event leaves no gap a client could see).
+func (h *Handler) events(w http.ResponseWriter, r *http.Request, logger lager.Logger, types map[string]bool) {
 	var after int64
 	last := r.Header.Get("Last-Event-ID")
 	if last == "" {
@@ -106,18 +142,30 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
-	client.StreamEvents(ctx, w, &wireEvents{source}, h.opts.KeepaliveInterval)
+	client.StreamEvents(ctx, w, &wireEvents{EventSource: source, types: types}, h.opts.KeepaliveInterval)
 }
 
-// wireEvents fills the derived fields of actual LRPs in events.
-type wireEvents struct{ client.EventSource }
+// wireEvents passes on the events of the given types and fills the derived
+// fields of actual LRPs in them.
+type wireEvents struct {
+	client.EventSource
+	types map[string]bool
+}
 
 func (s *wireEvents) Next() (models.Event, error) {
-	ev, err := s.EventSource.Next()
-	for _, p := range []**models.ActualLRP{&ev.ActualLRP, &ev.ActualLRPBefore, &ev.ActualLRPAfter} {
-		if *p != nil {
-			*p = wire(*p)
+	for {
+		ev, err := s.EventSource.Next()
+		if err != nil {
+			return ev, err
 		}
+		if !s.types[ev.Type] {
+			continue
+		}
+		for _, p := range []**models.ActualLRP{&ev.ActualLRP, &ev.ActualLRPBefore, &ev.ActualLRPAfter} {
+			if *p != nil {
+				*p = wire(*p)
+			}
+		}
+		return ev, nil
 	}
-	return ev, err
 }

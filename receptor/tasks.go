@@ -14,17 +14,11 @@ func (h *Handler) createTask(logger lager.Logger, r *http.Request) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkActionKeys(data, models.ErrInvalidTask, "action"); err != nil {
-		return 0, nil, err
-	}
 	// The body is task_guid, domain and the definition, flat. It decodes as a
 	// whole task, so a client may send a record it read back; the status
 	// fields are the store's and are dropped.
-	var req models.Task
-	if err := decodeStrict(data, &req); err != nil {
-		return 0, nil, err
-	}
-	if err := validate(models.ValidateTask(req.TaskGuid, req.Domain, &req.TaskDefinition), models.ErrInvalidTask); err != nil {
+	req, err := models.DecodeTask(data)
+	if err != nil {
 		return 0, nil, err
 	}
 	if err := h.bbs.DesireTask(r.Context(), logger, req.TaskGuid, req.Domain, &req.TaskDefinition); err != nil {
@@ -57,7 +51,7 @@ func (h *Handler) getTask(logger lager.Logger, r *http.Request) (int, any, error
 
 func (h *Handler) cancelTask(logger lager.Logger, r *http.Request) (int, any, error) {
 	err := h.bbs.CancelTask(r.Context(), logger, r.PathValue("guid"))
-	if errors.Is(err, models.ErrInvalidStateTransition) || errors.Is(err, models.ErrConflict) {
+	if errors.Is(err, models.ErrInvalidStateTransition) || errors.Is(err, models.ErrResourceConflict) {
 		return 0, nil, models.ErrTaskNotCancelable.WithMessage("%s", err.Error())
 	}
 	if err != nil {
@@ -78,7 +72,7 @@ func (h *Handler) deleteTask(logger lager.Logger, r *http.Request) (int, any, er
 		return 0, nil, models.ErrTaskNotDeletable.WithMessage("task %s is %s; only a COMPLETED task can be deleted", guid, task.State)
 	}
 	err = h.bbs.DeleteTask(r.Context(), logger, guid)
-	if errors.Is(err, models.ErrInvalidStateTransition) || errors.Is(err, models.ErrConflict) {
+	if errors.Is(err, models.ErrInvalidStateTransition) || errors.Is(err, models.ErrResourceConflict) {
 		return 0, nil, models.ErrTaskNotDeletable.WithMessage("%s", err.Error())
 	}
 	if err != nil {

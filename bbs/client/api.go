@@ -67,7 +67,7 @@ type API interface {
 	RemoveEvacuatingActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
 
 	// Converger-side (DESIGN 7.2). Each re-checks its precondition under CAS and
-	// answers models.ErrConflict if the record moved on.
+	// answers models.ErrResourceConflict if the record moved on.
 	CreateUnclaimedActualLRPs(ctx context.Context, logger lager.Logger, processGuid string, indices []int) error // missing indices: create + auction
 	AuctionActualLRPs(ctx context.Context, logger lager.Logger, keys []models.ActualLRPKey) error                // stale UNCLAIMED: auction again
 	RestartCrashedActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey) error             // CRASHED past backoff -> UNCLAIMED + auction

@@ -21,6 +21,7 @@ import (
 	"github.com/diego-runtime/diego/internal/daemon"
 	"github.com/diego-runtime/diego/internal/debugserver"
 	"github.com/diego-runtime/diego/internal/transport"
+	"github.com/diego-runtime/diego/internal/version"
 	"github.com/diego-runtime/diego/receptor"
 )
 
@@ -136,7 +137,7 @@ func run(configPath string) error {
 		BBS:          bbs,
 		KickInterval: time.Duration(cfg.CallbackKickIntervalMs) * time.Millisecond,
 	}
-	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "debug_address": debug.Addr()})
+	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "debug_address": debug.Addr(), "version": version.Release()})
 	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "debug-server", Runner: debug},
 		{Name: "task-callbacks", Runner: callbacks},

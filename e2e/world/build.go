@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 )
 
@@ -53,7 +54,7 @@ func build(binDir string) error {
 		args []string
 		env  []string
 	}{
-		{[]string{"build", "-o", binDir + string(filepath.Separator), "./cmd/..."}, nil},
+		{[]string{"build", "-ldflags", versionLDFlags(root), "-o", binDir + string(filepath.Separator), "./cmd/..."}, nil},
 		{[]string{"build", "-o", filepath.Join(binDir, "httpapp"), "./testapps/httpapp"}, []string{"CGO_ENABLED=0"}},
 		{[]string{"build", "-o", filepath.Join(binDir, "attacker"), "./testapps/attacker"}, []string{"CGO_ENABLED=0"}},
 	}
@@ -66,6 +67,18 @@ func build(binDir string) error {
 		}
 	}
 	return nil
+}
+
+// versionLDFlags links in the build's version as the Makefile does (GET
+// /v1/version answers it), or nothing when git cannot describe the tree.
+func versionLDFlags(root string) string {
+	cmd := exec.Command("git", "describe", "--always", "--dirty")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return "-X github.com/diego-runtime/diego/internal/version.release=" + strings.TrimSpace(string(out))
 }
 
 // ModuleRoot is the directory of the go.mod above the working directory.

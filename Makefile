@@ -33,9 +33,11 @@ test: setup
 	$(GO) vet $(PKGS)
 	$(GO) test $(TEST_FLAGS) $(PKGS)
 	$(GO) test -tags e2e $(E2E_FLAGS) ./e2e/acceptance
+	$(GO) test -tags e2e $(E2E_FLAGS) -v ./e2e/attack
 
-# The acceptance specs (e2e/acceptance, build tag e2e: 66 specs against a whole
-# cluster, about 2 minutes here) also run in `make test`, alone, after the suites.
+# The acceptance specs (e2e/acceptance, build tag e2e: a whole cluster, about 2
+# minutes here) and the hostile-tenant suite (e2e/attack, verbose: it prints one
+# line per attack) also run in `make test`, alone, after the suites.
 E2E_FLAGS ?= -count=1 -p 1 -timeout 30m
 
 # Each benchmark records its figures through internal/benchreport; the report
@@ -53,7 +55,8 @@ fuzz:
 # The acceptance specs (e2e/acceptance, build tag e2e) and the CLI specs, each
 # against a whole cluster of its own; one package at a time.
 e2e: build
-	$(GO) test -tags e2e -count=1 -p 1 -timeout 60m ./e2e/...
+	$(GO) test -tags e2e -count=1 -p 1 -timeout 60m ./e2e/acceptance ./e2e/cli
+	$(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/attack
 
 up: setup build
 	bin/diego up

@@ -139,7 +139,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 		if cn := cfg.CellNetworkOf(i); cn.IP != "" {
 			// The cell lives at its own address and reaches the brain across its link.
 			at := func(port int) string { return cn.IP + ":" + strconv.Itoa(port) }
-			brain := func(port int) string { return cfg.hostBridgeIP() + ":" + strconv.Itoa(port) }
+			brain := func(port int) string { return cfg.HostBridgeIP() + ":" + strconv.Itoa(port) }
 			configs[cell.ID+"-garden"]["external_ip"] = cn.IP
 			configs[cell.ID+"-garden"]["debug_address"] = at(cell.GardenDebug)
 			rep["listen_address"] = at(cell.RepPort)

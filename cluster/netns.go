@@ -32,8 +32,9 @@ func (c Config) hostBridge() string { return fmt.Sprintf("dg%dh", c.NetworkIndex
 // (10.<200+N>.252.0/24).
 func (c Config) clusterNetwork() string { return fmt.Sprintf("10.%d.0.0/16", 200+c.NetworkIndex) }
 
-// hostBridgeIP is the host's address on that bridge.
-func (c Config) hostBridgeIP() string { return fmt.Sprintf("10.%d.252.1", 200+c.NetworkIndex) }
+// HostBridgeIP is the host's address on the isolated cells' bridge: where
+// they reach the brain.
+func (c Config) HostBridgeIP() string { return fmt.Sprintf("10.%d.252.1", 200+c.NetworkIndex) }
 
 // CellNetwork is where an isolated cell lives; empty names for a cell that is
 // not isolated.
@@ -80,7 +81,7 @@ func (n *cellNetworks) Run(signals <-chan os.Signal, ready chan<- struct{}) erro
 
 func (n *cellNetworks) setup() error {
 	cfg := n.cfg
-	bridge, hostIP := cfg.hostBridge(), cfg.hostBridgeIP()
+	bridge, hostIP := cfg.hostBridge(), cfg.HostBridgeIP()
 	cmds := [][]string{
 		{"sysctl", "-qw", "net.ipv4.ip_forward=1"},
 		{"ip", "link", "add", bridge, "type", "bridge"},

@@ -26,6 +26,9 @@ type Options struct {
 	Cells      int    // default 2
 	Zones      int    // default: Cells
 	PortOffset int    // added to every well-known port; default 0 (keep the cells' host ports under 65536)
+	// IsolateCells runs every cell in its own network namespace, reaching the
+	// brain only at the host bridge's address, as on machines of their own.
+	IsolateCells bool
 
 	PresenceTTL         time.Duration // default 3s
 	Heartbeat           time.Duration // default 1s
@@ -92,6 +95,7 @@ func Start(opts Options) (*World, error) {
 	w := &World{BinDir: binDir, opts: opts, killed: map[int]bool{}, exited: make(chan struct{}), output: &syncBuffer{}}
 	w.Config = cluster.DefaultConfig()
 	w.Config.Cells, w.Config.Zones = opts.Cells, opts.Zones
+	w.Config.IsolateCells = opts.IsolateCells
 	w.Config.ShiftPorts(opts.PortOffset)
 	if resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/cells", w.Config.ReceptorPort)); err == nil {
 		resp.Body.Close()
@@ -118,6 +122,9 @@ func Start(opts Options) (*World, error) {
 		"--presence-ttl", opts.PresenceTTL.String(), "--heartbeat-interval", opts.Heartbeat.String(),
 		"--convergence-interval", opts.ConvergenceInterval.String(),
 		"--port-offset", strconv.Itoa(opts.PortOffset)}
+	if opts.IsolateCells {
+		args = append(args, "--isolate-cells")
+	}
 	w.cmd = exec.Command(filepath.Join(binDir, "diego"), args...)
 	w.cmd.Env = append(os.Environ(), "DIEGO_TARGET=")
 	// Its own process group, so a Ctrl-C at the test's terminal goes through

@@ -5,8 +5,11 @@
 //
 //	attacker serve          listen on $PORT (default 8080); POST /attack with a
 //	                        JSON list of attacks answers a JSON list of results
-//	attacker run            read the attacks from $ATTACKS, write the results
-//	                        to $RESULT_FILE (default /tmp/result.json) and stdout
+//	attacker run            read the attacks from $ATTACKS, print every result
+//	                        on stdout and write a summary to $RESULT_FILE
+//	                        (default /tmp/result.json): {"tried": N, "through":
+//	                        [the results that reached their target]}, small
+//	                        enough for a task's 10 KB result
 //
 // An attack is {"name", "kind", "target", "subject", "body"}; kinds:
 //
@@ -91,7 +94,16 @@ func runOnce() error {
 	if err := json.Unmarshal([]byte(os.Getenv("ATTACKS")), &attacks); err != nil {
 		return fmt.Errorf("ATTACKS: %w", err)
 	}
-	out, err := json.Marshal(tryAll(attacks))
+	results := tryAll(attacks)
+	summary := Summary{Tried: len(results), Through: []Result{}}
+	for _, r := range results {
+		line, _ := json.Marshal(r)
+		fmt.Println(string(line))
+		if r.Reached || r.Succeeded {
+			summary.Through = append(summary.Through, r)
+		}
+	}
+	out, err := json.Marshal(summary)
 	if err != nil {
 		return err
 	}
@@ -99,8 +111,13 @@ func runOnce() error {
 	if path == "" {
 		path = "/tmp/result.json"
 	}
-	fmt.Println(string(out))
 	return os.WriteFile(path, out, 0o644)
+}
+
+// Summary is what a task's result file holds.
+type Summary struct {
+	Tried   int      `json:"tried"`
+	Through []Result `json:"through"`
 }
 
 // tryAll runs the attacks at once (each is bounded by attemptTimeout) and

@@ -45,6 +45,7 @@ func (e *Executor) lifecycle(ctx context.Context, req RunRequest, c Container, d
 		Container:   gardenContainer{garden: e.garden, handle: req.Guid},
 		Streamer:    streamer,
 		HTTP:        e.http,
+		Cache:       e.cache,
 		Clock:       e.clock,
 		GracePeriod: e.cfg.GracePeriod,
 		Env:         instanceEnv(req, netInfo),

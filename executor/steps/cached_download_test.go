@@ -1,6 +1,9 @@
 package steps_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -63,6 +66,35 @@ var _ = Describe("A download with a cache_key", func() {
 		Expect(hits.Load()).To(BeEquivalentTo(1))
 		Expect(os.ReadFile(filepath.Join(root, "one", "run.sh"))).To(Equal(body))
 		Expect(os.ReadFile(filepath.Join(root, "two", "run.sh"))).To(Equal(body))
+	})
+
+	It("checks a cached artifact against the checksum a later download names", func() {
+		Expect(download(`{"download": {"from": "` + server.URL + `/a", "to": "/one/run.sh", "cache_key": "k"}}`)).To(Succeed())
+		err := download(`{"download": {"from": "` + server.URL + `/a", "to": "/two/run.sh", "cache_key": "k",
+			"checksum_algorithm": "sha256", "checksum_value": "` + strings.Repeat("0", 64) + `"}}`)
+		Expect(err).To(MatchError(ContainSubstring(`checksum mismatch: the artifact cached under "k" has sha256 ` + goodSum)))
+		Expect(download(`{"download": {"from": "` + server.URL + `/a", "to": "/three/run.sh", "cache_key": "k",
+			"checksum_algorithm": "sha256", "checksum_value": "` + goodSum + `"}}`)).To(Succeed())
+		Expect(hits.Load()).To(BeEquivalentTo(1))
+	})
+
+	It("checks a cached archive's checksum over the whole file", func() {
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(gz)
+		Expect(tw.WriteHeader(&tar.Header{Name: "f.txt", Mode: 0o644, Size: 2})).To(Succeed())
+		tw.Write([]byte("hi"))
+		tw.Close()
+		gz.Close()
+		archive := buf.Bytes()
+		sum := sha256.Sum256(archive)
+		tgz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(archive) }))
+		DeferCleanup(tgz.Close)
+		for _, to := range []string{"/x", "/y"} {
+			Expect(download(`{"download": {"from": "` + tgz.URL + `/a.tgz", "to": "` + to + `", "cache_key": "tgz",
+				"checksum_algorithm": "sha256", "checksum_value": "` + hex.EncodeToString(sum[:]) + `"}}`)).To(Succeed())
+			Expect(os.ReadFile(filepath.Join(root, to, "f.txt"))).To(Equal([]byte("hi")))
+		}
 	})
 
 	It("reaches the server every time without a cache_key", func() {

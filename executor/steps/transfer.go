@@ -78,7 +78,17 @@ func (d Download) perform(ctx context.Context) (int64, error) {
 	}
 	defer body.Close()
 
-	stream, err := asTar(body, size, d.To)
+	// A cached key may have been filled by a download that named another
+	// checksum, or none: check what this one names as it streams by.
+	src := io.Reader(body)
+	var sum hash.Hash
+	if d.cached() && d.ChecksumAlgorithm != "" {
+		if sum, err = newChecksum(d.ChecksumAlgorithm); err != nil {
+			return 0, fmt.Errorf("Downloading %s failed: %w", d.From, err)
+		}
+		src = io.TeeReader(body, sum)
+	}
+	stream, err := asTar(src, size, d.To)
 	if err != nil {
 		return 0, fmt.Errorf("Downloading %s failed: %w", d.From, err)
 	}
@@ -90,13 +100,25 @@ func (d Download) perform(ctx context.Context) (int64, error) {
 	if err := d.Container.StreamIn(ctx, dst, d.User, stream); err != nil {
 		return 0, fmt.Errorf("Copying %s into the container failed: %w", d.From, err)
 	}
+	if sum != nil {
+		// An archive's reader may stop before the padding at its end.
+		if _, err := io.Copy(io.Discard, src); err != nil {
+			return 0, fmt.Errorf("Downloading %s failed: reading the cached artifact: %w", d.From, err)
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); !strings.EqualFold(got, d.ChecksumValue) {
+			return 0, fmt.Errorf("Downloading %s failed: checksum mismatch: the artifact cached under %q has %s %s, expected %s",
+				d.From, d.CacheKey, d.ChecksumAlgorithm, got, d.ChecksumValue)
+		}
+	}
 	return size, nil
 }
+
+func (d Download) cached() bool { return d.Cache != nil && d.CacheKey != "" }
 
 // open returns the artifact from the cache (filling it on a miss) or, without
 // a cache key, from a fresh temporary file.
 func (d Download) open(ctx context.Context) (io.ReadCloser, int64, error) {
-	if d.Cache != nil && d.CacheKey != "" {
+	if d.cached() {
 		return d.Cache.Fetch(ctx, d.CacheKey, func(w io.Writer) error { return d.fetch(ctx, w) })
 	}
 	f, err := os.CreateTemp("", "diego-download-")

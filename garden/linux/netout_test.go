@@ -256,6 +256,13 @@ var _ = Describe("Net-out rules on a garden that denies the rest", Ordered, func
 		Expect(dial(h, host.allowed, 7001)).To(Equal("pong-7001\n"))
 		Expect(dial(h, host.allowed, 7001)).To(Equal("pong-7001\n"))
 		Expect(logged()).To(Equal(2), "one line per connection, not per packet")
+		kernelLog := func() string {
+			out, err := exec.Command("dmesg").Output()
+			Expect(err).NotTo(HaveOccurred())
+			return string(out)
+		}
+		Eventually(kernelLog).Should(MatchRegexp(regexp.QuoteMeta(h) + ` IN=` + netOutBridge + ` OUT=dgeh0 .*DST=` +
+			regexp.QuoteMeta(host.allowed) + ` .*PROTO=TCP .*DPT=7001 `))
 		Expect(dial(h, host.allowed, 7002)).NotTo(ContainSubstring("pong"))
 		Expect(logged()).To(Equal(2), "refused traffic is not logged as allowed")
 	})

@@ -70,7 +70,11 @@ func New(logger lager.Logger, dir string, maxBytes int64) *Cache {
 // caller's context, a waiter tries again itself. The caller must Close the
 // reader; until then the entry is not deleted.
 func (c *Cache) Fetch(ctx context.Context, key string, fillFn func(w io.Writer) error) (io.ReadCloser, int64, error) {
-	c.initOnce.Do(func() { c.initErr = c.load() })
+	c.initOnce.Do(func() {
+		if c.initErr = c.load(); c.initErr != nil {
+			c.logger.Error("load-failed", c.initErr)
+		}
+	})
 	if c.initErr != nil {
 		return nil, 0, c.initErr
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -13,7 +14,9 @@ import (
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 
+	"github.com/diego-runtime/diego/executor/downloadcache"
 	"github.com/diego-runtime/diego/executor/logstream"
+	"github.com/diego-runtime/diego/executor/steps"
 	"github.com/diego-runtime/diego/garden"
 	"github.com/diego-runtime/diego/models"
 )
@@ -51,6 +54,13 @@ type Config struct {
 	ReservationTimeout time.Duration `json:"reservation_timeout"`
 	// MetricsInterval is how often container metrics are published. Default 15 s.
 	MetricsInterval time.Duration `json:"metrics_interval"`
+	// DownloadCacheDir is where downloads with a cache_key are kept, in a
+	// subdirectory named after the cell id (so cells sharing a machine never
+	// share one). Default /var/lib/diego/download-cache.
+	DownloadCacheDir string `json:"download_cache_dir"`
+	// DownloadCacheMaxBytes bounds the cache; the least recently used entries
+	// go first. 0 turns caching off. Default 10 GiB.
+	DownloadCacheMaxBytes int64 `json:"download_cache_max_bytes"`
 }
 
 // DefaultConfig is every default in one place.
@@ -65,6 +75,8 @@ func DefaultConfig() Config {
 		DefaultStartTimeout:    60 * time.Second,
 		ReservationTimeout:     time.Minute,
 		MetricsInterval:        15 * time.Second,
+		DownloadCacheDir:       "/var/lib/diego/download-cache",
+		DownloadCacheMaxBytes:  10 << 30,
 	}
 }
 
@@ -84,6 +96,7 @@ type Executor struct {
 	clock   clock.Clock
 	logger  lager.Logger
 	http    *http.Client
+	cache   steps.Cache // nil when caching is off
 
 	// mu guards containers, remaining and subscribers.
 	mu          sync.Mutex
@@ -105,7 +118,7 @@ type entry struct {
 
 // New returns an executor over garden. logs and metrics may share one NATS connection.
 func New(logger lager.Logger, cfg Config, g Garden, logs *logstream.Emitter, metrics Publisher, clk clock.Clock) *Executor {
-	return &Executor{
+	e := &Executor{
 		cfg:         cfg,
 		garden:      g,
 		logs:        logs,
@@ -117,6 +130,10 @@ func New(logger lager.Logger, cfg Config, g Garden, logs *logstream.Emitter, met
 		remaining:   cfg.Capacity,
 		subscribers: map[chan Event]struct{}{},
 	}
+	if cfg.DownloadCacheDir != "" && cfg.DownloadCacheMaxBytes > 0 {
+		e.cache = downloadcache.New(e.logger, filepath.Join(cfg.DownloadCacheDir, cfg.CellID), cfg.DownloadCacheMaxBytes)
+	}
+	return e
 }
 
 // TotalResources is the cell's capacity.

@@ -45,6 +45,7 @@ func (e *Executor) lifecycle(ctx context.Context, req RunRequest, c Container, d
 		Container:   gardenContainer{garden: e.garden, handle: req.Guid},
 		Streamer:    streamer,
 		HTTP:        e.http,
+		Cache:       e.cache,
 		Clock:       e.clock,
 		GracePeriod: e.cfg.GracePeriod,
 		Env:         instanceEnv(req, netInfo),
@@ -148,9 +149,15 @@ func netOutRules(rule models.SecurityGroupRule) []garden.NetOutRule {
 	if rule.PortRange != nil {
 		ports = append(ports, fmt.Sprintf("%d-%d", rule.PortRange.Start, rule.PortRange.End))
 	}
+	var icmp *garden.ICMPControl
+	if info := rule.IcmpInfo; info != nil {
+		// Validated to 0..255 (models).
+		code := uint8(info.Code)
+		icmp = &garden.ICMPControl{Type: uint8(info.Type), Code: &code}
+	}
 	var out []garden.NetOutRule
 	for _, dst := range rule.Destinations {
-		out = append(out, garden.NetOutRule{Protocol: rule.Protocol, Network: dst, Ports: ports})
+		out = append(out, garden.NetOutRule{Protocol: rule.Protocol, Network: dst, Ports: ports, ICMP: icmp, Log: rule.Log})
 	}
 	return out
 }

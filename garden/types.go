@@ -60,6 +60,18 @@ type NetOutRule struct {
 	Network string `json:"network,omitempty"`
 	// Ports is a list of ports or "from-to" ranges (tcp/udp only).
 	Ports []string `json:"ports,omitempty"`
+	// ICMP narrows an icmp rule to one ICMP type (and code); nil allows every
+	// ICMP message.
+	ICMP *ICMPControl `json:"icmp,omitempty"`
+	// Log logs each connection the rule allows (the first packet of it) to the
+	// kernel log, prefixed with the container's handle.
+	Log bool `json:"log,omitempty"`
+}
+
+// ICMPControl is an ICMP type and, optionally, a code.
+type ICMPControl struct {
+	Type uint8  `json:"type"`
+	Code *uint8 `json:"code,omitempty"` // nil: any code of Type
 }
 
 // PortMapping is one active net-in rule.

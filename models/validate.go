@@ -333,6 +333,18 @@ func (v *validator) egressRule(prefix string, r SecurityGroupRule) {
 	if pr := r.PortRange; pr != nil && (pr.Start == 0 || pr.End < pr.Start) {
 		v.add(join(prefix, "port_range"), "must have 1 <= start <= end")
 	}
+	if info := r.IcmpInfo; info != nil {
+		if r.Protocol != ProtocolICMP {
+			v.add(join(prefix, "icmp_info"), "may be set only for icmp")
+		}
+		// Both are one byte on the wire (RFC 792).
+		if info.Type < 0 || info.Type > 255 {
+			v.add(join(join(prefix, "icmp_info"), "type"), "must be between 0 and 255")
+		}
+		if info.Code < 0 || info.Code > 255 {
+			v.add(join(join(prefix, "icmp_info"), "code"), "must be between 0 and 255")
+		}
+	}
 }
 
 func validDestination(d string) bool {

@@ -59,6 +59,7 @@ func startCell(o cellOptions) *cell {
 	cfg.Executor.GracePeriod = time.Second
 	cfg.Executor.HealthStartupInterval = 100 * time.Millisecond
 	cfg.Executor.HealthLivenessInterval = 200 * time.Millisecond
+	cfg.Executor.DownloadCacheDir = GinkgoT().TempDir()
 
 	logs := &logstream.Emitter{Publisher: natsConn, Clock: clock.NewClock(), Logger: logger}
 	exec := executor.New(logger, cfg.Executor, tg.Client, logs, natsConn, clock.NewClock())

@@ -26,10 +26,16 @@ type Deps struct {
 }
 
 // Build turns an action tree into a step. The tree must have been validated.
+// An action's log_source becomes the source of every line it and its children
+// log, until a child names its own.
 func Build(action *models.Action, deps Deps) (Step, error) {
-	switch {
-	case action == nil:
+	if action == nil {
 		return nil, fmt.Errorf("no action")
+	}
+	if source := logSource(action); source != "" {
+		deps.Streamer = deps.Streamer.WithSource(source)
+	}
+	switch {
 	case action.Run != nil:
 		run := action.Run
 		env := append(append([]string{}, deps.Env...), envStrings(run.Env)...)
@@ -39,7 +45,7 @@ func Build(action *models.Action, deps Deps) (Step, error) {
 				Path: run.Path, Args: run.Args, Dir: run.Dir, User: run.User,
 				Env: dedupeEnv(env), Nofile: run.ResourceLimits.Nofile,
 			},
-			Streamer:    deps.Streamer.WithSource(run.LogSource),
+			Streamer:    deps.Streamer,
 			Suppress:    run.SuppressLogOutput,
 			GracePeriod: deps.GracePeriod,
 			Clock:       deps.Clock,
@@ -48,12 +54,16 @@ func Build(action *models.Action, deps Deps) (Step, error) {
 	case action.Download != nil:
 		dl := action.Download
 		return Download{
-			Container: deps.Container, HTTP: deps.HTTP, Cache: deps.Cache,
-			From: dl.From, To: dl.To, CacheKey: dl.CacheKey,
+			Container: deps.Container, HTTP: deps.HTTP, Cache: deps.Cache, Streamer: deps.Streamer,
+			Artifact: dl.Artifact, From: dl.From, To: dl.To, CacheKey: dl.CacheKey,
 			ChecksumAlgorithm: dl.ChecksumAlgorithm, ChecksumValue: dl.ChecksumValue, User: dl.User,
 		}, nil
 	case action.Upload != nil:
-		return Upload{Container: deps.Container, HTTP: deps.HTTP, From: action.Upload.From, To: action.Upload.To, User: action.Upload.User}, nil
+		up := action.Upload
+		return Upload{
+			Container: deps.Container, HTTP: deps.HTTP, Streamer: deps.Streamer,
+			Artifact: up.Artifact, From: up.From, To: up.To, User: up.User,
+		}, nil
 	case action.EmitProgress != nil:
 		ep := action.EmitProgress
 		inner, err := Build(ep.Action, deps)
@@ -85,6 +95,31 @@ func Build(action *models.Action, deps Deps) (Step, error) {
 		return Codependent(children), err
 	}
 	return nil, fmt.Errorf("action has no kind set")
+}
+
+// logSource is the log_source the action names itself, whatever its kind.
+func logSource(a *models.Action) string {
+	switch {
+	case a.Run != nil:
+		return a.Run.LogSource
+	case a.Download != nil:
+		return a.Download.LogSource
+	case a.Upload != nil:
+		return a.Upload.LogSource
+	case a.EmitProgress != nil:
+		return a.EmitProgress.LogSource
+	case a.Timeout != nil:
+		return a.Timeout.LogSource
+	case a.Try != nil:
+		return a.Try.LogSource
+	case a.Parallel != nil:
+		return a.Parallel.LogSource
+	case a.Serial != nil:
+		return a.Serial.LogSource
+	case a.Codependent != nil:
+		return a.Codependent.LogSource
+	}
+	return ""
 }
 
 func buildAll(actions []*models.Action, deps Deps) ([]Step, error) {

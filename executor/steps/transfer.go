@@ -24,18 +24,22 @@ import (
 // same key does not reach the network. Implementations must be safe for
 // concurrent use.
 type Cache interface {
-	// Fetch returns the artifact stored under key, calling fill to download it
-	// when absent. The returned file is removed by the caller's Close.
-	Fetch(ctx context.Context, key string, fill func(w io.Writer) error) (io.ReadCloser, error)
+	// Fetch returns the artifact stored under key and its size, calling fill to
+	// download it when absent; fill's error keeps it out of the cache. The
+	// caller closes the reader when done with it.
+	Fetch(ctx context.Context, key string, fill func(w io.Writer) error) (io.ReadCloser, int64, error)
 }
 
 // Download fetches From over HTTP, checks its checksum, and streams it into the
 // container at To: a tar or tar.gz archive is extracted there, any other file is
-// placed at To itself.
+// placed at To itself. The artifact goes through a file on disk, never whole
+// into memory. With an Artifact name it says what it is doing on Streamer.
 type Download struct {
 	Container         Container
 	HTTP              *http.Client
-	Cache             Cache // may be nil
+	Cache             Cache // may be nil: every download reaches the network
+	Streamer          Streamer
+	Artifact          string
 	From, To          string
 	CacheKey          string
 	ChecksumAlgorithm string
@@ -48,47 +52,106 @@ func (d Download) Perform(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ErrCancelled
 	}
-	var body io.ReadCloser
-	var err error
-	if d.Cache != nil && d.CacheKey != "" {
-		body, err = d.Cache.Fetch(ctx, d.CacheKey, func(w io.Writer) error { return d.fetch(ctx, w) })
-	} else {
-		var f *os.File
-		f, err = os.CreateTemp("", "diego-download-")
-		if err == nil {
-			os.Remove(f.Name())
-			if err = d.fetch(ctx, f); err == nil {
-				_, err = f.Seek(0, io.SeekStart)
-			}
-			body = f
-		}
+	if d.Artifact != "" {
+		fmt.Fprintf(d.Streamer.Stdout(), "Downloading %s...\n", d.Artifact)
 	}
+	size, err := d.perform(ctx)
 	if err != nil {
-		if body != nil {
-			body.Close()
-		}
 		if ctx.Err() != nil {
 			return ErrCancelled
 		}
-		return fmt.Errorf("Downloading %s failed: %w", d.From, err)
+		if d.Artifact != "" {
+			fmt.Fprintf(d.Streamer.Stderr(), "Downloading %s failed\n", d.Artifact)
+		}
+		return err
+	}
+	if d.Artifact != "" {
+		fmt.Fprintf(d.Streamer.Stdout(), "Downloaded %s (%s)\n", d.Artifact, byteSize(size))
+	}
+	return nil
+}
+
+func (d Download) perform(ctx context.Context) (int64, error) {
+	body, size, err := d.open(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("Downloading %s failed: %w", d.From, err)
 	}
 	defer body.Close()
 
-	stream, err := asTar(body, d.To)
-	if err != nil {
-		return fmt.Errorf("Downloading %s failed: %w", d.From, err)
+	// A cached key may have been filled by a download that named another
+	// checksum, or none: check what this one names as it streams by.
+	src := io.Reader(body)
+	var sum hash.Hash
+	if d.cached() && d.ChecksumAlgorithm != "" {
+		if sum, err = newChecksum(d.ChecksumAlgorithm); err != nil {
+			return 0, fmt.Errorf("Downloading %s failed: %w", d.From, err)
+		}
+		src = io.TeeReader(body, sum)
 	}
+	stream, err := asTar(src, size, d.To)
+	if err != nil {
+		return 0, fmt.Errorf("Downloading %s failed: %w", d.From, err)
+	}
+	defer stream.Close()
 	dst := d.To
 	if !stream.archive {
 		dst = path.Dir(d.To)
 	}
 	if err := d.Container.StreamIn(ctx, dst, d.User, stream); err != nil {
-		return fmt.Errorf("Copying %s into the container failed: %w", d.From, err)
+		return 0, fmt.Errorf("Copying %s into the container failed: %w", d.From, err)
 	}
-	return nil
+	if sum != nil {
+		// An archive's reader may stop before the padding at its end.
+		if _, err := io.Copy(io.Discard, src); err != nil {
+			return 0, fmt.Errorf("Downloading %s failed: reading the cached artifact: %w", d.From, err)
+		}
+		if got := hex.EncodeToString(sum.Sum(nil)); !strings.EqualFold(got, d.ChecksumValue) {
+			return 0, fmt.Errorf("Downloading %s failed: checksum mismatch: the artifact cached under %q has %s %s, expected %s",
+				d.From, d.CacheKey, d.ChecksumAlgorithm, got, d.ChecksumValue)
+		}
+	}
+	return size, nil
 }
 
+func (d Download) cached() bool { return d.Cache != nil && d.CacheKey != "" }
+
+// open returns the artifact from the cache (filling it on a miss) or, without
+// a cache key, from a fresh temporary file.
+func (d Download) open(ctx context.Context) (io.ReadCloser, int64, error) {
+	if d.cached() {
+		return d.Cache.Fetch(ctx, d.CacheKey, func(w io.Writer) error { return d.fetch(ctx, w) })
+	}
+	f, err := os.CreateTemp("", "diego-download-")
+	if err != nil {
+		return nil, 0, err
+	}
+	// Unlinked at once: the open file is all that is needed, and nothing is left
+	// behind if the cell dies mid-download.
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if err := d.fetch(ctx, f); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, size, nil
+}
+
+// fetch GETs From into w, and fails unless the body matches the checksum.
 func (d Download) fetch(ctx context.Context, w io.Writer) error {
+	sum, err := newChecksum(d.ChecksumAlgorithm)
+	if err != nil {
+		return err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.From, nil)
 	if err != nil {
 		return err
@@ -100,18 +163,6 @@ func (d Download) fetch(ctx context.Context, w io.Writer) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("server answered %s", resp.Status)
-	}
-	var sum hash.Hash
-	switch strings.ToLower(d.ChecksumAlgorithm) {
-	case "":
-	case "md5":
-		sum = md5.New()
-	case "sha1":
-		sum = sha1.New()
-	case "sha256":
-		sum = sha256.New()
-	default:
-		return fmt.Errorf("unsupported checksum algorithm %q", d.ChecksumAlgorithm)
 	}
 	dst := w
 	if sum != nil {
@@ -129,14 +180,52 @@ func (d Download) fetch(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
+func newChecksum(algorithm string) (hash.Hash, error) {
+	switch strings.ToLower(algorithm) {
+	case "":
+		return nil, nil
+	case "md5":
+		return md5.New(), nil
+	case "sha1":
+		return sha1.New(), nil
+	case "sha256":
+		return sha256.New(), nil
+	}
+	return nil, fmt.Errorf("unsupported checksum algorithm %q", algorithm)
+}
+
+// byteSize is n in the largest unit that keeps it at least 1.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	value, suffix := float64(n)/unit, "KMGTPE"
+	i := 0
+	for value >= unit && i < len(suffix)-1 {
+		value /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f%c", value, suffix[i])
+}
+
+// tarStream is what StreamIn gets. Close it to stop the writer of a wrapped
+// file if StreamIn gave up early.
 type tarStream struct {
 	io.Reader
 	archive bool
+	close   func()
 }
 
-// asTar passes a tar (or gzipped tar) through, and wraps anything else into a
-// one-file tar named after dst.
-func asTar(r io.Reader, dst string) (tarStream, error) {
+func (t tarStream) Close() {
+	if t.close != nil {
+		t.close()
+	}
+}
+
+// asTar passes a tar (or gzipped tar) through, and streams anything else as a
+// one-file tar named after dst, size bytes long.
+func asTar(r io.Reader, size int64, dst string) (tarStream, error) {
 	br := bufio.NewReaderSize(r, 1024)
 	head, _ := br.Peek(512)
 	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
@@ -149,29 +238,28 @@ func asTar(r io.Reader, dst string) (tarStream, error) {
 	if len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")) {
 		return tarStream{Reader: br, archive: true}, nil
 	}
-	data, err := io.ReadAll(br)
-	if err != nil {
-		return tarStream{}, err
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	hdr := &tar.Header{Name: path.Base(dst), Mode: 0o755, Size: int64(len(data)), ModTime: time.Now()}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return tarStream{}, err
-	}
-	if _, err := tw.Write(data); err != nil {
-		return tarStream{}, err
-	}
-	if err := tw.Close(); err != nil {
-		return tarStream{}, err
-	}
-	return tarStream{Reader: &buf}, nil
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := tw.WriteHeader(&tar.Header{Name: path.Base(dst), Mode: 0o755, Size: size, ModTime: time.Now()})
+		if err == nil {
+			_, err = io.CopyN(tw, br, size)
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	return tarStream{Reader: pr, close: func() { pr.Close() }}, nil
 }
 
-// Upload streams From out of the container (as a tar) and PUTs it to To.
+// Upload streams From out of the container (as a tar) and PUTs it to To. With
+// an Artifact name it says what it is doing on Streamer.
 type Upload struct {
 	Container Container
 	HTTP      *http.Client
+	Streamer  Streamer
+	Artifact  string
 	From, To  string
 	User      string
 }
@@ -181,25 +269,54 @@ func (u Upload) Perform(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ErrCancelled
 	}
-	out, err := u.Container.StreamOut(ctx, u.From, u.User)
-	if err != nil {
-		return fmt.Errorf("Uploading %s failed: %w", u.From, err)
+	if u.Artifact != "" {
+		fmt.Fprintf(u.Streamer.Stdout(), "Uploading %s...\n", u.Artifact)
 	}
-	defer out.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.To, out)
-	if err != nil {
-		return fmt.Errorf("Uploading %s failed: %w", u.From, err)
-	}
-	resp, err := u.HTTP.Do(req)
+	size, err := u.perform(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ErrCancelled
 		}
-		return fmt.Errorf("Uploading %s failed: %w", u.From, err)
+		if u.Artifact != "" {
+			fmt.Fprintf(u.Streamer.Stderr(), "Uploading %s failed\n", u.Artifact)
+		}
+		return err
+	}
+	if u.Artifact != "" {
+		fmt.Fprintf(u.Streamer.Stdout(), "Uploaded %s (%s)\n", u.Artifact, byteSize(size))
+	}
+	return nil
+}
+
+func (u Upload) perform(ctx context.Context) (int64, error) {
+	out, err := u.Container.StreamOut(ctx, u.From, u.User)
+	if err != nil {
+		return 0, fmt.Errorf("Uploading %s failed: %w", u.From, err)
+	}
+	defer out.Close()
+	counted := &countingReader{r: out}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.To, counted)
+	if err != nil {
+		return 0, fmt.Errorf("Uploading %s failed: %w", u.From, err)
+	}
+	resp, err := u.HTTP.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("Uploading %s failed: %w", u.From, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("Uploading %s failed: server answered %s", u.From, resp.Status)
+		return 0, fmt.Errorf("Uploading %s failed: server answered %s", u.From, resp.Status)
 	}
-	return nil
+	return counted.n, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -116,6 +116,16 @@ func BuildInit(dir string) (string, error) {
 	return out, os.Chmod(out, 0o755)
 }
 
+// BuildPinger builds the pinger command (an ICMP echo over a datagram socket,
+// for containers without NET_RAW) into dir and returns its path.
+func BuildPinger(dir string) (string, error) {
+	out := filepath.Join(dir, "pinger")
+	if err := goBuild(out, "github.com/diego-runtime/diego/garden/imagetest/pinger"); err != nil {
+		return "", err
+	}
+	return out, os.Chmod(out, 0o755)
+}
+
 // goBuild builds a static binary of pkg at out.
 func goBuild(out, pkg string) error {
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")

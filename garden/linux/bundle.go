@@ -64,6 +64,9 @@ type ociLinux struct {
 	Seccomp       *ociSeccomp    `json:"seccomp,omitempty"`
 	MaskedPaths   []string       `json:"maskedPaths,omitempty"`
 	ReadonlyPaths []string       `json:"readonlyPaths,omitempty"`
+	// Sysctl is written by runc inside the container's namespaces, in its
+	// user namespace's ids, before /proc/sys turns read-only.
+	Sysctl map[string]string `json:"sysctl,omitempty"`
 }
 
 type ociIDMapping struct {

@@ -334,7 +334,7 @@ func (c *container) updateRules(ctx context.Context, ipt *iptables, ports []gard
 	allPorts := append(append([]garden.PortMapping{}, c.ports...), ports...)
 	allOut := append(append([]garden.NetOutRule{}, c.netOut...), netOut...)
 	hasNat, hasFwd, err := ipt.apply(ctx, containerRules{
-		index: c.index, ip: c.ip, ports: allPorts, netOut: allOut, hasNat: c.hasNat, hasFwd: c.hasFwd,
+		index: c.index, handle: c.handle, ip: c.ip, ports: allPorts, netOut: allOut, hasNat: c.hasNat, hasFwd: c.hasFwd,
 	})
 	c.hasNat, c.hasFwd = hasNat, hasFwd
 	if err != nil {
@@ -376,12 +376,17 @@ func (b *Backend) writeBundle(c *container) error {
 			Seccomp:       defaultSeccomp(),
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
+			// Every group may open ICMP echo sockets, so ping works without
+			// NET_RAW (as in Docker); net-out rules still decide where it goes.
+			Sysctl: map[string]string{"net.ipv4.ping_group_range": "0 2147483647"},
 		},
 	}
 	if !c.spec.Privileged {
 		m := []ociIDMapping{{ContainerID: 0, HostID: b.cfg.UIDMapStart, Size: mappedUsersSize}}
 		spec.Linux.UIDMappings, spec.Linux.GIDMappings = m, m
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, ociNamespace{Type: "user"})
+		// Only mapped ids are valid in the range.
+		spec.Linux.Sysctl["net.ipv4.ping_group_range"] = fmt.Sprintf("0 %d", mappedUsersSize-1)
 	}
 	l := c.spec.Limits
 	if l.MemoryBytes > 0 {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/diego-runtime/diego/garden"
 )
@@ -117,6 +118,7 @@ func (t *iptables) removeAll(ctx context.Context) error {
 // containerRules is what a container needs in iptables.
 type containerRules struct {
 	index   int
+	handle  string // names the container in log prefixes
 	ip      net.IP
 	ports   []garden.PortMapping
 	netOut  []garden.NetOutRule
@@ -152,7 +154,7 @@ func (t *iptables) apply(ctx context.Context, r containerRules) (hasNat, hasFwd 
 		}
 		fmt.Fprintf(&s, "-A %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n", out)
 		for _, rule := range r.netOut {
-			for _, line := range netOutLines(out, rule) {
+			for _, line := range netOutLines(out, rule, logPrefix(r.handle)) {
 				s.WriteString(line + "\n")
 			}
 		}
@@ -186,34 +188,64 @@ func (t *iptables) remove(ctx context.Context, index int, ip net.IP, hasNat, has
 	return t.restore(ctx, s.String())
 }
 
-// netOutLines renders one rule as ACCEPT lines in chain. Containers have no
+// netOutLines renders one rule as ACCEPT lines in chain, each preceded by a
+// LOG line when the rule asks for it. Established traffic is accepted before
+// these lines, so what they log is each new connection. Containers have no
 // IPv6, so an IPv6 destination renders nothing.
-func netOutLines(chain string, r garden.NetOutRule) []string {
-	base := "-A " + chain
+func netOutLines(chain string, r garden.NetOutRule, prefix string) []string {
+	var match string
 	switch lo, hi, isRange := strings.Cut(r.Network, "-"); {
 	case r.Network == "":
 	case isIPv6(lo):
 		return nil
 	case isRange:
-		base += " -m iprange --dst-range " + lo + "-" + hi
+		match += " -m iprange --dst-range " + lo + "-" + hi
 	default:
-		base += " -d " + r.Network
+		match += " -d " + r.Network
 	}
 	proto := r.Protocol
 	if proto == "" {
 		proto = "all"
 	}
 	if proto != "all" {
-		base += " -p " + proto
+		match += " -p " + proto
 	}
-	if len(r.Ports) == 0 || proto == "all" || proto == "icmp" {
-		return []string{base + " -j ACCEPT"}
+	if proto == "icmp" && r.ICMP != nil {
+		match += " --icmp-type " + strconv.Itoa(int(r.ICMP.Type))
+		if r.ICMP.Code != nil {
+			match += "/" + strconv.Itoa(int(*r.ICMP.Code))
+		}
+	}
+	matches := []string{match}
+	if len(r.Ports) > 0 && (proto == "tcp" || proto == "udp") {
+		matches = matches[:0]
+		for _, p := range r.Ports {
+			matches = append(matches, match+" --dport "+strings.Replace(p, "-", ":", 1))
+		}
 	}
 	var lines []string
-	for _, p := range r.Ports {
-		lines = append(lines, base+" --dport "+strings.Replace(p, "-", ":", 1)+" -j ACCEPT")
+	for _, m := range matches {
+		if r.Log {
+			lines = append(lines, "-A "+chain+m+` -j LOG --log-prefix "`+prefix+`"`)
+		}
+		lines = append(lines, "-A "+chain+m+" -j ACCEPT")
 	}
 	return lines
+}
+
+// logPrefix names a container in the kernel log: its handle, cut to what
+// iptables allows (29 characters) with a space to part it from the packet.
+func logPrefix(handle string) string {
+	safe := strings.Map(func(r rune) rune {
+		if r < 0x80 && (r == '-' || r == '_' || r == '.' || r == ':' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '_'
+	}, handle)
+	if len(safe) > 28 {
+		safe = safe[:28]
+	}
+	return safe + " "
 }
 
 // validateNetOut checks a rule before it reaches iptables.
@@ -239,6 +271,9 @@ func validateNetOut(r garden.NetOutRule) error {
 	}
 	if len(r.Ports) > 0 && (r.Protocol == "" || r.Protocol == "all" || r.Protocol == "icmp") {
 		return garden.NewInvalidSpecError("net-out ports need protocol tcp or udp")
+	}
+	if r.ICMP != nil && r.Protocol != "icmp" {
+		return garden.NewInvalidSpecError("net-out icmp type and code need protocol icmp")
 	}
 	return nil
 }

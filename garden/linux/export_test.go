@@ -1,0 +1,4 @@
+package linux
+
+// LogPrefix is logPrefix, for the specs.
+var LogPrefix = logPrefix

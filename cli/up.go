@@ -80,6 +80,7 @@ func newUpCommand(g *Globals) *cobra.Command {
 	f.DurationVar(&cfg.ConvergenceInterval, "convergence-interval", 0, "converger interval (default: 30s)")
 	f.BoolVar(&cfg.IsolateCells, "isolate-cells", false, "run each cell in its own network namespace behind a veth (so a cell can be cut off the network)")
 	f.BoolVar(&cfg.AllowPrivileged, "allow-privileged", false, "let apps and tasks ask for privileged containers (their root is this machine's root)")
+	f.BoolVar(&cfg.AllowLoopbackDownloads, "allow-loopback-downloads", false, "let download actions fetch from this machine's own addresses (for tests whose file servers run here)")
 	f.IntVar(&portOffset, "port-offset", 0, "add this to every well-known port (to run a second cluster beside the first)")
 	f.BoolVar(&verbose, "verbose", false, "log the cluster's own progress")
 	return cmd

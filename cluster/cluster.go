@@ -66,6 +66,10 @@ type Config struct {
 	// AllowPrivileged lets apps and tasks ask for privileged containers (root
 	// is the host's root). Default false.
 	AllowPrivileged bool
+	// AllowLoopbackDownloads lets download actions fetch from this machine
+	// (file servers of a test on loopback). Default false: downloads from
+	// loopback, link-local and the host's addresses are refused.
+	AllowLoopbackDownloads bool
 }
 
 // DefaultConfig is every default in one place.

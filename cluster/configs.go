@@ -128,7 +128,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"bbs_urls":             []string{bbsURL},
 			"garden_socket":        cell.GardenSocket,
 			"nats_url":             c.Addresses.NATS,
-			"executor":             executor("127.0.0.1", cell.ID),
+			"executor":             executor(cfg, cell, "127.0.0.1"),
 		}
 		if cfg.PresenceTTL > 0 {
 			rep["presence_ttl"] = cfg.PresenceTTL.String()
@@ -148,7 +148,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			rep["debug_address"] = at(cell.DebugPort)
 			rep["bbs_urls"] = []string{"http://" + brain(cfg.BBSPort)}
 			rep["nats_url"] = "nats://" + brain(cfg.NATSPort)
-			rep["executor"] = executor(cn.IP, cell.ID)
+			rep["executor"] = executor(cfg, cell, cn.IP)
 		}
 		configs[cell.ID+"-rep"] = rep
 	}
@@ -159,6 +159,18 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 // 500 ms rather than the executor's 2 s default: a TCP connect or GET per
 // starting instance costs nothing on one machine, and with the default each
 // instance became RUNNING up to 2 s after its process already listened.
-func executor(externalIP, cellID string) doc {
-	return doc{"external_ip": externalIP, "cell_id": cellID, "health_startup_interval": "500ms"}
+//
+// Downloads are cached in the cell's own state dir, so one cluster's cache
+// does not outlive it or leak into another's, and never come from the
+// cluster's own network.
+func executor(cfg Config, cell Cell, externalIP string) doc {
+	d := doc{"external_ip": externalIP, "cell_id": cell.ID, "health_startup_interval": "500ms",
+		"download_cache_dir": cell.StateDir + "/download-cache",
+		// The brain and the cells (with isolated cells, reached at their own
+		// addresses) are no download source.
+		"download_deny_networks": []string{cfg.clusterNetwork()}}
+	if cfg.AllowLoopbackDownloads {
+		d["allow_loopback_downloads"] = true
+	}
+	return d
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/diego-runtime/diego/executor/logstream"
 	"github.com/diego-runtime/diego/executor/steps"
 	"github.com/diego-runtime/diego/garden"
+	"github.com/diego-runtime/diego/internal/netguard"
 	"github.com/diego-runtime/diego/models"
 )
 
@@ -61,6 +62,34 @@ type Config struct {
 	// DownloadCacheMaxBytes bounds the cache; the least recently used entries
 	// go first. 0 turns caching off. Default 10 GiB.
 	DownloadCacheMaxBytes int64 `json:"download_cache_max_bytes"`
+	// DownloadDenyNetworks are addresses or CIDRs download actions may not
+	// fetch from, on top of loopback, link-local (cloud metadata), 0.0.0.0/8
+	// and this host's own addresses, which are always refused. Checked after
+	// DNS and on every redirect; no proxy from the environment is used.
+	// Default none: list the control plane's networks.
+	DownloadDenyNetworks []string `json:"download_deny_networks"`
+	// AllowLoopbackDownloads lets download actions fetch from loopback and
+	// this host's addresses (development and test clusters whose file
+	// servers run on the same machine). Default false.
+	AllowLoopbackDownloads bool `json:"allow_loopback_downloads"`
+}
+
+// Validate says what is wrong with the config.
+func (c Config) Validate() error {
+	_, err := c.downloadGuard()
+	return err
+}
+
+// downloadGuard is the deny list download actions are checked against.
+func (c Config) downloadGuard() (netguard.DenyList, error) {
+	if c.AllowLoopbackDownloads {
+		return netguard.Parse(append([]string{"169.254.0.0/16", "fe80::/10", "0.0.0.0/8"}, c.DownloadDenyNetworks...)...)
+	}
+	d, err := netguard.New(c.DownloadDenyNetworks...)
+	if err != nil {
+		return d, fmt.Errorf("download_deny_networks: %w", err)
+	}
+	return d.WithHostAddresses()
 }
 
 // DefaultConfig is every default in one place.
@@ -125,11 +154,17 @@ func New(logger lager.Logger, cfg Config, g Garden, logs *logstream.Emitter, met
 		metrics:     metrics,
 		clock:       clk,
 		logger:      logger.Session("executor"),
-		http:        &http.Client{Timeout: 10 * time.Minute},
 		containers:  map[string]*entry{},
 		remaining:   cfg.Capacity,
 		subscribers: map[chan Event]struct{}{},
 	}
+	guard, err := cfg.downloadGuard()
+	if err != nil {
+		// Validate refuses such a config at start; fail closed all the same.
+		e.logger.Error("download-guard-failed-denying-every-download", err)
+		guard, _ = netguard.Parse("0.0.0.0/0", "::/0")
+	}
+	e.http = guard.HTTPClient(10 * time.Minute)
 	if cfg.DownloadCacheDir != "" && cfg.DownloadCacheMaxBytes > 0 {
 		e.cache = downloadcache.New(e.logger, filepath.Join(cfg.DownloadCacheDir, cfg.CellID), cfg.DownloadCacheMaxBytes)
 	}

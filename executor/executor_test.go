@@ -19,7 +19,7 @@ import (
 	"github.com/diego-runtime/diego/models"
 )
 
-func newExecutor(capacity executor.Resources) *executor.Executor {
+func newExecutor(capacity executor.Resources, tweaks ...func(*executor.Config)) *executor.Executor {
 	cfg := executor.DefaultConfig()
 	cfg.CellID = "cell-x"
 	cfg.Capacity = capacity
@@ -27,6 +27,10 @@ func newExecutor(capacity executor.Resources) *executor.Executor {
 	cfg.GracePeriod = time.Second
 	cfg.HealthStartupInterval = 100 * time.Millisecond
 	cfg.HealthLivenessInterval = 200 * time.Millisecond
+	cfg.AllowLoopbackDownloads = true // the specs' file servers are httptest servers on loopback
+	for _, t := range tweaks {
+		t(&cfg)
+	}
 	logs := &logstream.Emitter{Publisher: natsConn, Clock: clock.NewClock(), Logger: logger}
 	return executor.New(logger, cfg, tg.Client, logs, natsConn, clock.NewClock())
 }

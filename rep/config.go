@@ -2,6 +2,7 @@ package rep
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/diego-runtime/diego/executor"
@@ -76,6 +77,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.BBSURLs) == 0 {
 		errs = append(errs, errors.New("bbs_urls is required"))
+	}
+	if err := c.Executor.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("executor: %w", err))
 	}
 	return errors.Join(errs...)
 }

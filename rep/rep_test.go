@@ -60,6 +60,7 @@ func startCell(o cellOptions) *cell {
 	cfg.Executor.HealthStartupInterval = 100 * time.Millisecond
 	cfg.Executor.HealthLivenessInterval = 200 * time.Millisecond
 	cfg.Executor.DownloadCacheDir = GinkgoT().TempDir()
+	cfg.Executor.AllowLoopbackDownloads = true // file servers are httptest servers on loopback
 
 	logs := &logstream.Emitter{Publisher: natsConn, Clock: clock.NewClock(), Logger: logger}
 	exec := executor.New(logger, cfg.Executor, tg.Client, logs, natsConn, clock.NewClock())

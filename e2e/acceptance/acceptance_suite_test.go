@@ -59,7 +59,8 @@ var _ = BeforeEach(func() {
 		AddReportEntry("the previous cluster was replaced", fmt.Sprint(err))
 	}
 	var err error
-	w, err = world.Start(world.Options{BinDir: binDir, Cells: 3, Zones: 3, PortOffset: portOffset, Output: GinkgoWriter})
+	// The download specs' file servers are httptest servers on this machine.
+	w, err = world.Start(world.Options{BinDir: binDir, Cells: 3, Zones: 3, PortOffset: portOffset, Output: GinkgoWriter, AllowLoopbackDownloads: true})
 	Expect(err).NotTo(HaveOccurred())
 	appImage, err = w.PushTestApp()
 	Expect(err).NotTo(HaveOccurred())

@@ -284,6 +284,35 @@ var _ = Describe("A hostile tenant's code", Ordered, func() {
 	})
 })
 
+var _ = Describe("A hostile tenant's downloads", func() {
+	It("cannot fetch link-local metadata or the cell's loopback services", func() {
+		hits := fakeMetadata()
+		for i, from := range []string{
+			"http://169.254.169.254/latest/meta-data/",
+			fmt.Sprintf("http://127.0.0.1:%d/v2/", w.Config.RegistryPort), // the registry's forwarder on each cell's loopback
+			fmt.Sprintf("http://%s:%d/v1/cells", w.Config.HostBridgeIP(), w.Config.BBSPort),
+		} {
+			guid := fmt.Sprintf("attack-download-%d", i)
+			resp, err := w.Request("POST", "/v1/tasks", J{
+				"task_guid": guid, "domain": domain, "rootfs": attacker, "memory_mb": 64, "disk_mb": 64,
+				"action": J{"download": J{"from": from, "to": "/tmp/loot"}},
+			})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Status).To(Equal(http.StatusCreated), string(resp.Body))
+			var task *models.Task
+			Eventually(func(g Gomega) {
+				task, err = w.Task(guid)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(task.State).To(Equal(models.TaskStateCompleted))
+			}, 60*time.Second).Should(Succeed())
+			report("task", "download "+from, "refused: "+task.FailureReason)
+			Expect(task.Failed).To(BeTrue(), from)
+			Expect(task.FailureReason).To(ContainSubstring("not reachable from tenant work"), from)
+		}
+		Expect(hits.Load()).To(BeZero())
+	})
+})
+
 var _ = Describe("A hostile tenant's API requests", func() {
 	DescribeTable("are refused and change nothing",
 		func(name string, lrp J, wantName string) {

@@ -29,6 +29,9 @@ type Options struct {
 	// IsolateCells runs every cell in its own network namespace, reaching the
 	// brain only at the host bridge's address, as on machines of their own.
 	IsolateCells bool
+	// AllowLoopbackDownloads lets download actions fetch from this machine
+	// (the specs' file servers); default false, as in diego up.
+	AllowLoopbackDownloads bool
 
 	PresenceTTL         time.Duration // default 3s
 	Heartbeat           time.Duration // default 1s
@@ -124,6 +127,9 @@ func Start(opts Options) (*World, error) {
 		"--port-offset", strconv.Itoa(opts.PortOffset)}
 	if opts.IsolateCells {
 		args = append(args, "--isolate-cells")
+	}
+	if opts.AllowLoopbackDownloads {
+		args = append(args, "--allow-loopback-downloads")
 	}
 	w.cmd = exec.Command(filepath.Join(binDir, "diego"), args...)
 	w.cmd.Env = append(os.Environ(), "DIEGO_TARGET=")

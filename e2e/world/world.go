@@ -30,6 +30,9 @@ type Options struct {
 	PresenceTTL         time.Duration // default 3s
 	Heartbeat           time.Duration // default 1s
 	ConvergenceInterval time.Duration // default 1s
+	// RouterMaxAttempts is the router's max_attempts (1: no retries);
+	// default 0, the router's own (retries on).
+	RouterMaxAttempts int
 
 	StartTimeout time.Duration // how long `diego up` may take; default 90s
 	StopTimeout  time.Duration // how long it may take to stop after SIGINT; default 90s
@@ -118,6 +121,9 @@ func Start(opts Options) (*World, error) {
 		"--presence-ttl", opts.PresenceTTL.String(), "--heartbeat-interval", opts.Heartbeat.String(),
 		"--convergence-interval", opts.ConvergenceInterval.String(),
 		"--port-offset", strconv.Itoa(opts.PortOffset)}
+	if opts.RouterMaxAttempts > 0 {
+		args = append(args, "--router-max-attempts", strconv.Itoa(opts.RouterMaxAttempts))
+	}
 	w.cmd = exec.Command(filepath.Join(binDir, "diego"), args...)
 	w.cmd.Env = append(os.Environ(), "DIEGO_TARGET=")
 	// Its own process group, so a Ctrl-C at the test's terminal goes through

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -90,6 +93,21 @@ func (o *createOptions) bind(f *pflag.FlagSet) {
 	f.StringVar(&o.imagePass, "image-password", "", "registry password")
 }
 
+// logGuidOf maps an app's name (its process guid) to the log guid its
+// instances log under: the app id create gave it. A name that is no app is
+// taken as a log guid itself (a task's, or one an API client chose).
+func (a *API) logGuidOf(ctx context.Context, name string) (string, error) {
+	d, err := a.desiredLRP(ctx, name)
+	var apiErr *APIError
+	switch {
+	case err == nil && d.LogGuid != "":
+		return d.LogGuid, nil
+	case err == nil, errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
+		return name, nil
+	}
+	return "", fmt.Errorf("finding the log guid of %s: %w", name, err)
+}
+
 func (o createOptions) desiredLRP(app, image string) (*models.DesiredLRP, error) {
 	uri := rootFSURI(image)
 	lrp := &models.DesiredLRP{
@@ -97,8 +115,12 @@ func (o createOptions) desiredLRP(app, image string) (*models.DesiredLRP, error)
 		ImageUsername: o.imageUser, ImagePassword: o.imagePass,
 		MemoryMB: o.memoryMB, DiskMB: o.diskMB, Privileged: o.privileged,
 		StartTimeout: uint((o.startTimeout + time.Second - 1) / time.Second),
-		LogGuid:      app, MetricsGuid: app,
 	}
+	// Each app gets its own id, as a Cloud Foundry app has its guid: logs,
+	// metrics and gorouter's X-CF-App-Instance header name the app by it.
+	// The CLI maps the app's name to it (logGuidOf).
+	appID := uuid.NewString()
+	lrp.LogGuid, lrp.MetricsGuid = appID, appID
 	for _, kv := range o.env {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {

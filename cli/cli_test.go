@@ -2,6 +2,8 @@ package cli_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -9,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -57,6 +60,19 @@ var _ = Describe("The diego CLI", func() {
 			Expect(lrp.Validate()).To(Succeed())
 		})
 
+		It("gives each app its own UUID as log and metrics guid, so gorouter's X-CF-App-Instance names it", func() {
+			built, err := cli.DesiredLRPFor("web", host+"/demo:latest")
+			Expect(err).NotTo(HaveOccurred())
+			lrp := built.(*models.DesiredLRP)
+			id, err := uuid.Parse(lrp.LogGuid)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(id.Version()).To(Equal(uuid.Version(4)))
+			Expect(lrp.MetricsGuid).To(Equal(lrp.LogGuid))
+			again, err := cli.DesiredLRPFor("web", host+"/demo:latest")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(again.(*models.DesiredLRP).LogGuid).NotTo(Equal(lrp.LogGuid))
+		})
+
 		It("refuses a bad flag value in one line", func() {
 			_, err := cli.DesiredLRPFor("web", host+"/demo:latest", "--health-check", "ping")
 			Expect(err).To(MatchError(`--health-check must be tcp, http or none, not "ping"`))
@@ -67,6 +83,44 @@ var _ = Describe("The diego CLI", func() {
 		It("says in one line that an image cannot be read", func() {
 			_, err := cli.DesiredLRPFor("web", host+"/missing:latest")
 			Expect(err).To(MatchError(HavePrefix("cannot read image " + host + "/missing:latest")))
+		})
+	})
+
+	Describe("logs APP", func() {
+		// The receptor is this unit's neighbour: a stand-in answers its
+		// desired LRP lookups as the real one does.
+		var target string
+		BeforeEach(func() {
+			server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/v1/desired_lrps/web":
+					json.NewEncoder(w).Encode(models.DesiredLRP{ProcessGuid: "web", LogGuid: "4f1c1c6e-app-id"})
+				case "/v1/desired_lrps/old":
+					json.NewEncoder(w).Encode(models.DesiredLRP{ProcessGuid: "old"})
+				case "/v1/desired_lrps/broken":
+					w.WriteHeader(http.StatusInternalServerError)
+					json.NewEncoder(w).Encode(models.ErrUnknown.WithMessage("etcd is down"))
+				default:
+					w.WriteHeader(http.StatusNotFound)
+					json.NewEncoder(w).Encode(models.ErrDesiredLRPNotFound.WithMessage("no %s", r.URL.Path))
+				}
+			}))
+			DeferCleanup(server.Close)
+			target = server.URL
+		})
+
+		DescribeTable("streams the log guid the name maps to",
+			func(name, logGuid string) {
+				Expect(cli.LogGuidOf(target, name)).To(Equal(logGuid))
+			},
+			Entry("an app: its app id", "web", "4f1c1c6e-app-id"),
+			Entry("an app without a log guid: its name", "old", "old"),
+			Entry("no app by that name (a task's log guid): the name itself", "task-7", "task-7"),
+		)
+
+		It("says why it cannot look the name up", func() {
+			_, err := cli.LogGuidOf(target, "broken")
+			Expect(err).To(MatchError(ContainSubstring("finding the log guid of broken")))
 		})
 	})
 

@@ -1,6 +1,10 @@
 package cli
 
-import "github.com/spf13/pflag"
+import (
+	"context"
+
+	"github.com/spf13/pflag"
+)
 
 // Exported for tests only.
 var (
@@ -16,4 +20,10 @@ func DesiredLRPFor(app, image string, args ...string) (any, error) {
 		return nil, err
 	}
 	return o.desiredLRP(app, image)
+}
+
+// LogGuidOf is what `logs APP` streams for APP, asking the receptor at target.
+func LogGuidOf(target, app string) (string, error) {
+	g := &Globals{Target: target}
+	return g.api().logGuidOf(context.Background(), app)
 }

@@ -22,11 +22,16 @@ func newLogsCommand(g *Globals) *cobra.Command {
 		Short: "Show an app's log stream: every instance, recent lines first, then live",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "/v1/logs/" + url.PathEscape(args[0]) + "?recent=" + strconv.Itoa(recent)
+			api := g.api()
+			logGuid, err := api.logGuidOf(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			path := "/v1/logs/" + url.PathEscape(logGuid) + "?recent=" + strconv.Itoa(recent)
 			if follow {
 				path += "&follow=true"
 			}
-			return g.api().sse(cmd.Context(), path, func(event string, data []byte) bool {
+			return api.sse(cmd.Context(), path, func(event string, data []byte) bool {
 				var env models.LogEnvelope
 				if json.Unmarshal(data, &env) != nil {
 					return true

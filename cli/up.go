@@ -78,6 +78,7 @@ func newUpCommand(g *Globals) *cobra.Command {
 	f.DurationVar(&cfg.PresenceTTL, "presence-ttl", 0, "cell presence TTL (default: the rep's, 15s)")
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "cell heartbeat interval (default: the rep's, 5s)")
 	f.DurationVar(&cfg.ConvergenceInterval, "convergence-interval", 0, "converger interval (default: 30s)")
+	f.IntVar(&cfg.RouterMaxAttempts, "router-max-attempts", 0, "attempts the router makes per request, refused connections included (default: the router's, no bound beyond its retries)")
 	f.BoolVar(&cfg.IsolateCells, "isolate-cells", false, "run each cell in its own network namespace behind a veth (so a cell can be cut off the network)")
 	f.BoolVar(&cfg.AllowPrivileged, "allow-privileged", false, "let apps and tasks ask for privileged containers (their root is this machine's root)")
 	f.BoolVar(&cfg.AllowLoopbackDownloads, "allow-loopback-downloads", false, "let download actions fetch from this machine's own addresses (for tests whose file servers run here)")

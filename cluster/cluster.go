@@ -58,6 +58,10 @@ type Config struct {
 	// RouterTries bounds the endpoints the router tries per request; zero
 	// keeps the router's (3).
 	RouterTries int
+	// RouterMaxAttempts bounds every attempt of one request at the router,
+	// refused connections included (1: no retry at all); zero keeps the
+	// router's (no bound beyond its tries).
+	RouterMaxAttempts int
 
 	// IsolateCells runs each cell's garden and rep in its own network
 	// namespace behind a veth (see CellNetworkOf), so that a cell can be cut

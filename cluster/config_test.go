@@ -66,6 +66,14 @@ var _ = Describe("Config", func() {
 				Expect(docs["cell-1-garden"]["external_ip"]).To(Equal("127.0.0.1"))
 				Expect(docs["cell-1-garden"]["destroy_on_exit"]).To(BeTrue())
 				Expect(docs["router"]).NotTo(HaveKey("dial_timeout"))
+				Expect(docs["router"]).NotTo(HaveKey("max_attempts"))
+			})
+		})
+
+		Context("with the router at one attempt per request", func() {
+			It("passes max_attempts to the router", func() {
+				cfg.RouterMaxAttempts = 1
+				Expect(configs(cfg)["router"]).To(HaveKeyWithValue("max_attempts", 1))
 			})
 		})
 

@@ -70,6 +70,9 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 	if cfg.RouterTries > 0 {
 		configs["router"]["tries"] = cfg.RouterTries
 	}
+	if cfg.RouterMaxAttempts > 0 {
+		configs["router"]["max_attempts"] = cfg.RouterMaxAttempts
+	}
 	if cfg.RouterFailedEndpointHoldoff > 0 {
 		configs["router"]["failed_endpoint_holdoff"] = cfg.RouterFailedEndpointHoldoff.String()
 	}

@@ -21,6 +21,10 @@ type CellPresence struct {
 	RootFSProviders       RootFSProviders `json:"rootfs_providers"`
 	PlacementTags         []string        `json:"placement_tags"`
 	OptionalPlacementTags []string        `json:"optional_placement_tags"`
+	// IsolationSegment names the isolation segment the cell belongs to
+	// (rep config isolation_segment); the route emitter puts it in every
+	// registration of the cell's instances. Empty: none.
+	IsolationSegment string `json:"isolation_segment,omitempty"`
 }
 
 // Domain is a name that stays fresh until its TTL expires (TTL 0: forever).

@@ -14,6 +14,10 @@ import (
 type Config struct {
 	CellID string `json:"cell_id"` // required
 	Zone   string `json:"zone"`    // default "z1"
+	// IsolationSegment names the isolation segment the cell belongs to; it
+	// travels in the cell's presence into every route registration of its
+	// instances. Default "" (none).
+	IsolationSegment string `json:"isolation_segment"`
 
 	ListenAddress      string `json:"listen_address"`       // default "0.0.0.0:1800"
 	AdvertiseURL       string `json:"advertise_url"`        // how others reach ListenAddress; default http://127.0.0.1:1800
@@ -29,6 +33,12 @@ type Config struct {
 	HeartbeatInterval time.Duration `json:"heartbeat_interval"` // default 5 s
 	HarmonizeInterval time.Duration `json:"harmonize_interval"` // default 30 s
 
+	// DrainDelay is how long an instance that is to stop stays up after its
+	// route was withdrawn, so that routers have stopped sending it requests
+	// before it gets SIGTERM (then SIGKILL after executor.grace_period).
+	// Default 2 s; 0 stops at once.
+	DrainDelay time.Duration `json:"drain_delay"`
+
 	EvacuationTimeout         time.Duration `json:"evacuation_timeout"`          // default 10 min
 	EvacuationPollingInterval time.Duration `json:"evacuation_polling_interval"` // default 10 s
 
@@ -41,6 +51,9 @@ type Config struct {
 
 	Executor executor.Config `json:"executor"`
 }
+
+// DefaultDrainDelay is the default of Config.DrainDelay.
+const DefaultDrainDelay = 2 * time.Second
 
 // DefaultConfig is every default in one place.
 func DefaultConfig() Config {
@@ -56,6 +69,7 @@ func DefaultConfig() Config {
 		PresenceTTL:               15 * time.Second,
 		HeartbeatInterval:         5 * time.Second,
 		HarmonizeInterval:         30 * time.Second,
+		DrainDelay:                DefaultDrainDelay,
 		EvacuationTimeout:         10 * time.Minute,
 		EvacuationPollingInterval: 10 * time.Second,
 		RootFSProviders:           models.RootFSProviders{"docker": {}},
@@ -74,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if c.HarmonizeInterval <= 0 {
 		errs = append(errs, errors.New("harmonize_interval must be positive"))
+	}
+	if c.DrainDelay < 0 {
+		errs = append(errs, errors.New("drain_delay must not be negative"))
 	}
 	if len(c.BBSURLs) == 0 {
 		errs = append(errs, errors.New("bbs_urls is required"))

@@ -35,14 +35,7 @@ func (r *Rep) drain() {
 		}
 		if r.clock.Now().After(deadline) {
 			logger.Info("timed-out-stopping-the-rest")
-			ctx, cancel := context.WithTimeout(context.Background(), 2*r.cfg.Executor.GracePeriod+10*time.Second)
-			for _, c := range r.executor.Containers() {
-				_ = r.executor.Stop(c.Guid)
-			}
-			for _, c := range r.executor.Containers() {
-				_ = r.executor.Delete(ctx, c.Guid)
-			}
-			cancel()
+			r.stopAll(logger)
 			break
 		}
 		r.clock.Sleep(r.cfg.EvacuationPollingInterval)
@@ -73,12 +66,14 @@ func (r *Rep) evacuatePass(logger lager.Logger) {
 		if err != nil {
 			logger.Error("evacuate-call-failed", err, lager.Data{"guid": c.Guid})
 			if isGone(err) {
-				_ = r.executor.Delete(ctx, c.Guid)
+				go r.retire(logger.Session("retire", lager.Data{"guid": c.Guid}), c)
 			}
 			continue
 		}
 		if !keep {
-			_ = r.executor.Delete(ctx, c.Guid)
+			// The replacement runs and the evacuating copy is gone: this
+			// one leaves the routes before it stops.
+			go r.retire(logger.Session("retire", lager.Data{"guid": c.Guid}), c)
 		}
 	}
 }

@@ -78,12 +78,15 @@ func (r *Rep) handleLRP(ctx context.Context, logger lager.Logger, ev executor.Ev
 	key, instance := r.lrpKeys(c)
 	switch ev.Type {
 	case executor.EventRunning, executor.EventRoutable:
+		if r.isDraining(c.Guid) {
+			return // withdrawn from routing; a passing readiness check must not bring it back
+		}
 		var err error
 		if r.evacuating.Load() {
 			var keep bool
 			keep, err = r.bbs.EvacuateRunningActualLRP(ctx, logger, key, instance, c.NetInfo)
 			if err == nil && !keep {
-				r.stopAndForget(ctx, logger, c.Guid)
+				go r.retire(logger, c)
 			}
 		} else {
 			err = r.bbs.StartActualLRP(ctx, logger, key, instance, c.NetInfo, c.Routable)
@@ -92,7 +95,7 @@ func (r *Rep) handleLRP(ctx context.Context, logger lager.Logger, ev executor.Ev
 			logger.Error("start-refused", err)
 			if isGone(err) {
 				// Nobody wants this instance any more.
-				r.stopAndForget(ctx, logger, c.Guid)
+				go r.retire(logger, c)
 			}
 		}
 	case executor.EventCompleted:
@@ -111,9 +114,7 @@ func (r *Rep) handleLRP(ctx context.Context, logger lager.Logger, ev executor.Ev
 		if err != nil && !isGone(err) {
 			logger.Error("report-completion-failed", err)
 		}
-		if err := r.executor.Delete(ctx, c.Guid); err != nil {
-			logger.Error("delete-failed", err)
-		}
+		r.forget(ctx, logger, c.Guid)
 	}
 }
 
@@ -129,12 +130,6 @@ func (r *Rep) handleTask(ctx context.Context, logger lager.Logger, ev executor.E
 		}
 	}
 	if err := r.executor.Delete(ctx, c.Guid); err != nil {
-		logger.Error("delete-failed", err)
-	}
-}
-
-func (r *Rep) stopAndForget(ctx context.Context, logger lager.Logger, guid string) {
-	if err := r.executor.Delete(ctx, guid); err != nil {
 		logger.Error("delete-failed", err)
 	}
 }

@@ -51,6 +51,10 @@ type Rep struct {
 	// evacuated is closed once an evacuation has drained the cell.
 	evacuated chan struct{}
 	evacOnce  sync.Once
+
+	// draining holds the guids of instances withdrawn from routing and
+	// on their way out (see retire), until their containers are deleted.
+	draining sync.Map
 }
 
 // New returns a rep over an executor and a BBS client.
@@ -66,6 +70,7 @@ func (r *Rep) PresenceRecord() models.CellPresence {
 		RepAddress:            r.cfg.AdvertiseURL,
 		RepURL:                r.cfg.AdvertiseURL,
 		Zone:                  r.cfg.Zone,
+		IsolationSegment:      r.cfg.IsolationSegment,
 		Capacity:              models.CellCapacity{MemoryMB: total.MemoryMB, DiskMB: total.DiskMB, Containers: total.Containers},
 		RootFSProviders:       r.cfg.RootFSProviders,
 		PlacementTags:         nonNil(r.cfg.PlacementTags),
@@ -239,18 +244,6 @@ func (r *Rep) startTask(logger lager.Logger, work repapi.TaskWork) {
 		_ = r.bbs.CompleteTask(ctx, logger, task.TaskGuid, r.cfg.CellID, true, "failed to start: "+err.Error(), "")
 		_ = r.executor.Delete(ctx, task.TaskGuid)
 	}
-}
-
-// StopLRPInstance stops the container of one instance; its completion event
-// removes the record.
-func (r *Rep) StopLRPInstance(instanceGuid string) error {
-	if err := r.executor.Stop(instanceGuid); err != nil {
-		if errors.Is(err, executor.ErrNotFound) {
-			return models.ErrActualLRPIndexNotFound.WithMessage("no instance %s on this cell", instanceGuid)
-		}
-		return err
-	}
-	return nil
 }
 
 // CancelTask stops a task's container at once.

@@ -37,6 +37,8 @@ type cellOptions struct {
 	repClock      clock.Clock
 	withProcessor bool
 	withPresence  bool
+	drainDelay    time.Duration // default 200ms
+	grace         time.Duration // default 1s
 }
 
 func startCell(o cellOptions) *cell {
@@ -57,6 +59,13 @@ func startCell(o cellOptions) *cell {
 	cfg.Executor.Capacity = o.capacity
 	cfg.Executor.ExternalIP = tg.ExternalIP
 	cfg.Executor.GracePeriod = time.Second
+	if o.grace > 0 {
+		cfg.Executor.GracePeriod = o.grace
+	}
+	cfg.DrainDelay = 200 * time.Millisecond
+	if o.drainDelay > 0 {
+		cfg.DrainDelay = o.drainDelay
+	}
 	cfg.Executor.HealthStartupInterval = 100 * time.Millisecond
 	cfg.Executor.HealthLivenessInterval = 200 * time.Millisecond
 	cfg.Executor.DownloadCacheDir = GinkgoT().TempDir()

@@ -36,6 +36,9 @@ type Options struct {
 	PresenceTTL         time.Duration // default 3s
 	Heartbeat           time.Duration // default 1s
 	ConvergenceInterval time.Duration // default 1s
+	// RouterMaxAttempts is the router's max_attempts (1: no retries);
+	// default 0, the router's own (retries on).
+	RouterMaxAttempts int
 
 	StartTimeout time.Duration // how long `diego up` may take; default 90s
 	StopTimeout  time.Duration // how long it may take to stop after SIGINT; default 90s
@@ -130,6 +133,9 @@ func Start(opts Options) (*World, error) {
 	}
 	if opts.AllowLoopbackDownloads {
 		args = append(args, "--allow-loopback-downloads")
+	}
+	if opts.RouterMaxAttempts > 0 {
+		args = append(args, "--router-max-attempts", strconv.Itoa(opts.RouterMaxAttempts))
 	}
 	w.cmd = exec.Command(filepath.Join(binDir, "diego"), args...)
 	w.cmd.Env = append(os.Environ(), "DIEGO_TARGET=")

@@ -21,6 +21,7 @@ type BBS interface {
 	DesiredLRPs(ctx context.Context, logger lager.Logger, filter models.DesiredLRPFilter) ([]*models.DesiredLRP, error)
 	ActualLRPs(ctx context.Context, logger lager.Logger, filter models.ActualLRPFilter) ([]*models.ActualLRP, error)
 	SubscribeToEvents(ctx context.Context, logger lager.Logger, afterID int64) (bbsclient.EventSource, error)
+	Cells(ctx context.Context, logger lager.Logger) ([]*models.CellPresence, error)
 }
 
 // NATS is the part of a NATS connection the emitter uses.
@@ -52,7 +53,14 @@ type Emitter struct {
 	Config Config
 
 	table *Table
+	// cellFetches limits fetches of the cell list made for instances on a
+	// cell the table does not know (a cell that is gone stays unknown).
+	cellFetches map[string]time.Time
 }
+
+// cellRefetch is the least time between two fetches of the cell list made
+// for one unknown cell.
+const cellRefetch = time.Second
 
 type streamed struct {
 	event models.Event
@@ -63,6 +71,7 @@ type streamed struct {
 func (e *Emitter) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	logger := e.Logger.Session("route-emitter")
 	e.table = NewTable()
+	e.cellFetches = map[string]time.Time{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -82,8 +91,14 @@ func (e *Emitter) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		e.adoptInterval(logger, reply.Data)
 	}
 
+	// Subscribed before the first sync, so no change falls between the two.
 	events := make(chan streamed, 1024)
-	go e.stream(ctx, logger, events)
+	first, err := e.BBS.SubscribeToEvents(ctx, logger, 0)
+	if err != nil {
+		logger.Error("subscribe-failed", err)
+		first = nil
+	}
+	go e.stream(ctx, logger, first, events)
 
 	e.sync(ctx, logger)
 	close(ready)
@@ -128,19 +143,23 @@ func (e *Emitter) adoptInterval(logger lager.Logger, data []byte) {
 }
 
 // stream follows the BBS event stream, resuming after the last event seen.
-func (e *Emitter) stream(ctx context.Context, logger lager.Logger, out chan<- streamed) {
+func (e *Emitter) stream(ctx context.Context, logger lager.Logger, source bbsclient.EventSource, out chan<- streamed) {
 	var lastID int64
 	for ctx.Err() == nil {
-		source, err := e.BBS.SubscribeToEvents(ctx, logger, lastID)
-		if err != nil {
-			logger.Error("subscribe-failed", err)
-			e.Clock.Sleep(time.Second)
-			continue
+		if source == nil {
+			var err error
+			source, err = e.BBS.SubscribeToEvents(ctx, logger, lastID)
+			if err != nil {
+				logger.Error("subscribe-failed", err)
+				e.Clock.Sleep(time.Second)
+				continue
+			}
 		}
 		for {
 			ev, err := source.Next()
 			if err != nil {
 				source.Close()
+				source = nil
 				if ctx.Err() == nil {
 					logger.Error("event-stream-ended", err)
 					e.Clock.Sleep(time.Second)
@@ -168,8 +187,10 @@ func (e *Emitter) apply(logger lager.Logger, ev models.Event) {
 	case models.EventTypeDesiredLRPRemoved:
 		msgs = e.table.RemoveRoutes(ev.DesiredLRP.ProcessGuid)
 	case models.EventTypeActualLRPCreated:
+		e.learnCell(logger, ev.ActualLRP.CellID)
 		msgs = e.table.SetActual(ev.ActualLRP)
 	case models.EventTypeActualLRPChanged:
+		e.learnCell(logger, ev.ActualLRPAfter.CellID)
 		if ev.ActualLRPBefore != nil && ev.ActualLRPBefore.InstanceGuid != ev.ActualLRPAfter.InstanceGuid {
 			msgs = e.table.RemoveActual(ev.ActualLRPBefore)
 		}
@@ -195,6 +216,12 @@ func (e *Emitter) sync(ctx context.Context, logger lager.Logger) {
 		return
 	}
 	fresh := NewTable()
+	if cells, err := e.BBS.Cells(ctx, logger); err != nil {
+		// Zones and isolation segments are informational: route anyway.
+		logger.Error("sync-cells-failed", err)
+	} else {
+		fresh.SetCells(cells)
+	}
 	for _, d := range desired {
 		fresh.SetRoutes(d.SchedulingInfo(), d.LogGuid)
 	}
@@ -204,10 +231,35 @@ func (e *Emitter) sync(ctx context.Context, logger lager.Logger) {
 	e.publish(logger, e.table.Replace(fresh))
 }
 
+// learnCell fetches the cell list when an instance runs on a cell the table
+// does not know yet, so that its first registration names its zone and
+// isolation segment.
+func (e *Emitter) learnCell(logger lager.Logger, cellID string) {
+	if cellID == "" || e.table.KnowsCell(cellID) {
+		return
+	}
+	if last, ok := e.cellFetches[cellID]; ok && e.Clock.Since(last) < cellRefetch {
+		return
+	}
+	if len(e.cellFetches) > 1024 {
+		e.cellFetches = map[string]time.Time{} // cells that went for good
+	}
+	e.cellFetches[cellID] = e.Clock.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cells, err := e.BBS.Cells(ctx, logger)
+	if err != nil {
+		logger.Error("fetching-cells-failed", err, lager.Data{"cell_id": cellID})
+		return
+	}
+	e.table.SetCells(cells)
+}
+
 func (e *Emitter) publish(logger lager.Logger, msgs []Message) {
 	for _, m := range msgs {
 		data, err := json.Marshal(m.Body)
 		if err != nil {
+			logger.Error("marshal-failed", err, lager.Data{"subject": m.Subject})
 			continue
 		}
 		if err := e.NATS.Publish(m.Subject, data); err != nil {

@@ -145,6 +145,36 @@ var _ = Describe("The emitter against a real BBS and NATS", func() {
 		Eventually(seen.all).Should(ConsistOf("unregister web.localhost 10.0.0.1:61001"))
 	})
 
+	It("names the zone and isolation segment of an instance's cell, from a presence it learns of after it started", func() {
+		cfg := emitter.DefaultConfig()
+		cfg.GreetTimeout = 100 * time.Millisecond
+		startEmitter(cfg)
+		bodies := make(chan messages.RegistryMessage, 16)
+		sub, err := conn.Subscribe(messages.SubjectRegister, func(m *nats.Msg) {
+			var body messages.RegistryMessage
+			if json.Unmarshal(m.Data, &body) == nil {
+				bodies <- body
+			}
+		})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(sub.Unsubscribe)
+		Expect(conn.Flush()).To(Succeed())
+
+		_, err = db.RegisterCell(ctx, logger, models.CellPresence{CellID: "cell-1", RepAddress: "http://127.0.0.1:1800",
+			Zone: "z3", IsolationSegment: "secure"}, 60)
+		Expect(err).NotTo(HaveOccurred())
+		desire("zoned", 1)
+		instance := run("zoned", 0, 61700)
+		var body messages.RegistryMessage
+		Eventually(bodies).Should(Receive(&body))
+		Expect(body.AvailabilityZone).To(Equal("z3"))
+		Expect(body.IsolationSegment).To(Equal("secure"))
+		Expect(body.PrivateInstanceID).To(Equal(instance.InstanceGuid))
+		Expect(body.PrivateInstanceIndex).To(Equal("0"))
+		Expect(body.EndpointUpdatedAtNs).To(BeNumerically(">", 0))
+		Expect(body.Tags).To(HaveKeyWithValue("component", "route-emitter"))
+	})
+
 	It("keeps an evacuating instance registered beside its replacement until it goes", func() {
 		// No router answers the greeting here: do not wait the default 1 s for one.
 		cfg := emitter.DefaultConfig()

@@ -19,6 +19,7 @@ type Message struct {
 type route struct {
 	hostnames map[uint32][]string // container port -> hostnames
 	logGuid   string
+	instances int
 	tag       models.ModificationTag
 }
 
@@ -28,7 +29,15 @@ type record struct {
 	ports        map[uint32]uint32 // container port -> host port
 	index        int
 	instanceGuid string
+	cellID       string
+	since        int64 // the record's last change, unix ns: endpoint_updated_at_ns
 	tag          models.ModificationTag
+}
+
+// Cell is what the messages say about where an instance runs.
+type Cell struct {
+	Zone             string
+	IsolationSegment string
 }
 
 // recordKey tells apart the copies of one instance (ordinary, evacuating, suspect).
@@ -48,6 +57,7 @@ type registration struct {
 type Table struct {
 	routes  map[string]route
 	records map[string]map[recordKey]record
+	cells   map[string]Cell
 	// removedTags remembers the tag of records removed by an event, so that a
 	// late "changed" event cannot bring a dead endpoint back.
 	removedTags map[recordKey]models.ModificationTag
@@ -55,7 +65,22 @@ type Table struct {
 
 // NewTable returns an empty table.
 func NewTable() *Table {
-	return &Table{routes: map[string]route{}, records: map[string]map[recordKey]record{}, removedTags: map[recordKey]models.ModificationTag{}}
+	return &Table{routes: map[string]route{}, records: map[string]map[recordKey]record{}, cells: map[string]Cell{},
+		removedTags: map[recordKey]models.ModificationTag{}}
+}
+
+// SetCells records every present cell's zone and isolation segment. It
+// publishes nothing: the next registration of an instance carries them.
+func (t *Table) SetCells(cells []*models.CellPresence) {
+	for _, c := range cells {
+		t.cells[c.CellID] = Cell{Zone: c.Zone, IsolationSegment: c.IsolationSegment}
+	}
+}
+
+// KnowsCell says whether SetCells has seen the cell.
+func (t *Table) KnowsCell(cellID string) bool {
+	_, ok := t.cells[cellID]
+	return ok
 }
 
 // SetRoutes applies a desired LRP's routes (created or changed).
@@ -64,7 +89,7 @@ func (t *Table) SetRoutes(d models.DesiredLRPSchedulingInfo, logGuid string) []M
 		return nil
 	}
 	return t.mutate(d.ProcessGuid, func() {
-		t.routes[d.ProcessGuid] = route{hostnames: cfHostnames(d.Routes), logGuid: logGuid, tag: d.ModificationTag}
+		t.routes[d.ProcessGuid] = route{hostnames: cfHostnames(d.Routes), logGuid: logGuid, instances: d.Instances, tag: d.ModificationTag}
 	})
 }
 
@@ -97,7 +122,8 @@ func (t *Table) SetActual(a *models.ActualLRP) []Message {
 		if t.records[a.ProcessGuid] == nil {
 			t.records[a.ProcessGuid] = map[recordKey]record{}
 		}
-		t.records[a.ProcessGuid][key] = record{address: a.Address, ports: ports, index: a.Index, instanceGuid: a.InstanceGuid, tag: a.ModificationTag}
+		t.records[a.ProcessGuid][key] = record{address: a.Address, ports: ports, index: a.Index, instanceGuid: a.InstanceGuid,
+			cellID: a.CellID, since: a.Since, tag: a.ModificationTag}
 	})
 }
 
@@ -137,6 +163,9 @@ func (t *Table) Replace(fresh *Table) []Message {
 		before[g] = t.registrations(g)
 	}
 	t.routes, t.records = fresh.routes, fresh.records
+	for id, c := range fresh.cells {
+		t.cells[id] = c
+	}
 	t.removedTags = map[recordKey]models.ModificationTag{} // the sync is the new truth
 	var out []Message
 	for _, g := range sortedKeys(guids) {
@@ -164,9 +193,12 @@ func (t *Table) mutate(processGuid string, change func()) []Message {
 }
 
 // registrations derives what the routers should hold for one process: every
-// hostname of a container port times every record exposing that port. Copies
-// that share an endpoint collapse into one registration, so removing one copy
-// never unregisters an endpoint another copy still serves.
+// hostname of a container port times every record exposing that port, for
+// the indices still desired (a scale-down withdraws the indices it drops at
+// once, before their instances are stopped). Copies that share an endpoint
+// collapse into one registration, so removing one copy never unregisters an
+// endpoint another copy still serves; the newest copy speaks for it, so that
+// endpoint_updated_at_ns never goes back.
 func (t *Table) registrations(processGuid string) map[registration]Message {
 	out := map[registration]Message{}
 	r, ok := t.routes[processGuid]
@@ -174,6 +206,9 @@ func (t *Table) registrations(processGuid string) map[registration]Message {
 		return out
 	}
 	for _, rec := range t.records[processGuid] {
+		if rec.index >= r.instances {
+			continue
+		}
 		for containerPort, hostnames := range r.hostnames {
 			hostPort, ok := rec.ports[containerPort]
 			if !ok || hostPort == 0 {
@@ -181,15 +216,43 @@ func (t *Table) registrations(processGuid string) map[registration]Message {
 			}
 			for _, uri := range hostnames {
 				reg := registration{uri: uri, host: rec.address, port: hostPort}
-				out[reg] = Message{Subject: messages.SubjectRegister, Body: messages.RegistryMessage{
-					Host: rec.address, Port: uint16(hostPort), URIs: []string{uri}, App: r.logGuid,
-					PrivateInstanceID: rec.instanceGuid, PrivateInstanceIndex: strconv.Itoa(rec.index),
-					Tags: map[string]string{"component": "route-emitter", "process_guid": processGuid},
-				}}
+				if prior, ok := out[reg]; ok && !newer(rec, prior.Body) {
+					continue
+				}
+				out[reg] = Message{Subject: messages.SubjectRegister, Body: t.message(processGuid, r, rec, uri, hostPort)}
 			}
 		}
 	}
 	return out
+}
+
+// message is the registry message of one hostname and endpoint, with every
+// field gorouter reads that Diego knows. Tags use the names Cloud Foundry's
+// emitter gives them; app_id is the log guid, as Cloud Foundry's app guid is.
+func (t *Table) message(processGuid string, r route, rec record, uri string, hostPort uint32) messages.RegistryMessage {
+	index := strconv.Itoa(rec.index)
+	tags := map[string]string{
+		"component": "route-emitter", "process_id": processGuid,
+		"process_instance_id": rec.instanceGuid, "instance_id": index,
+	}
+	if r.logGuid != "" {
+		tags["app_id"] = r.logGuid
+	}
+	cell := t.cells[rec.cellID]
+	return messages.RegistryMessage{
+		Host: rec.address, Port: uint16(hostPort), URIs: []string{uri}, App: r.logGuid,
+		PrivateInstanceID: rec.instanceGuid, PrivateInstanceIndex: index, Tags: tags,
+		EndpointUpdatedAtNs: rec.since, AvailabilityZone: cell.Zone, IsolationSegment: cell.IsolationSegment,
+	}
+}
+
+// newer orders copies of one endpoint: the later change wins, ties by
+// instance guid so the choice does not depend on map order.
+func newer(rec record, prior messages.RegistryMessage) bool {
+	if rec.since != prior.EndpointUpdatedAtNs {
+		return rec.since > prior.EndpointUpdatedAtNs
+	}
+	return rec.instanceGuid > prior.PrivateInstanceID
 }
 
 func diff(before, after map[registration]Message) []Message {

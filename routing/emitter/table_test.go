@@ -12,10 +12,17 @@ import (
 	"github.com/diego-runtime/diego/routing/messages"
 )
 
+// desired asks for 10 instances, enough for every index the specs run.
 func desired(guid string, epoch string, index uint32, hostnames ...string) models.DesiredLRPSchedulingInfo {
+	return scaled(desiredInstances, guid, epoch, index, hostnames...)
+}
+
+const desiredInstances = 10
+
+func scaled(instances int, guid string, epoch string, index uint32, hostnames ...string) models.DesiredLRPSchedulingInfo {
 	routes, _ := json.Marshal([]models.CFRoute{{Hostnames: hostnames, Port: 8080}})
 	return models.DesiredLRPSchedulingInfo{
-		ProcessGuid: guid, Domain: "d", Instances: 1,
+		ProcessGuid: guid, Domain: "d", Instances: instances,
 		Routes:          models.Routes{models.CFRouterKey: routes},
 		ModificationTag: models.ModificationTag{Epoch: epoch, Index: index},
 	}
@@ -28,6 +35,7 @@ func running(guid string, index int, instance string, hostPort uint32, tag uint3
 		ActualLRPNetInfo: models.ActualLRPNetInfo{Address: "10.0.0.1", InstanceAddress: "10.254.0.2",
 			Ports: []models.PortMapping{{ContainerPort: 8080, HostPort: hostPort}}},
 		State: models.ActualLRPStateRunning, Presence: models.PresenceOrdinary, Routable: true,
+		Since:           1_700_000_000_000_000_000 + int64(tag),
 		ModificationTag: models.ModificationTag{Epoch: "a-" + instance, Index: tag},
 	}
 	return a
@@ -58,15 +66,70 @@ var _ = Describe("The routing table", func() {
 		Expect(summary(table.SetRoutes(desired("app", "e", 1, "app.localhost"), "log"))).To(Equal([]string{"register app.localhost 10.0.0.1:61001"}))
 	})
 
-	It("fills every field the gorouter reads", func() {
-		table.SetRoutes(desired("app", "e", 1, "App.LocalHost"), "log-guid")
-		msgs := table.SetActual(running("app", 3, "i3", 61003, 1))
+	It("fills every field the gorouter reads that Diego knows", func() {
+		table.SetCells([]*models.CellPresence{{CellID: "cell-1", Zone: "z2", IsolationSegment: "secure"}})
+		table.SetRoutes(desired("app", "e", 1, "App.LocalHost"), "8b5c2a9e-log-guid")
+		msgs := table.SetActual(running("app", 3, "i3", 61003, 7))
 		Expect(msgs).To(HaveLen(1))
 		Expect(msgs[0].Body).To(Equal(messages.RegistryMessage{
-			Host: "10.0.0.1", Port: 61003, URIs: []string{"app.localhost"}, App: "log-guid",
+			Host: "10.0.0.1", Port: 61003, URIs: []string{"app.localhost"}, App: "8b5c2a9e-log-guid",
 			PrivateInstanceID: "i3", PrivateInstanceIndex: "3",
-			Tags: map[string]string{"component": "route-emitter", "process_guid": "app"},
+			Tags: map[string]string{"component": "route-emitter", "app_id": "8b5c2a9e-log-guid",
+				"process_id": "app", "process_instance_id": "i3", "instance_id": "3"},
+			EndpointUpdatedAtNs: 1_700_000_000_000_000_007,
+			AvailabilityZone:    "z2", IsolationSegment: "secure",
 		}))
+		By("serialising them under gorouter's names")
+		data, err := json.Marshal(msgs[0].Body)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(data)).To(And(ContainSubstring(`"endpoint_updated_at_ns":1700000000000000007`),
+			ContainSubstring(`"availability_zone":"z2"`), ContainSubstring(`"isolation_segment":"secure"`),
+			ContainSubstring(`"private_instance_id":"i3"`), ContainSubstring(`"private_instance_index":"3"`)))
+	})
+
+	It("leaves out what it does not know: no log guid, no isolation segment, a cell it has not seen", func() {
+		table.SetCells([]*models.CellPresence{{CellID: "cell-1", Zone: "z1"}})
+		table.SetRoutes(desired("app", "e", 1, "app.localhost"), "")
+		msgs := table.SetActual(running("app", 0, "i0", 61001, 1))
+		Expect(msgs).To(HaveLen(1))
+		Expect(msgs[0].Body.App).To(BeEmpty())
+		Expect(msgs[0].Body.Tags).NotTo(HaveKey("app_id"))
+		Expect(msgs[0].Body.AvailabilityZone).To(Equal("z1"))
+		Expect(msgs[0].Body.IsolationSegment).To(BeEmpty())
+
+		elsewhere := running("app", 1, "i1", 61002, 1)
+		elsewhere.CellID = "cell-unknown"
+		Expect(table.KnowsCell("cell-unknown")).To(BeFalse())
+		msgs = table.SetActual(elsewhere)
+		Expect(msgs).To(HaveLen(1))
+		Expect(msgs[0].Body.AvailabilityZone).To(BeEmpty())
+	})
+
+	It("withdraws the indices a scale-down drops at once, while their instances still run", func() {
+		table.SetRoutes(scaled(3, "app", "e", 1, "app.localhost"), "")
+		for i := range 3 {
+			table.SetActual(running("app", i, fmt.Sprintf("i%d", i), uint32(61000+i), 1))
+		}
+		Expect(summary(table.SetRoutes(scaled(1, "app", "e", 2, "app.localhost"), ""))).To(Equal([]string{
+			"unregister app.localhost 10.0.0.1:61001", "unregister app.localhost 10.0.0.1:61002"}))
+		By("registering nothing the instances report before they stop")
+		Expect(table.SetActual(running("app", 2, "i2", 61002, 2))).To(BeEmpty())
+		By("registering them again on a scale-up")
+		Expect(summary(table.SetRoutes(scaled(3, "app", "e", 3, "app.localhost"), ""))).To(Equal([]string{
+			"register app.localhost 10.0.0.1:61001", "register app.localhost 10.0.0.1:61002"}))
+		By("withdrawing everything at 0")
+		Expect(table.SetRoutes(scaled(0, "app", "e", 4, "app.localhost"), "")).To(HaveLen(3))
+	})
+
+	It("lets the newest of the copies that share an endpoint speak for it, so its updated-at never goes back", func() {
+		table.SetRoutes(desired("app", "e", 1, "app.localhost"), "")
+		table.SetActual(running("app", 0, "i0", 61001, 1))
+		suspect := running("app", 0, "i0", 61001, 5)
+		suspect.Presence = models.PresenceSuspect
+		Expect(table.SetActual(suspect)).To(BeEmpty())
+		regs := table.Registrations()
+		Expect(regs).To(HaveLen(1))
+		Expect(regs[0].Body.EndpointUpdatedAtNs).To(Equal(suspect.Since))
 	})
 
 	It("sends one message per hostname and endpoint, and diffs hostname changes", func() {

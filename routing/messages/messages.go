@@ -42,8 +42,9 @@ type RegistryMessage struct {
 	// ("app.example.com/api") for routers that support path routes;
 	// routing/router ignores those. Required: at least one.
 	URIs []string `json:"uris"`
-	// App is the application (Diego: process or log guid) the endpoint
-	// belongs to. Optional; used in logs and access lines.
+	// App is the application id the endpoint belongs to (Diego: the LRP's
+	// log guid; gorouter matches X-CF-App-Instance against it). Optional;
+	// used in logs and access lines.
 	App string `json:"app,omitempty"`
 	// PrivateInstanceID identifies the instance (Diego: instance guid).
 	// Optional.
@@ -51,8 +52,9 @@ type RegistryMessage struct {
 	// PrivateInstanceIndex is the instance index as a decimal string.
 	// Optional.
 	PrivateInstanceIndex string `json:"private_instance_index,omitempty"`
-	// Tags are free-form labels (e.g. "component": "route-emitter").
-	// Optional.
+	// Tags are free-form labels. Diego's emitter sets "component":
+	// "route-emitter", as Cloud Foundry's does, and app_id, process_id,
+	// process_instance_id and instance_id. Optional.
 	Tags map[string]string `json:"tags,omitempty"`
 	// StaleThresholdInSeconds, when positive and below the router's own
 	// prune threshold, shortens how long the endpoint survives without a
@@ -72,11 +74,11 @@ type RegistryMessage struct {
 	// Protocol is the backend protocol ("http1" or "http2"). Optional;
 	// routing/router always speaks HTTP/1.1.
 	Protocol string `json:"protocol,omitempty"`
-	// IsolationSegment names the isolation segment the endpoint runs in.
-	// Optional; unused by routing/router.
+	// IsolationSegment names the isolation segment of the endpoint's cell
+	// (rep config isolation_segment). Optional; unused by routing/router.
 	IsolationSegment string `json:"isolation_segment,omitempty"`
-	// AvailabilityZone names the zone the endpoint runs in. Optional;
-	// unused by routing/router.
+	// AvailabilityZone names the zone of the endpoint's cell (gorouter's
+	// AZ-aware balancing reads it). Optional; unused by routing/router.
 	AvailabilityZone string `json:"availability_zone,omitempty"`
 }
 

@@ -16,6 +16,7 @@ const (
 	DefaultPruneThreshold        = 120 * time.Second
 	DefaultPruneInterval         = 30 * time.Second
 	DefaultTries                 = 3
+	DefaultMaxAttempts           = 0 // no bound beyond Tries and the connect-failure cap
 	DefaultFailedEndpointHoldoff = 10 * time.Second
 	DefaultStartMessageInterval  = 20 * time.Second
 	DefaultRegisterInterval      = 20 * time.Second
@@ -46,6 +47,12 @@ type Config struct {
 	// (attempts that could not connect do not count, up to 10 of them).
 	// Default 3.
 	Tries int `json:"tries"`
+	// MaxAttempts bounds every attempt of one request, those that could not
+	// connect included: 1 sends each request to one endpoint only and
+	// answers 502 if that fails, which shows whether routes are withdrawn
+	// before their backends go. 0 means no bound beyond Tries and the cap
+	// of 10 connect failures. Default 0.
+	MaxAttempts int `json:"max_attempts"`
 	// FailedEndpointHoldoff is how long an endpoint that failed is skipped
 	// (unless it is the only one left to try). Default 10s.
 	FailedEndpointHoldoff Duration `json:"failed_endpoint_holdoff"`
@@ -69,6 +76,7 @@ func DefaultConfig() Config {
 		PruneThreshold:        Duration(DefaultPruneThreshold),
 		PruneInterval:         Duration(DefaultPruneInterval),
 		Tries:                 DefaultTries,
+		MaxAttempts:           DefaultMaxAttempts,
 		FailedEndpointHoldoff: Duration(DefaultFailedEndpointHoldoff),
 		StartMessageInterval:  Duration(DefaultStartMessageInterval),
 		RegisterInterval:      Duration(DefaultRegisterInterval),
@@ -99,6 +107,9 @@ func (c Config) Validate() error {
 	}
 	if c.Tries < 1 {
 		errs = append(errs, errors.New("tries must be at least 1"))
+	}
+	if c.MaxAttempts < 0 {
+		errs = append(errs, errors.New("max_attempts must not be negative (0: no bound)"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("router config: %w", errors.Join(errs...))

@@ -75,6 +75,7 @@ func New(logger lager.Logger, config Config, opts Options) (*Router, error) {
 		selector: opts.Selector,
 		table:    table,
 		tries:    config.Tries,
+		attempts: config.MaxAttempts,
 		holdoff:  config.FailedEndpointHoldoff.Std(),
 		clock:    opts.Clock,
 		onRetry:  func(route string) { m.retries.WithLabelValues(route).Inc() },

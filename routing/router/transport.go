@@ -108,6 +108,7 @@ type retryTransport struct {
 	selector Selector
 	table    *Table // the route's current pool, for retries
 	tries    int
+	attempts int // bound on all attempts, dials included; 0 = none
 	holdoff  time.Duration
 	clock    clock.Clock
 	onRetry  func(route string)
@@ -221,6 +222,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		e.markFailed(now.Add(t.holdoff))
 		if h := e.host(); !failedHost(h) && len(failedHosts) < 16 {
 			failedHosts = append(failedHosts, h)
+		}
+		if t.attempts > 0 && attempt+1 >= t.attempts {
+			break
 		}
 		var de *dialError
 		if errors.As(err, &de) {

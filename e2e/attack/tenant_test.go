@@ -6,39 +6,28 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/diego-runtime/diego/garden/imagetest"
 	"github.com/diego-runtime/diego/models"
+	"github.com/diego-runtime/diego/testapps/attacker/wire"
 )
 
 // J is a JSON object as the API takes it.
 type J = map[string]any
 
 // Attack and Result are testapps/attacker's wire shapes.
-type Attack struct {
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Target  string `json:"target"`
-	Subject string `json:"subject,omitempty"`
-	Body    string `json:"body,omitempty"`
-}
-
-type Result struct {
-	Attack
-	Reached   bool   `json:"reached"`
-	Succeeded bool   `json:"succeeded"`
-	Detail    string `json:"detail"`
-}
+type (
+	Attack = wire.Attack
+	Result = wire.Result
+)
 
 func desire(lrp J) {
 	GinkgoHelper()
@@ -82,6 +71,19 @@ func fromLRP(attacks []Attack) []Result {
 
 var taskSeq atomic.Int32
 
+// completed waits for a task to complete and returns it.
+func completed(guid string) *models.Task {
+	GinkgoHelper()
+	var task *models.Task
+	Eventually(func(g Gomega) {
+		var err error
+		task, err = w.Task(guid)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(task.State).To(Equal(models.TaskStateCompleted))
+	}, 120*time.Second).Should(Succeed())
+	return task
+}
+
 // fromTask has a task of the attacker image try the attacks; it answers the
 // ones that got through (a task's result holds only the attacker's summary).
 func fromTask(attacks []Attack) []Result {
@@ -97,17 +99,9 @@ func fromTask(attacks []Attack) []Result {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(resp.Status).To(Equal(http.StatusCreated), string(resp.Body))
-	var task *models.Task
-	Eventually(func(g Gomega) {
-		task, err = w.Task(guid)
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(task.State).To(Equal(models.TaskStateCompleted))
-	}, 120*time.Second).Should(Succeed())
+	task := completed(guid)
 	Expect(task.Failed).To(BeFalse(), task.FailureReason)
-	var summary struct {
-		Tried   int      `json:"tried"`
-		Through []Result `json:"through"`
-	}
+	var summary wire.Summary
 	Expect(json.Unmarshal([]byte(task.Result), &summary)).To(Succeed(), task.Result)
 	Expect(summary.Tried).To(Equal(len(attacks)))
 	report("task", fmt.Sprintf("%d attacks on every host address and port", summary.Tried), fmt.Sprintf("%d got through", len(summary.Through)))
@@ -186,26 +180,14 @@ func unique(in []string) []string {
 	return out
 }
 
-// fakeMetadata serves a cloud metadata lookalike at 169.254.169.254:80 on
-// the host's loopback device (this kernel has no dummy interfaces) and counts
-// its requests.
+// fakeMetadata serves a cloud metadata lookalike at 169.254.169.254:80 for
+// the spec and counts its requests.
 func fakeMetadata() *atomic.Int32 {
 	GinkgoHelper()
-	out, err := exec.Command("ip", "addr", "add", "169.254.169.254/32", "dev", "lo").CombinedOutput()
-	if err != nil && !strings.Contains(string(out), "File exists") {
-		Fail(fmt.Sprintf("adding the metadata address: %v: %s", err, out))
-	}
-	DeferCleanup(func() { _ = exec.Command("ip", "addr", "del", "169.254.169.254/32", "dev", "lo").Run() })
-	l, err := net.Listen("tcp", "169.254.169.254:80")
+	m, err := imagetest.StartFakeMetadata()
 	Expect(err).NotTo(HaveOccurred())
-	hits := &atomic.Int32{}
-	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		io.WriteString(rw, "AWS_SECRET_ACCESS_KEY=canary\n")
-	})}
-	go srv.Serve(l)
-	DeferCleanup(srv.Close)
-	return hits
+	DeferCleanup(m.Stop)
+	return &m.Hits
 }
 
 var _ = Describe("A hostile tenant's code", Ordered, func() {
@@ -299,12 +281,7 @@ var _ = Describe("A hostile tenant's downloads", func() {
 			})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(resp.Status).To(Equal(http.StatusCreated), string(resp.Body))
-			var task *models.Task
-			Eventually(func(g Gomega) {
-				task, err = w.Task(guid)
-				g.Expect(err).NotTo(HaveOccurred())
-				g.Expect(task.State).To(Equal(models.TaskStateCompleted))
-			}, 60*time.Second).Should(Succeed())
+			task := completed(guid)
 			report("task", "download "+from, "refused: "+task.FailureReason)
 			Expect(task.Failed).To(BeTrue(), from)
 			Expect(task.FailureReason).To(ContainSubstring("not reachable from tenant work"), from)

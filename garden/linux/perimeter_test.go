@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-runtime/diego/garden"
+	"github.com/diego-runtime/diego/garden/imagetest"
 )
 
 // gateway is the suite's bridge address: the host, as its containers see it.
@@ -42,25 +42,14 @@ func hostListener() (port int, accepted *atomic.Int32) {
 	return l.Addr().(*net.TCPAddr).Port, accepted
 }
 
-// fakeMetadata serves a cloud metadata lookalike at 169.254.169.254:80, an
-// address put on the host's loopback device for the spec.
+// fakeMetadata serves a cloud metadata lookalike at 169.254.169.254:80 for
+// the spec and counts its requests.
 func fakeMetadata() *atomic.Int32 {
 	GinkgoHelper()
-	out, err := exec.Command("ip", "addr", "add", "169.254.169.254/32", "dev", "lo").CombinedOutput()
-	if err != nil && !strings.Contains(string(out), "File exists") {
-		Fail(fmt.Sprintf("adding the metadata address: %v: %s", err, out))
-	}
-	DeferCleanup(func() { _ = exec.Command("ip", "addr", "del", "169.254.169.254/32", "dev", "lo").Run() })
-	l, err := net.Listen("tcp", "169.254.169.254:80")
+	m, err := imagetest.StartFakeMetadata()
 	Expect(err).NotTo(HaveOccurred())
-	hits := &atomic.Int32{}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		io.WriteString(w, "AWS_SECRET_ACCESS_KEY=canary\n")
-	})}
-	go srv.Serve(l)
-	DeferCleanup(srv.Close)
-	return hits
+	DeferCleanup(m.Stop)
+	return &m.Hits
 }
 
 // attempt runs script in the container and reports its output and status.

@@ -31,24 +31,16 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/diego-runtime/diego/testapps/attacker/wire"
 )
 
-// Attack is one attempt.
-type Attack struct {
-	Name    string `json:"name"`
-	Kind    string `json:"kind"`
-	Target  string `json:"target"`
-	Subject string `json:"subject,omitempty"`
-	Body    string `json:"body,omitempty"`
-}
-
-// Result is what one attempt achieved.
-type Result struct {
-	Attack
-	Reached   bool   `json:"reached"`
-	Succeeded bool   `json:"succeeded"`
-	Detail    string `json:"detail"`
-}
+// Attack, Result and Summary are the wire shapes.
+type (
+	Attack  = wire.Attack
+	Result  = wire.Result
+	Summary = wire.Summary
+)
 
 // attemptTimeout bounds every attempt: a dropped packet waits this long.
 const attemptTimeout = 2 * time.Second
@@ -112,12 +104,6 @@ func runOnce() error {
 		path = "/tmp/result.json"
 	}
 	return os.WriteFile(path, out, 0o644)
-}
-
-// Summary is what a task's result file holds.
-type Summary struct {
-	Tried   int      `json:"tried"`
-	Through []Result `json:"through"`
 }
 
 // tryAll runs the attacks at once (each is bounded by attemptTimeout) and

@@ -33,6 +33,10 @@ type Rules struct {
 	// record with a huge count (stored before the BBS bounded it) costs no
 	// more than this; default models.DefaultMaxInstances.
 	MaxInstances int
+	// MassLossFraction: more than this fraction of the cells holding work
+	// missing at once (and at least two) is a mass loss, not acted on until
+	// confirmed (see MassLoss); default 0.5.
+	MassLossFraction float64
 }
 
 func (r Rules) withDefaults() Rules {
@@ -49,6 +53,9 @@ func (r Rules) withDefaults() Rules {
 	if r.MaxInstances <= 0 {
 		r.MaxInstances = models.DefaultMaxInstances
 	}
+	if r.MassLossFraction <= 0 || r.MassLossFraction >= 1 {
+		r.MassLossFraction = DefaultMassLossFraction
+	}
 	return r
 }
 
@@ -59,6 +66,9 @@ type Snapshot struct {
 	Cells   []*models.CellPresence
 	Domains []string // fresh domains only
 	Tasks   []*models.Task
+	// MassLossConfirmed says a mass loss has lasted long enough to act on
+	// (the converger sets it; see MassLoss).
+	MassLossConfirmed bool
 }
 
 // MissingIndices names indices of one desired LRP that have no ORDINARY record.
@@ -92,9 +102,10 @@ type Result struct {
 	EvacuatingToDrop []Instance            // EVACUATING copies on a vanished cell
 	Extras           []models.ActualLRPKey // retire: index >= instances or not desired (fresh domains only)
 	TasksToFail      []TaskFailure
-	TasksToKick      []string // PENDING: auction again
-	TasksToRevert    []string // RESOLVING too long: back to COMPLETED
-	TasksToDelete    []string // COMPLETED too long ago
+	TasksToKick      []string  // PENDING: auction again
+	TasksToRevert    []string  // RESOLVING too long: back to COMPLETED
+	TasksToDelete    []string  // COMPLETED too long ago
+	MassLoss         *MassLoss // set when many cells vanished at once
 }
 
 // Empty reports whether the pass has nothing to do.
@@ -211,6 +222,7 @@ func Compute(snap Snapshot, now time.Time, rules Rules) Result {
 			cells[c.CellID] = true
 		}
 	}
+	gone, loss := cellsAtRisk(snap, cells, rules)
 	fresh := make(map[string]bool, len(snap.Domains))
 	for _, d := range snap.Domains {
 		fresh[d] = true
@@ -242,7 +254,7 @@ func Compute(snap Snapshot, now time.Time, rules Rules) Result {
 		last.add(a)
 	}
 
-	var res Result
+	res := Result{MassLoss: loss}
 	for guid, p := range processes {
 		d := p.desired
 		if d != nil {
@@ -261,23 +273,24 @@ func Compute(snap Snapshot, now time.Time, rules Rules) Result {
 				res.Missing = append(res.Missing, MissingIndices{ProcessGuid: guid, Indices: missing})
 			}
 		}
-		p.each(func(index int, g *group) { res.converge(d, index, g, cells, fresh, now, rules) })
+		p.each(func(index int, g *group) { res.converge(d, index, g, cells, gone, fresh, now, rules) })
 	}
 
-	computeTasks(&res, snap.Tasks, cells, now, rules)
+	computeTasks(&res, snap.Tasks, gone, now, rules)
 	res.sort()
 	return res
 }
 
 // converge applies the per-index rules to the records of one index.
-func (res *Result) converge(d *models.DesiredLRPSchedulingInfo, index int, g *group, cells, fresh map[string]bool, now time.Time, rules Rules) {
+// gone says whether a cell counts as vanished (see MassLoss).
+func (res *Result) converge(d *models.DesiredLRPSchedulingInfo, index int, g *group, cells map[string]bool, gone func(string) bool, fresh map[string]bool, now time.Time, rules Rules) {
 	key := g.key()
 	if d == nil || index < 0 || index >= d.Instances {
 		if fresh[key.Domain] && (g.ordinary != nil || g.suspect != nil) {
 			res.Extras = append(res.Extras, key) // the BBS retires every copy of the index
 		}
 		retired := fresh[key.Domain] && (g.ordinary != nil || g.suspect != nil)
-		if g.evacuating != nil && !cells[g.evacuating.CellID] && !retired {
+		if g.evacuating != nil && gone(g.evacuating.CellID) && !retired {
 			res.EvacuatingToDrop = append(res.EvacuatingToDrop, Instance{Key: key, Instance: g.evacuating.ActualLRPInstanceKey})
 		}
 		return
@@ -289,7 +302,7 @@ func (res *Result) converge(d *models.DesiredLRPSchedulingInfo, index int, g *gr
 				res.StaleUnclaimed = append(res.StaleUnclaimed, key)
 			}
 		case models.ActualLRPStateClaimed, models.ActualLRPStateRunning:
-			if !cells[o.CellID] {
+			if gone(o.CellID) {
 				res.SuspectsToMark = append(res.SuspectsToMark, key)
 			}
 		case models.ActualLRPStateCrashed:
@@ -309,7 +322,7 @@ func (res *Result) converge(d *models.DesiredLRPSchedulingInfo, index int, g *gr
 			res.SuspectsToRevert = append(res.SuspectsToRevert, key)
 		}
 	}
-	if e := g.evacuating; e != nil && !cells[e.CellID] {
+	if e := g.evacuating; e != nil && gone(e.CellID) {
 		res.EvacuatingToDrop = append(res.EvacuatingToDrop, Instance{Key: key, Instance: e.ActualLRPInstanceKey})
 	}
 }
@@ -324,7 +337,7 @@ func (g *group) key() models.ActualLRPKey {
 	return models.ActualLRPKey{}
 }
 
-func computeTasks(res *Result, tasks []*models.Task, cells map[string]bool, now time.Time, rules Rules) {
+func computeTasks(res *Result, tasks []*models.Task, gone func(string) bool, now time.Time, rules Rules) {
 	older := func(ns int64, d time.Duration) bool { return now.Sub(time.Unix(0, ns)) > d }
 	for _, t := range tasks {
 		if t == nil {
@@ -339,7 +352,7 @@ func computeTasks(res *Result, tasks []*models.Task, cells map[string]bool, now 
 				res.TasksToKick = append(res.TasksToKick, t.TaskGuid)
 			}
 		case models.TaskStateRunning:
-			if !cells[t.CellID] {
+			if gone(t.CellID) {
 				res.TasksToFail = append(res.TasksToFail, TaskFailure{TaskGuid: t.TaskGuid, Reason: ReasonCellVanished})
 			}
 		case models.TaskStateResolving:

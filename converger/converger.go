@@ -54,6 +54,9 @@ type Config struct {
 	Workers        int           // BBS calls in flight while applying a pass; default 16
 	BatchSize      int           // keys per AuctionActualLRPs / AuctionTasks call; default 100
 	RequestTimeout time.Duration // bound on each BBS call; default 30 s
+	// MassLossHold is how long a mass loss of cells must last before the
+	// converger acts on it (see MassLoss); default 1 min.
+	MassLossHold time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -68,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MassLossHold <= 0 {
+		c.MassLossHold = DefaultMassLossHold
 	}
 	c.Rules = c.Rules.withDefaults()
 	return c
@@ -91,6 +97,8 @@ type Converger struct {
 	cfg     Config
 	metrics *Metrics
 	trigger chan struct{}
+	// massLoss is only touched by Pass, which runs one at a time.
+	massLoss massLossClock
 }
 
 // New builds a Converger.
@@ -164,7 +172,13 @@ func (c *Converger) Pass(ctx context.Context) (Report, error) {
 		return Report{}, err
 	}
 	fetched := c.clock.Now()
+	snap.MassLossConfirmed = c.massLoss.confirmed(fetched, c.cfg.MassLossHold)
 	res := Compute(snap, fetched, c.cfg.Rules)
+	c.massLoss.observe(res.MassLoss, fetched)
+	if l := res.MassLoss; l != nil {
+		logger.Error("mass-loss-of-cells", nil, lager.Data{"absent": l.Absent, "known": l.Known, "held": l.Held,
+			"hold": c.cfg.MassLossHold.String()})
+	}
 	computed := c.clock.Now()
 	report := c.apply(ctx, logger, res)
 	report.Duration = c.clock.Since(start)

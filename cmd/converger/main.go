@@ -55,6 +55,12 @@ type Config struct {
 	CompletedTaskRetentionMs int `json:"completed_task_retention_ms"`
 	// ResolvingTimeoutMs: a task RESOLVING this long goes back to COMPLETED. Default 30000.
 	ResolvingTimeoutMs int `json:"resolving_timeout_ms"`
+	// MassLossFraction: more than this fraction of the cells holding work
+	// (and at least two) missing at once is a mass loss. Default 0.5.
+	MassLossFraction float64 `json:"mass_loss_fraction"`
+	// MassLossHold is how long a mass loss must last before the converger
+	// marks those cells' instances suspect and fails their tasks. Default "1m".
+	MassLossHold time.Duration `json:"mass_loss_hold"`
 	// MaxInstances bounds the indices a pass walks per desired LRP; keep it
 	// the BBS's max_instances. Default 10000.
 	MaxInstances int `json:"max_instances"`
@@ -81,6 +87,8 @@ func DefaultConfig() Config {
 		CompletedTaskRetentionMs: ms(converger.DefaultCompletedTaskRetention),
 		ResolvingTimeoutMs:       ms(converger.DefaultResolvingTaskTimeout),
 		Workers:                  converger.DefaultWorkers,
+		MassLossFraction:         converger.DefaultMassLossFraction,
+		MassLossHold:             converger.DefaultMassLossHold,
 		RequestTimeoutMs:         ms(converger.DefaultRequestTimeout),
 		LogLevel:                 "info",
 	}
@@ -146,7 +154,9 @@ func run(configPath string) error {
 				CompletedTaskRetention: ms(cfg.CompletedTaskRetentionMs),
 				ResolvingTaskTimeout:   ms(cfg.ResolvingTimeoutMs),
 				MaxInstances:           cfg.MaxInstances,
+				MassLossFraction:       cfg.MassLossFraction,
 			},
+			MassLossHold:   cfg.MassLossHold,
 			Workers:        cfg.Workers,
 			RequestTimeout: ms(cfg.RequestTimeoutMs),
 		},

@@ -59,7 +59,9 @@ var _ = BeforeEach(func() {
 		AddReportEntry("the previous cluster was replaced", fmt.Sprint(err))
 	}
 	var err error
-	w, err = world.Start(world.Options{BinDir: binDir, Cells: 3, Zones: 3, PortOffset: portOffset, Output: GinkgoWriter})
+	// The tasks specs receive completion callbacks on loopback test servers.
+	w, err = world.Start(world.Options{BinDir: binDir, Cells: 3, Zones: 3, PortOffset: portOffset, Output: GinkgoWriter,
+		AllowLoopbackCallbacks: true})
 	Expect(err).NotTo(HaveOccurred())
 	appImage, err = w.PushTestApp()
 	Expect(err).NotTo(HaveOccurred())

@@ -31,6 +31,10 @@ type Options struct {
 	Heartbeat           time.Duration // default 1s
 	ConvergenceInterval time.Duration // default 1s
 
+	// AllowLoopbackCallbacks lets completion callbacks reach servers the
+	// test runs on loopback (`diego up --allow-loopback-callbacks`). Default false.
+	AllowLoopbackCallbacks bool
+
 	StartTimeout time.Duration // how long `diego up` may take; default 90s
 	StopTimeout  time.Duration // how long it may take to stop after SIGINT; default 90s
 	Output       io.Writer     // gets `diego up`'s output as well; default none
@@ -118,6 +122,9 @@ func Start(opts Options) (*World, error) {
 		"--presence-ttl", opts.PresenceTTL.String(), "--heartbeat-interval", opts.Heartbeat.String(),
 		"--convergence-interval", opts.ConvergenceInterval.String(),
 		"--port-offset", strconv.Itoa(opts.PortOffset)}
+	if opts.AllowLoopbackCallbacks {
+		args = append(args, "--allow-loopback-callbacks")
+	}
 	w.cmd = exec.Command(filepath.Join(binDir, "diego"), args...)
 	w.cmd.Env = append(os.Environ(), "DIEGO_TARGET=")
 	// Its own process group, so a Ctrl-C at the test's terminal goes through

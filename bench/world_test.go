@@ -223,6 +223,7 @@ func (w *world) receptor(method, path string, body, out any) error {
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Content-Type", "application/json") // the receptor takes nothing else
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return err

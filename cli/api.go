@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -26,8 +29,34 @@ type API struct {
 
 func (g *Globals) api() *API {
 	return &API{Target: strings.TrimRight(g.Target, "/"), Username: g.Username, Password: g.Password,
-		HTTP: &http.Client{Timeout: 30 * time.Second}}
+		HTTP: &http.Client{Timeout: 30 * time.Second, Transport: g.transport()}}
 }
+
+// transport trusts g.CACert besides the system's roots; a CA file that cannot
+// be read fails every request with the reason.
+func (g *Globals) transport() http.RoundTripper {
+	if g.CACert == "" {
+		return nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	data, err := os.ReadFile(g.CACert)
+	if err == nil && !pool.AppendCertsFromPEM(data) {
+		err = fmt.Errorf("no PEM certificate in %s", g.CACert)
+	}
+	if err != nil {
+		return failingTransport{fmt.Errorf("the CA given by --ca-cert/DIEGO_CA_CERT: %w", err)}
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t
+}
+
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
 
 // APIError is an error the receptor answered, printed as one readable line.
 type APIError struct {

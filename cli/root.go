@@ -16,7 +16,10 @@ type Globals struct {
 	Target   string
 	Username string
 	Password string
-	Out      io.Writer
+	// CACert is a PEM file of the CA the receptor's HTTPS certificate is
+	// checked against (besides the system's); empty: the system's only.
+	CACert string
+	Out    io.Writer
 	// Clock times waits; nil is the real clock.
 	Clock clock.Clock
 }
@@ -40,6 +43,7 @@ func NewRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.Target, "target", envOr("DIEGO_TARGET", "http://127.0.0.1:8887"), "receptor URL (env DIEGO_TARGET)")
 	root.PersistentFlags().StringVar(&g.Username, "username", os.Getenv("DIEGO_USERNAME"), "basic auth user (env DIEGO_USERNAME)")
 	root.PersistentFlags().StringVar(&g.Password, "password", os.Getenv("DIEGO_PASSWORD"), "basic auth password (env DIEGO_PASSWORD)")
+	root.PersistentFlags().StringVar(&g.CACert, "ca-cert", os.Getenv("DIEGO_CA_CERT"), "trust this CA (PEM) for an https receptor, as `diego up --tls` prints (env DIEGO_CA_CERT)")
 	root.AddCommand(
 		newUpCommand(g),
 		newCreateCommand(g), newScaleCommand(g), newUpdateCommand(g), newDeleteCommand(g),

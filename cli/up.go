@@ -58,6 +58,9 @@ func newUpCommand(g *Globals) *cobra.Command {
 			}
 			fmt.Fprintf(out, "Diego is up (%.1fs)\n", time.Since(started).Seconds())
 			fmt.Fprintf(out, "  receptor (API):  %s\n", c.Addresses.Receptor)
+			if c.ReceptorTLS.CACert != "" {
+				fmt.Fprintf(out, "  receptor CA:     %s  (diego --ca-cert, or DIEGO_CA_CERT)\n", c.ReceptorTLS.CACert)
+			}
 			fmt.Fprintf(out, "  dashboard:       %s\n", c.Addresses.Dashboard)
 			fmt.Fprintf(out, "  router:          %s  (apps at http://APP.localhost:%d)\n", c.Addresses.Router, cfg.RouterPort)
 			fmt.Fprintf(out, "  image registry:  %s\n", c.Addresses.Registry)
@@ -80,6 +83,8 @@ func newUpCommand(g *Globals) *cobra.Command {
 	f.DurationVar(&cfg.ConvergenceInterval, "convergence-interval", 0, "converger interval (default: 30s)")
 	f.IntVar(&cfg.RouterMaxAttempts, "router-max-attempts", 0, "attempts the router makes per request, refused connections included (default: the router's, no bound beyond its retries)")
 	f.BoolVar(&cfg.IsolateCells, "isolate-cells", false, "run each cell in its own network namespace behind a veth (so a cell can be cut off the network)")
+	f.BoolVar(&cfg.TLS, "tls", false, "serve the receptor over HTTPS with a CA made under the state dir (its path is printed)")
+	f.BoolVar(&cfg.AllowLoopbackCallbacks, "allow-loopback-callbacks", false, "let task completion callbacks reach this machine's loopback (receivers beside the cluster)")
 	f.BoolVar(&cfg.AllowPrivileged, "allow-privileged", false, "let apps and tasks ask for privileged containers (their root is this machine's root)")
 	f.BoolVar(&cfg.AllowLoopbackDownloads, "allow-loopback-downloads", false, "let download actions fetch from this machine's own addresses (for tests whose file servers run here)")
 	f.IntVar(&portOffset, "port-offset", 0, "add this to every well-known port (to run a second cluster beside the first)")

@@ -45,6 +45,14 @@ type Config struct {
 	ConvergenceInterval time.Duration
 
 	Username, Password string // receptor basic auth; empty = none
+	// TLS serves the receptor over HTTPS with a CA and a certificate made (and
+	// kept) under <state>/receptor-tls; see ReceptorTLS. Default false.
+	TLS bool
+	// AllowLoopbackCallbacks lets task completion callbacks reach this
+	// machine's loopback (receivers beside the cluster, as in the e2e suites).
+	// Default false: loopback, link-local, this host and the cluster's network
+	// are refused.
+	AllowLoopbackCallbacks bool
 
 	// Standbys is how many extra auctioneers, convergers and route emitters
 	// run beside the active ones, waiting for the lock. Default 0.

@@ -58,6 +58,12 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"password":       cfg.Password,
 		},
 	}
+	// Callbacks reach neither the cells' containers nor the brain's link.
+	configs["receptor"]["callback_deny_networks"] = []string{cfg.clusterNetwork()}
+	configs["receptor"]["allow_loopback_callbacks"] = cfg.AllowLoopbackCallbacks
+	if c.ReceptorTLS.Cert != "" {
+		configs["receptor"]["tls_cert_file"], configs["receptor"]["tls_key_file"] = c.ReceptorTLS.Cert, c.ReceptorTLS.Key
+	}
 	if cfg.AllowPrivileged {
 		configs["bbs"]["allow_privileged"] = true
 	}

@@ -39,6 +39,8 @@ type Cluster struct {
 	Addresses Addresses
 	Children  map[string]*Child
 	Secrets   Secrets
+	// ReceptorTLS are the receptor's CA and certificate with Config.TLS; zero without.
+	ReceptorTLS ReceptorTLS
 }
 
 // New plans the cluster: it checks the machine and the ports, writes every
@@ -50,15 +52,23 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	if err := Preflight(cfg); err != nil {
 		return nil, nil, err
 	}
-	if err := prepareStateDir(cfg); err != nil {
+	err := prepareStateDir(cfg)
+	if err != nil {
 		return nil, nil, err
 	}
 	c := &Cluster{Config: cfg, Children: map[string]*Child{}}
 	local := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+	receptorScheme := "http://"
+	if cfg.TLS {
+		if c.ReceptorTLS, err = loadReceptorTLS(cfg.StateDir); err != nil {
+			return nil, nil, err
+		}
+		receptorScheme = "https://"
+	}
 	c.Addresses = Addresses{
-		Receptor:  "http://" + local(cfg.ReceptorPort),
+		Receptor:  receptorScheme + local(cfg.ReceptorPort),
 		Router:    "http://" + local(cfg.RouterPort),
-		Dashboard: "http://" + local(cfg.ReceptorPort) + "/",
+		Dashboard: receptorScheme + local(cfg.ReceptorPort) + "/",
 		Registry:  local(cfg.RegistryPort),
 		NATS:      "nats://" + local(cfg.NATSPort),
 		Etcd:      "http://" + local(cfg.EtcdPort),
@@ -123,7 +133,7 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 		child("converger", "converger", nil),
 		child("route-emitter", "route-emitter", nil),
 		child("router", "router", nil),
-		child("receptor", "receptor", httpReady(c.Addresses.Receptor+"/v1/cells")),
+		child("receptor", "receptor", c.receptorReady()),
 	}
 	// Standbys start after the actives, so the actives hold the locks.
 	for k := 1; k <= cfg.Standbys; k++ {

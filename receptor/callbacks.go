@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 
+	"github.com/diego-runtime/diego/internal/netguard"
 	"github.com/diego-runtime/diego/models"
 )
 
@@ -33,11 +35,16 @@ const (
 // task JSON to the URL, and then:
 //   - any answer but 503/504: deletes the task;
 //   - 503, 504, a timeout or a refused connection: tries again, Tries times in
-//     all, then puts the task back to COMPLETED for the next kick.
+//     all, then puts the task back to COMPLETED for the next kick;
+//   - a destination the deny list refuses (see CallbackDenyList), directly or
+//     after a redirect: logs "callback-refused" with the reason, puts the task
+//     back to COMPLETED (readable and deletable through the API) and does not
+//     try it again while this worker runs, since the answer cannot change.
 type TaskCompletionWorker struct {
 	Logger lager.Logger
 	BBS    BBS
-	// HTTP posts the callbacks; nil means a client with CallbackTimeout.
+	// HTTP posts the callbacks; nil means a netguard client over
+	// CallbackDenyList(DenyNetworks, AllowLoopback) with CallbackTimeout.
 	HTTP  *http.Client
 	Clock clock.Clock // nil means the real clock
 	// KickInterval between scans. Default 30 s.
@@ -50,12 +57,20 @@ type TaskCompletionWorker struct {
 	CallbackTimeout time.Duration
 	// Workers bounds deliveries in flight. Default 16.
 	Workers int
+	// DenyNetworks are refused as callback destinations on top of
+	// netguard.DefaultDenied and this host's addresses (when HTTP is nil).
+	DenyNetworks []string
+	// AllowLoopback lets callbacks reach loopback (127.0.0.0/8, ::1): for
+	// tests and single-machine setups whose callback receivers run beside
+	// the receptor. Default false.
+	AllowLoopback bool
 
 	mu       sync.Mutex
 	inFlight map[string]bool
+	refused  map[string]bool // tasks whose callback URL the deny list refused
 }
 
-func (w *TaskCompletionWorker) defaults() {
+func (w *TaskCompletionWorker) defaults() error {
 	if w.Clock == nil {
 		w.Clock = clock.NewClock()
 	}
@@ -72,17 +87,25 @@ func (w *TaskCompletionWorker) defaults() {
 		w.CallbackTimeout = DefaultCallbackTimeout
 	}
 	if w.HTTP == nil {
-		w.HTTP = &http.Client{Timeout: w.CallbackTimeout}
+		deny, err := CallbackDenyList(w.DenyNetworks, w.AllowLoopback)
+		if err != nil {
+			return err
+		}
+		w.HTTP = deny.HTTPClient(w.CallbackTimeout)
 	}
 	if w.Workers <= 0 {
 		w.Workers = DefaultCallbackWorkers
 	}
 	w.inFlight = map[string]bool{}
+	w.refused = map[string]bool{}
+	return nil
 }
 
 // Run implements ifrit.Runner.
 func (w *TaskCompletionWorker) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	w.defaults()
+	if err := w.defaults(); err != nil {
+		return err
+	}
 	logger := w.Logger.Session("task-callbacks")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -141,7 +164,7 @@ func (w *TaskCompletionWorker) Run(signals <-chan os.Signal, ready chan<- struct
 func (w *TaskCompletionWorker) claim(guid string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.inFlight[guid] {
+	if w.inFlight[guid] || w.refused[guid] {
 		return false
 	}
 	w.inFlight[guid] = true
@@ -162,8 +185,24 @@ func (w *TaskCompletionWorker) scan(ctx context.Context, logger lager.Logger, de
 		}
 		return
 	}
+	w.forgetRefused(tasks)
 	for _, t := range tasks {
 		deliver(t)
+	}
+}
+
+// forgetRefused drops refused tasks that are gone from the store.
+func (w *TaskCompletionWorker) forgetRefused(tasks []*models.Task) {
+	present := make(map[string]bool, len(tasks))
+	for _, t := range tasks {
+		present[t.TaskGuid] = true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for guid := range w.refused {
+		if !present[guid] {
+			delete(w.refused, guid)
+		}
 	}
 }
 
@@ -216,7 +255,7 @@ func (w *TaskCompletionWorker) resolve(ctx context.Context, logger lager.Logger,
 		logger.Debug("not-resolving", lager.Data{"error": err.Error()})
 		return
 	}
-	body, err := json.Marshal(task)
+	body, err := json.Marshal(publicTask(task))
 	if err != nil {
 		logger.Error("encoding-task-failed", err)
 		return
@@ -229,6 +268,15 @@ func (w *TaskCompletionWorker) resolve(ctx context.Context, logger lager.Logger,
 				logger.Error("deleting-task-failed", err)
 			}
 			return
+		}
+		if errors.Is(err, netguard.ErrDenied) {
+			logger.Error("callback-refused", err, lager.Data{
+				"reason": "the callback URL leads to a denied network (loopback, link-local, this host or callback_deny_networks); the task stays COMPLETED and is not tried again",
+			})
+			w.mu.Lock()
+			w.refused[task.TaskGuid] = true
+			w.mu.Unlock()
+			break
 		}
 		if err == nil {
 			err = fmt.Errorf("callback answered %d", status)

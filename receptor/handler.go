@@ -2,11 +2,9 @@ package receptor
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,9 +57,18 @@ type Options struct {
 	// Username and Password turn on basic auth when Username is set. Default off.
 	Username string
 	Password string
-	// CORSOrigins lists origins allowed to call the API from a browser; "*"
-	// allows any. Default none (no CORS headers).
+	// CORSOrigins lists origins allowed to call the API from a browser. A
+	// listed origin is answered with credentials allowed; "*" lets any other
+	// origin read answers, never with credentials. Default none (no CORS headers).
 	CORSOrigins []string
+	// AllowedHosts, when set, are the only names (or addresses) a request's
+	// Host may carry, the port aside; any other answers 421 HostNotAllowed
+	// (DNS rebinding). Default empty: any Host.
+	AllowedHosts []string
+	// MaxStreamsPerClient caps the event and log streams one client (its
+	// basic-auth user, else its remote IP) holds open at once; beyond it a
+	// stream answers 429 TooManyStreams. Default 16.
+	MaxStreamsPerClient int
 	// MaxBodyBytes caps a request body (default 1 MiB); larger answers 413.
 	MaxBodyBytes int64
 	// KeepaliveInterval is how often an idle event stream gets a comment (default 15 s).
@@ -93,6 +100,9 @@ type Handler struct {
 	closing   chan struct{} // closed once streams must end
 	closeOnce sync.Once
 
+	streamsMu sync.Mutex
+	streams   map[string]int // open streams by client (perimeter.go)
+
 	requests *prometheus.CounterVec   // by route and status
 	duration *prometheus.HistogramVec // by route
 }
@@ -108,7 +118,11 @@ func NewHandler(logger lager.Logger, bbs BBS, opts Options) *Handler {
 	if opts.Version == "" {
 		opts.Version = version.Release()
 	}
-	h := &Handler{logger: logger.Session("receptor"), bbs: bbs, opts: opts, mux: http.NewServeMux(), closing: make(chan struct{})}
+	if opts.MaxStreamsPerClient <= 0 {
+		opts.MaxStreamsPerClient = DefaultMaxStreamsPerClient
+	}
+	h := &Handler{logger: logger.Session("receptor"), bbs: bbs, opts: opts, mux: http.NewServeMux(), closing: make(chan struct{}),
+		streams: map[string]int{}}
 	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "diego_receptor_requests_total", Help: "Public API requests answered, by route and status.",
 	}, []string{"route", "status"})
@@ -144,9 +158,9 @@ func NewHandler(logger lager.Logger, bbs BBS, opts Options) *Handler {
 	for pattern, f := range routes {
 		h.mux.Handle(pattern, h.wrap(pattern, f))
 	}
-	h.mux.HandleFunc("GET /v1/events", h.lrpEventStream)
-	h.mux.HandleFunc("GET /v1/events/tasks", h.taskEventStream)
-	h.mux.HandleFunc("GET /v1/logs/{log_guid}", h.logs)
+	h.mux.Handle("GET /v1/events", h.capStreams(h.lrpEventStream))
+	h.mux.Handle("GET /v1/events/tasks", h.capStreams(h.taskEventStream))
+	h.mux.Handle("GET /v1/logs/{log_guid}", h.capStreams(h.logs))
 	dashboard.Mount(h.mux)
 	h.mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return h
@@ -165,23 +179,6 @@ func (h *Handler) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 // CloseStreams ends every open event stream and any opened later.
 func (h *Handler) CloseStreams() { h.closeOnce.Do(func() { close(h.closing) }) }
 
-// ServeHTTP answers CORS preflights, checks credentials, then routes.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.cors(w, r) {
-		return
-	}
-	if h.opts.Username != "" && r.URL.Path != "/ping" && !h.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="diego"`)
-		writeJSON(w, http.StatusUnauthorized, models.ErrUnauthorized)
-		return
-	}
-	if _, pattern := h.mux.Handler(r); pattern == "" {
-		h.notFound(w, r)
-		return
-	}
-	h.mux.ServeHTTP(w, r)
-}
-
 // notFound answers an unrouted request with a typed error: 405 naming the
 // allowed methods when the path exists, else 404.
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
@@ -199,43 +196,6 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusNotFound, models.ErrResourceNotFound.WithMessage("no route %s %s", r.Method, r.URL.Path))
-}
-
-func (h *Handler) authorized(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(h.opts.Username)) == 1
-	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(h.opts.Password)) == 1
-	return userOK && passOK
-}
-
-// cors sets the CORS headers for an allowed origin and reports whether the
-// request was a preflight it has fully answered.
-func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(h.opts.CORSOrigins) == 0 {
-		return false
-	}
-	w.Header().Add("Vary", "Origin")
-	if !slices.Contains(h.opts.CORSOrigins, "*") && !slices.Contains(h.opts.CORSOrigins, origin) {
-		return false
-	}
-	w.Header().Set("Access-Control-Allow-Origin", origin)
-	w.Header().Set("Access-Control-Allow-Credentials", "true")
-	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
-		return false
-	}
-	w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
-	allowHeaders := r.Header.Get("Access-Control-Request-Headers")
-	if allowHeaders == "" {
-		allowHeaders = "Authorization, Content-Type, Cache-Control, Last-Event-ID"
-	}
-	w.Header().Set("Access-Control-Allow-Headers", allowHeaders)
-	w.Header().Set("Access-Control-Max-Age", "600")
-	w.WriteHeader(http.StatusNoContent)
-	return true
 }
 
 // handlerFunc answers a status and a body to encode (nil: no body) or an error.

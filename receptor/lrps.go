@@ -29,10 +29,11 @@ func (h *Handler) listDesiredLRPs(logger lager.Logger, r *http.Request) (int, an
 	if err != nil {
 		return 0, nil, err
 	}
-	if lrps == nil {
-		lrps = []*models.DesiredLRP{}
+	out := make([]*models.DesiredLRP, 0, len(lrps))
+	for _, lrp := range lrps {
+		out = append(out, publicDesiredLRP(lrp))
 	}
-	return http.StatusOK, lrps, nil
+	return http.StatusOK, out, nil
 }
 
 func (h *Handler) getDesiredLRP(logger lager.Logger, r *http.Request) (int, any, error) {
@@ -43,7 +44,7 @@ func (h *Handler) getDesiredLRP(logger lager.Logger, r *http.Request) (int, any,
 	if lrp == nil {
 		return 0, nil, models.ErrDesiredLRPNotFound
 	}
-	return http.StatusOK, lrp, nil
+	return http.StatusOK, publicDesiredLRP(lrp), nil
 }
 
 // updateDesiredLRP takes only instances, routes and annotation; naming any

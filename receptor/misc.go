@@ -145,8 +145,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, logger lager.Lo
 	client.StreamEvents(ctx, w, &wireEvents{EventSource: source, types: types}, h.opts.KeepaliveInterval)
 }
 
-// wireEvents passes on the events of the given types and fills the derived
-// fields of actual LRPs in them.
+// wireEvents passes on the events of the given types, fills the derived
+// fields of actual LRPs in them and takes out write-only fields.
 type wireEvents struct {
 	client.EventSource
 	types map[string]bool
@@ -166,6 +166,6 @@ func (s *wireEvents) Next() (models.Event, error) {
 				*p = wire(*p)
 			}
 		}
-		return ev, nil
+		return publicEvent(ev), nil
 	}
 }

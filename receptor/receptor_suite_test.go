@@ -174,7 +174,9 @@ type response struct {
 	Body   []byte
 }
 
-// do sends a request to the receptor; headers alternate name, value.
+// do sends a request to the receptor; headers alternate name, value. A POST,
+// PUT or DELETE is sent with Content-Type: application/json, as every client
+// of the API sends it, unless headers name another (an empty value removes it).
 func do(method, path, body string, headers ...string) response {
 	var reader io.Reader
 	if body != "" {
@@ -182,7 +184,18 @@ func do(method, path, body string, headers ...string) response {
 	}
 	req, err := http.NewRequest(method, receptorURL+path, reader)
 	Expect(err).NotTo(HaveOccurred())
+	if method == http.MethodPost || method == http.MethodPut || method == http.MethodDelete {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
+		if http.CanonicalHeaderKey(headers[i]) == "Host" {
+			req.Host = headers[i+1]
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)

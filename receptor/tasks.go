@@ -32,10 +32,11 @@ func (h *Handler) listTasks(logger lager.Logger, r *http.Request) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
-	if tasks == nil {
-		tasks = []*models.Task{}
+	out := make([]*models.Task, 0, len(tasks))
+	for _, task := range tasks {
+		out = append(out, publicTask(task))
 	}
-	return http.StatusOK, tasks, nil
+	return http.StatusOK, out, nil
 }
 
 func (h *Handler) getTask(logger lager.Logger, r *http.Request) (int, any, error) {
@@ -46,7 +47,7 @@ func (h *Handler) getTask(logger lager.Logger, r *http.Request) (int, any, error
 	if task == nil {
 		return 0, nil, models.ErrTaskNotFound
 	}
-	return http.StatusOK, task, nil
+	return http.StatusOK, publicTask(task), nil
 }
 
 func (h *Handler) cancelTask(logger lager.Logger, r *http.Request) (int, any, error) {

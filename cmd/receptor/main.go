@@ -20,6 +20,7 @@ import (
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
 	"github.com/diego-runtime/diego/internal/debugserver"
+	"github.com/diego-runtime/diego/internal/netguard"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/internal/version"
 	"github.com/diego-runtime/diego/receptor"
@@ -37,11 +38,32 @@ type Config struct {
 	BBSTLS transport.TLS `json:"bbs_tls"`
 	// BBSRequestTimeoutMs bounds each BBS request. Default 15000.
 	BBSRequestTimeoutMs int `json:"bbs_request_timeout_ms"`
-	// Username and Password turn on basic auth when Username is set. Default off.
+	// TLSCertFile and TLSKeyFile (PEM) serve the API over HTTPS; both empty
+	// serves plain HTTP. Default empty.
+	receptor.TLSFiles
+	// Username and Password turn on basic auth when Username is set. Default
+	// off, which only a loopback listen_address or AllowAnonymous accepts.
 	Username string `json:"username"`
 	Password string `json:"password"`
-	// CORSOrigins may call the API from a browser ("*": any). Default none.
+	// AllowAnonymous lets the receptor listen beyond loopback without basic
+	// auth. Default false: it refuses to start.
+	AllowAnonymous bool `json:"allow_anonymous"`
+	// CORSOrigins may call the API from a browser: listed origins with
+	// credentials, "*" any other origin without. Default none.
 	CORSOrigins []string `json:"cors_origins"`
+	// AllowedHosts, when set, are the only Host names served (421 for any
+	// other). Default empty: any.
+	AllowedHosts []string `json:"allowed_hosts"`
+	// MaxStreamsPerClient caps the open event and log streams per basic-auth
+	// user (else per remote address). Default 16.
+	MaxStreamsPerClient int `json:"max_streams_per_client"`
+	// CallbackDenyNetworks (CIDRs or addresses) are refused as completion
+	// callback destinations, on top of loopback, 0.0.0.0/8, link-local and
+	// this host's addresses. Default none.
+	CallbackDenyNetworks []string `json:"callback_deny_networks"`
+	// AllowLoopbackCallbacks lets completion callbacks reach loopback (for
+	// tests and receivers on the receptor's own machine). Default false.
+	AllowLoopbackCallbacks bool `json:"allow_loopback_callbacks"`
 	// NATSURL is the NATS server (with JetStream and the LOGS stream) that
 	// GET /v1/logs reads from; empty answers 501 there. Default
 	// "nats://127.0.0.1:4222".
@@ -65,6 +87,7 @@ func DefaultConfig() Config {
 		NATSURL:                "nats://127.0.0.1:4222",
 		CallbackKickIntervalMs: 30000,
 		MaxBodyBytes:           receptor.DefaultMaxBodyBytes,
+		MaxStreamsPerClient:    receptor.DefaultMaxStreamsPerClient,
 		LogLevel:               "info",
 	}
 }
@@ -80,6 +103,16 @@ func (c Config) Validate() error {
 		return errors.New("bbs_request_timeout_ms, callback_kick_interval_ms and max_body_bytes must be positive")
 	case c.Username == "" && c.Password != "":
 		return errors.New("password is set without a username")
+	case c.MaxStreamsPerClient <= 0:
+		return errors.New("max_streams_per_client must be positive")
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		return errors.New("tls_cert_file and tls_key_file go together")
+	}
+	if err := receptor.CheckExposure(c.ListenAddress, c.Username, c.Password, c.AllowAnonymous); err != nil {
+		return err
+	}
+	if _, err := netguard.Parse(c.CallbackDenyNetworks...); err != nil {
+		return fmt.Errorf("callback_deny_networks: %w", err)
 	}
 	_, err := lager.LogLevelFromString(c.LogLevel)
 	return err
@@ -103,11 +136,13 @@ func run(configPath string) error {
 	}
 	bbs := client.NewClient(httpClient, cfg.BBSURLs...)
 	options := receptor.Options{
-		Username:     cfg.Username,
-		Password:     cfg.Password,
-		CORSOrigins:  cfg.CORSOrigins,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Registerer:   prometheus.DefaultRegisterer,
+		Username:            cfg.Username,
+		Password:            cfg.Password,
+		CORSOrigins:         cfg.CORSOrigins,
+		AllowedHosts:        cfg.AllowedHosts,
+		MaxStreamsPerClient: cfg.MaxStreamsPerClient,
+		MaxBodyBytes:        cfg.MaxBodyBytes,
+		Registerer:          prometheus.DefaultRegisterer,
 	}
 	if cfg.NATSURL != "" {
 		// Connect in the background: the API serves while NATS is away, and
@@ -124,20 +159,24 @@ func run(configPath string) error {
 		options.Logs = &receptor.LogStream{Logger: logger, JS: js}
 	}
 	handler := receptor.NewHandler(logger, bbs, options)
-	api, err := transport.NewServer(transport.TLS{}, cfg.ListenAddress, handler)
+	listener, err := receptor.Listen(cfg.ListenAddress, cfg.TLSFiles)
 	if err != nil {
 		return err
 	}
+	api := &transport.Server{Listener: listener, Handler: handler, ShutdownTimeout: 10 * time.Second}
 	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugserver.Handler(nil))
 	if err != nil {
 		return err
 	}
 	callbacks := &receptor.TaskCompletionWorker{
-		Logger:       logger,
-		BBS:          bbs,
-		KickInterval: time.Duration(cfg.CallbackKickIntervalMs) * time.Millisecond,
+		Logger:        logger,
+		BBS:           bbs,
+		KickInterval:  time.Duration(cfg.CallbackKickIntervalMs) * time.Millisecond,
+		DenyNetworks:  cfg.CallbackDenyNetworks,
+		AllowLoopback: cfg.AllowLoopbackCallbacks,
 	}
-	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "debug_address": debug.Addr(), "version": version.Release()})
+	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "https": cfg.TLSFiles.Enabled(),
+		"debug_address": debug.Addr(), "version": version.Release()})
 	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "debug-server", Runner: debug},
 		{Name: "task-callbacks", Runner: callbacks},

@@ -59,8 +59,10 @@ var _ = BeforeEach(func() {
 		AddReportEntry("the previous cluster was replaced", fmt.Sprint(err))
 	}
 	var err error
-	// The download specs' file servers are httptest servers on this machine.
-	w, err = world.Start(world.Options{BinDir: binDir, Cells: 3, Zones: 3, PortOffset: portOffset, Output: GinkgoWriter, AllowLoopbackDownloads: true})
+	// The download specs' file servers and the tasks specs' completion
+	// callbacks are httptest servers on this machine.
+	w, err = world.Start(world.Options{BinDir: binDir, Cells: 3, Zones: 3, PortOffset: portOffset, Output: GinkgoWriter,
+		AllowLoopbackDownloads: true, AllowLoopbackCallbacks: true})
 	Expect(err).NotTo(HaveOccurred())
 	appImage, err = w.PushTestApp()
 	Expect(err).NotTo(HaveOccurred())

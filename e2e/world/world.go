@@ -40,6 +40,10 @@ type Options struct {
 	// default 0, the router's own (retries on).
 	RouterMaxAttempts int
 
+	// AllowLoopbackCallbacks lets completion callbacks reach servers the
+	// test runs on loopback (`diego up --allow-loopback-callbacks`). Default false.
+	AllowLoopbackCallbacks bool
+
 	StartTimeout time.Duration // how long `diego up` may take; default 90s
 	StopTimeout  time.Duration // how long it may take to stop after SIGINT; default 90s
 	Output       io.Writer     // gets `diego up`'s output as well; default none
@@ -136,6 +140,9 @@ func Start(opts Options) (*World, error) {
 	}
 	if opts.RouterMaxAttempts > 0 {
 		args = append(args, "--router-max-attempts", strconv.Itoa(opts.RouterMaxAttempts))
+	}
+	if opts.AllowLoopbackCallbacks {
+		args = append(args, "--allow-loopback-callbacks")
 	}
 	w.cmd = exec.Command(filepath.Join(binDir, "diego"), args...)
 	w.cmd.Env = append(os.Environ(), "DIEGO_TARGET=")

@@ -79,6 +79,7 @@ func newUpCommand(g *Globals) *cobra.Command {
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 0, "cell heartbeat interval (default: the rep's, 5s)")
 	f.DurationVar(&cfg.ConvergenceInterval, "convergence-interval", 0, "converger interval (default: 30s)")
 	f.BoolVar(&cfg.IsolateCells, "isolate-cells", false, "run each cell in its own network namespace behind a veth (so a cell can be cut off the network)")
+	f.BoolVar(&cfg.InsecureLinks, "insecure-links", false, "run the links between daemons (BBS, auctioneer, reps, etcd, NATS) in plain text without certificates; loopback only, never with --isolate-cells")
 	f.IntVar(&portOffset, "port-offset", 0, "add this to every well-known port (to run a second cluster beside the first)")
 	f.BoolVar(&verbose, "verbose", false, "log the cluster's own progress")
 	return cmd

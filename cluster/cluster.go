@@ -63,6 +63,12 @@ type Config struct {
 	// namespace behind a veth (see CellNetworkOf), so that a cell can be cut
 	// off the network. Default false: cells share the host's network.
 	IsolateCells bool
+
+	// InsecureLinks runs every daemon-to-daemon link (BBS, auctioneer, rep,
+	// etcd, NATS) in plain text without authentication, for an operator who
+	// asks for it (`diego up --insecure-links`). Default false: mutual TLS
+	// with certificates kept under CertDir.
+	InsecureLinks bool
 }
 
 // DefaultConfig is every default in one place.
@@ -107,6 +113,9 @@ func (c *Config) ShiftPorts(offset int) {
 
 // Validate says what is wrong with a config.
 func (c Config) Validate() error {
+	if c.InsecureLinks && c.IsolateCells {
+		return fmt.Errorf("insecure links are for loopback only: they cannot go with isolated cells, which reach the brain across a network link")
+	}
 	if c.Cells < 1 || c.Cells > 60 {
 		return fmt.Errorf("cells must be between 1 and 60, not %d", c.Cells)
 	}

@@ -1,7 +1,12 @@
 package cluster
 
 import (
+	"path/filepath"
 	"time"
+
+	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/certs"
+	"github.com/diego-runtime/diego/internal/transport"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -69,13 +74,53 @@ var _ = Describe("Config", func() {
 			})
 		})
 
+		Context("links", func() {
+			tlsOf := func(d doc, key string) transport.TLS {
+				t, ok := d[key].(transport.TLS)
+				Expect(ok).To(BeTrue(), "%s is a TLS block", key)
+				return t
+			}
+			It("by default, gives every daemon its own role's certificate for every link, over https", func() {
+				docs := configs(cfg)
+				certDir := filepath.Join(cfg.StateDir, "certs")
+				for name, want := range map[string]struct{ key, cert string }{
+					"bbs": {"tls", "bbs"}, "auctioneer": {"tls", "auctioneer"}, "converger": {"tls", "converger"},
+					"route-emitter": {"bbs_tls", "route-emitter"}, "receptor": {"bbs_tls", "receptor"},
+					"cell-1-rep": {"tls", "rep-cell-1"}, "cell-3-rep": {"tls", "rep-cell-3"},
+				} {
+					t := tlsOf(docs[name], want.key)
+					Expect(t.CertFile).To(Equal(filepath.Join(certDir, want.cert+".crt")), name)
+					Expect(t.KeyFile).To(Equal(filepath.Join(certDir, want.cert+".key")), name)
+					Expect(t.CACertFile).To(Equal(filepath.Join(certDir, "ca.crt")), name)
+				}
+				for _, name := range []string{"bbs", "auctioneer", "converger", "route-emitter"} {
+					etcd := docs[name]["etcd"].(doc)
+					Expect(etcd["tls"]).To(Equal(cfg.EtcdTLSFor(certs.Of(name))), name)
+					Expect(etcd["tls"].(etcdrunner.ClientTLS).CertFile).NotTo(BeEmpty(), name)
+				}
+				Expect(docs["receptor"]["bbs_urls"]).To(Equal([]string{"https://127.0.0.1:8889"}))
+				Expect(docs["auctioneer"]["advertise_url"]).To(Equal("https://127.0.0.1:9016"))
+				Expect(docs["cell-1-rep"]["advertise_url"]).To(Equal("https://127.0.0.1:1800"))
+			})
+
+			It("in plain text only when asked for, and never with isolated cells", func() {
+				cfg.InsecureLinks = true
+				docs := configs(cfg)
+				Expect(tlsOf(docs["bbs"], "tls").Enabled()).To(BeFalse())
+				Expect(tlsOf(docs["cell-1-rep"], "tls").Enabled()).To(BeFalse())
+				Expect(docs["receptor"]["bbs_urls"]).To(Equal([]string{"http://127.0.0.1:8889"}))
+				cfg.IsolateCells = true
+				Expect(cfg.Validate()).To(MatchError(ContainSubstring("loopback only")))
+			})
+		})
+
 		Context("with standbys and a lock TTL", func() {
 			It("gives each standby its own ports and lock identity and every singleton the TTL", func() {
 				cfg.Standbys = 1
 				cfg.LockTTL = 5 * time.Second
 				docs := configs(cfg)
 				Expect(docs["auctioneer-standby-1"]["listen_address"]).To(Equal("127.0.0.1:9017"))
-				Expect(docs["auctioneer-standby-1"]["advertise_url"]).To(Equal("http://127.0.0.1:9017"))
+				Expect(docs["auctioneer-standby-1"]["advertise_url"]).To(Equal("https://127.0.0.1:9017"))
 				Expect(docs["route-emitter-standby-1"]["id"]).NotTo(Equal(docs["route-emitter"]["id"]))
 				Expect(docs["converger-standby-1"]["debug_address"]).NotTo(Equal(docs["converger"]["debug_address"]))
 				Expect(docs["auctioneer"]["lock_ttl_ms"]).To(BeEquivalentTo(5000))
@@ -91,8 +136,9 @@ var _ = Describe("Config", func() {
 				cn := cfg.CellNetworkOf(1)
 				Expect(cn.IP).To(Equal("10.200.252.11"))
 				Expect(docs["cell-2-garden"]["external_ip"]).To(Equal(cn.IP))
-				Expect(docs["cell-2-rep"]["advertise_url"]).To(Equal("http://10.200.252.11:1802"))
-				Expect(docs["cell-2-rep"]["bbs_urls"]).To(Equal([]string{"http://10.200.252.1:8889"}))
+				Expect(docs["cell-2-rep"]["advertise_url"]).To(Equal("https://10.200.252.11:1802"))
+				Expect(docs["cell-2-rep"]["bbs_urls"]).To(Equal([]string{"https://10.200.252.1:8889"}))
+				Expect(cfg.linkHosts()).To(ContainElements("10.200.252.1", "10.200.252.11"))
 				Expect(docs["cell-2-rep"]["nats_url"]).To(Equal("nats://10.200.252.1:4222"))
 			})
 		})

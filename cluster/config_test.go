@@ -93,6 +93,16 @@ var _ = Describe("Config", func() {
 					Expect(t.KeyFile).To(Equal(filepath.Join(certDir, want.cert+".key")), name)
 					Expect(t.CACertFile).To(Equal(filepath.Join(certDir, "ca.crt")), name)
 				}
+				// NATS knows each client by its certificate.
+				for name, want := range map[string]struct{ key, cert string }{
+					"route-emitter": {"nats_tls", "route-emitter"}, "receptor": {"nats_tls", "receptor"},
+					"router": {"nats_tls", "router"}, "cell-2-rep": {"nats_tls", "rep-cell-2"},
+				} {
+					t := tlsOf(docs[name], want.key)
+					Expect(t.CertFile).To(Equal(filepath.Join(certDir, want.cert+".crt")), name)
+					Expect(t.KeyFile).To(Equal(filepath.Join(certDir, want.cert+".key")), name)
+					Expect(t.CACertFile).To(Equal(filepath.Join(certDir, "ca.crt")), name)
+				}
 				for _, name := range []string{"bbs", "auctioneer", "converger", "route-emitter"} {
 					etcd := docs[name]["etcd"].(doc)
 					Expect(etcd["tls"]).To(Equal(cfg.EtcdTLSFor(certs.Of(name))), name)

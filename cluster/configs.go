@@ -54,11 +54,13 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"nats_url":      c.Addresses.NATS,
 			"etcd":          etcd(certs.RoleRouteEmitter),
 			"bbs_tls":       cfg.TLSFor(certs.Of(certs.RoleRouteEmitter)),
+			"nats_tls":      cfg.TLSFor(certs.Of(certs.RoleRouteEmitter)),
 			"debug_address": local(cfg.DebugBasePort + 4),
 		},
 		"router": {
 			"listen_address": local(cfg.RouterPort),
 			"nats_urls":      []string{c.Addresses.NATS},
+			"nats_tls":       cfg.TLSFor(certs.Of(certs.RoleRouter)),
 			"debug_address":  local(cfg.DebugBasePort + 5),
 		},
 		"receptor": {
@@ -66,6 +68,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"debug_address":  local(cfg.DebugBasePort + 6),
 			"bbs_urls":       []string{bbsURL},
 			"bbs_tls":        cfg.TLSFor(certs.Of(certs.RoleReceptor)),
+			"nats_tls":       cfg.TLSFor(certs.Of(certs.RoleReceptor)),
 			"nats_url":       c.Addresses.NATS,
 			"username":       cfg.Username,
 			"password":       cfg.Password,
@@ -136,6 +139,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"nats_url":             c.Addresses.NATS,
 			"executor":             executor("127.0.0.1", cell.ID),
 			"tls":                  cfg.TLSFor(certs.Rep(cell.ID)),
+			"nats_tls":             cfg.TLSFor(certs.Rep(cell.ID)),
 		}
 		if cfg.PresenceTTL > 0 {
 			rep["presence_ttl"] = cfg.PresenceTTL.String()

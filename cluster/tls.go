@@ -21,8 +21,17 @@ func (c Config) identities() []certs.Identity {
 	for _, r := range certs.Roles {
 		ids = append(ids, certs.Of(r))
 	}
+	for _, cell := range c.cellIDs() {
+		ids = append(ids, certs.Rep(cell))
+	}
+	return ids
+}
+
+// cellIDs are the ids of every cell.
+func (c Config) cellIDs() []string {
+	ids := make([]string, 0, c.Cells)
 	for i := 0; i < c.Cells; i++ {
-		ids = append(ids, certs.Rep(c.CellLayout(i).ID))
+		ids = append(ids, c.CellLayout(i).ID)
 	}
 	return ids
 }

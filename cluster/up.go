@@ -83,6 +83,11 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	natsCfg := natsrunner.DefaultConfig()
 	natsCfg.Port = cfg.NATSPort
 	natsCfg.StorageDir = filepath.Join(cfg.StateDir, "nats")
+	if !cfg.InsecureLinks {
+		// TLS, and each client is the user its certificate names, with its subjects.
+		natsCfg.TLS = cfg.TLSFor(certs.Of(certs.RoleNATS))
+		natsCfg.Users = natsrunner.RoleUsers(cfg.cellIDs())
+	}
 	nats := natsrunner.New(logger, natsCfg)
 
 	registryDir := filepath.Join(cfg.StateDir, "registry")

@@ -65,7 +65,7 @@ func New(logger lager.Logger, cfg Config, deps Deps) (*Daemon, error) {
 	}
 
 	// Listen now so that the advertised URL is right with port 0.
-	apiListener, err := transport.Listen(cfg.TLS, cfg.ListenAddress)
+	apiListener, err := transport.ListenLink(cfg.TLS, cfg.ListenAddress)
 	if err != nil {
 		return nil, err
 	}

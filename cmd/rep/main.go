@@ -67,7 +67,7 @@ func main() {
 	cancel()
 
 	r := rep.New(logger, cfg, bbs, exec, clk)
-	api, err := transport.NewServer(cfg.TLS, cfg.ListenAddress, r.Handler())
+	api, err := transport.NewLinkServer(cfg.TLS, cfg.ListenAddress, r.Handler())
 	if err != nil {
 		fail(err)
 	}

@@ -2,7 +2,8 @@
 // mutual TLS switches on for all of them at once from config: a server given a
 // TLS block requires a client certificate from its CA, and a client given one
 // presents its certificate and trusts only that CA. An empty block means plain
-// HTTP, which `diego up` writes only when told --insecure-links.
+// HTTP, which `diego up` writes only when told --insecure-links, and which a
+// daemon link (ListenLink, NewLinkServer) accepts on a loopback address only.
 //
 // A server learns who called from the caller's verified certificate
 // (PeerIdentity, which reads the role internal/certs wrote into it) and can

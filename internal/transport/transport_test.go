@@ -143,3 +143,20 @@ var _ = Describe("Mutual TLS between daemons", func() {
 		Entry("a rep", certs.Rep("cell-1")),
 	)
 })
+
+var _ = DescribeTable("a daemon link without TLS",
+	func(address string, allowed bool) {
+		l, err := transport.ListenLink(transport.TLS{}, address)
+		if allowed {
+			Expect(err).NotTo(HaveOccurred())
+			l.Close()
+			return
+		}
+		Expect(err).To(MatchError(transport.ErrPlainOffLoopback))
+	},
+	Entry("listens on 127.0.0.1", "127.0.0.1:0", true),
+	Entry("listens on ::1", "[::1]:0", true),
+	Entry("listens on localhost", "localhost:0", true),
+	Entry("refuses every address", ":0", false),
+	Entry("refuses 0.0.0.0", "0.0.0.0:0", false),
+)

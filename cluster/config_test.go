@@ -1,15 +1,17 @@
 package cluster
 
 import (
+	"crypto/tls"
+	"os"
 	"path/filepath"
 	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/certs"
 	"github.com/diego-runtime/diego/internal/transport"
-
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 )
 
 var _ = Describe("Config", func() {
@@ -111,6 +113,27 @@ var _ = Describe("Config", func() {
 				Expect(docs["receptor"]["bbs_urls"]).To(Equal([]string{"https://127.0.0.1:8889"}))
 				Expect(docs["auctioneer"]["advertise_url"]).To(Equal("https://127.0.0.1:9016"))
 				Expect(docs["cell-1-rep"]["advertise_url"]).To(Equal("https://127.0.0.1:1800"))
+			})
+
+			It("keeps one CA and a certificate per role and per cell under the state dir, keys 0600, across restarts", func() {
+				cfg.StateDir = GinkgoT().TempDir()
+				cfg.IsolateCells = true
+				Expect(cfg.makeCerts()).To(Succeed())
+				ca, err := os.ReadFile(filepath.Join(cfg.CertDir(), "ca.crt"))
+				Expect(err).NotTo(HaveOccurred())
+				for _, id := range append([]certs.Identity{certs.Of("bbs"), certs.Of("nats"), certs.Of("etcd")}, certs.Rep("cell-1"), certs.Rep("cell-3")) {
+					f := certs.FilesIn(cfg.CertDir(), id)
+					info, err := os.Stat(f.Key)
+					Expect(err).NotTo(HaveOccurred(), id.String())
+					Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)), id.String())
+					pair, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+					Expect(err).NotTo(HaveOccurred())
+					// Reached across the cells' links: the bridge's and the cells' addresses.
+					Expect(pair.Leaf.VerifyHostname("10.200.252.1")).To(Succeed(), id.String())
+					Expect(pair.Leaf.VerifyHostname(cfg.CellNetworkOf(2).IP)).To(Succeed(), id.String())
+				}
+				Expect(cfg.makeCerts()).To(Succeed())
+				Expect(os.ReadFile(filepath.Join(cfg.CertDir(), "ca.crt"))).To(Equal(ca))
 			})
 
 			It("in plain text only when asked for, and never with isolated cells", func() {

@@ -14,11 +14,17 @@ import (
 type access struct {
 	roles   []string
 	ownCell func(r *req) string // the cell the request acts on; "" when it names none
+	anyRep  bool                // every rep may call it
 }
 
 var (
-	readers = []string{certs.RoleReceptor, certs.RoleConverger, certs.RoleAuctioneer, certs.RoleRouteEmitter, certs.RoleRep}
+	// readers are the roles that read the whole state; a rep reads only
+	// what it runs (see policy).
+	readers = []string{certs.RoleReceptor, certs.RoleConverger, certs.RoleAuctioneer, certs.RoleRouteEmitter}
 	read    = access{roles: readers}
+	// readOne is a read of one record by its guid: reps read the LRPs and
+	// tasks they were given to run.
+	readOne = access{roles: readers, anyRep: true}
 )
 
 func only(roles ...string) access { return access{roles: roles} }
@@ -42,7 +48,9 @@ func repCell(roles ...string) access {
 // and complete tasks for their cell id; register and heartbeat their own
 // presence. They may also ask for missing indices of an existing desired LRP
 // (after giving one up), which creates no desired work and touches no other
-// cell's record. Only the receptor desires, updates and removes LRPs and tasks.
+// cell's record. They list actual LRPs and tasks only filtered to their own
+// cell, and read single desired LRPs and tasks by guid (what they were given
+// to run). Only the receptor desires, updates and removes LRPs and tasks.
 var policy = map[string]access{
 	client.EventsPath:       only(certs.RoleReceptor, certs.RoleRouteEmitter, certs.RoleConverger, certs.RoleAuctioneer),
 	client.UpsertDomainPath: only(certs.RoleReceptor),
@@ -60,10 +68,10 @@ var policy = map[string]access{
 	client.UpdateDesiredLRPPath:          only(certs.RoleReceptor),
 	client.RemoveDesiredLRPPath:          only(certs.RoleReceptor),
 	client.DesiredLRPsPath:               read,
-	client.DesiredLRPByProcessGuidPath:   read,
+	client.DesiredLRPByProcessGuidPath:   readOne,
 	client.DesiredLRPSchedulingInfosPath: read,
 
-	client.ActualLRPsPath:                read,
+	client.ActualLRPsPath:                {roles: readers, ownCell: func(r *req) string { return r.ActualLRPFilter.CellID }},
 	client.ClaimActualLRPPath:            repCell(),
 	client.StartActualLRPPath:            repCell(),
 	client.CrashActualLRPPath:            repCell(),
@@ -84,8 +92,8 @@ var policy = map[string]access{
 	client.RevertSuspectActualLRPPath:    only(certs.RoleConverger),
 
 	client.DesireTaskPath:          only(certs.RoleReceptor),
-	client.TasksPath:               read,
-	client.TaskByGuidPath:          read,
+	client.TasksPath:               {roles: readers, ownCell: func(r *req) string { return r.TaskFilter.CellID }},
+	client.TaskByGuidPath:          readOne,
 	client.StartTaskPath:           {ownCell: func(r *req) string { return r.CellID }},
 	client.CompleteTaskPath:        {ownCell: func(r *req) string { return r.CellID }},
 	client.CancelTaskPath:          only(certs.RoleReceptor),
@@ -116,6 +124,9 @@ func authorize(hr *http.Request, path string, body *req) error {
 		if role == id.Role {
 			return nil
 		}
+	}
+	if id.Role == certs.RoleRep && rule.anyRep {
+		return nil
 	}
 	if id.Role == certs.RoleRep && rule.ownCell != nil && body != nil {
 		cell := rule.ownCell(body)

@@ -137,6 +137,12 @@ var _ = Describe("The BBS under mutual TLS: what each role may do", func() {
 		Entry("a rep completing another cell's task", cell2, client.CompleteTaskPath, client.Request{TaskGuid: "t-1", CellID: "cell-1", Failed: true}),
 		Entry("a rep registering another cell", cell2, client.RegisterCellPath, client.Request{CellPresence: &models.CellPresence{CellID: "cell-1", RepAddress: "10.0.0.1:1800", Zone: "z"}, TTLSeconds: 10}),
 		Entry("a rep heartbeating another cell", cell2, client.HeartbeatCellPath, client.Request{CellID: "cell-1", LeaseID: 1}),
+		// A rep sees only what it runs.
+		Entry("a rep listing every cell's instances", cell1, client.ActualLRPsPath, client.Request{}),
+		Entry("a rep listing another cell's instances", cell2, client.ActualLRPsPath, client.Request{ActualLRPFilter: models.ActualLRPFilter{CellID: "cell-1"}}),
+		Entry("a rep listing every task", cell1, client.TasksPath, client.Request{}),
+		Entry("a rep listing every desired LRP", cell1, client.DesiredLRPsPath, client.Request{}),
+		Entry("a rep listing the cells", cell1, client.CellsPath, client.Request{}),
 		// Other roles get only what they need.
 		Entry("the route emitter desiring an LRP", emitter, client.DesireLRPPath, client.Request{DesiredLRP: desired}),
 		Entry("the route emitter crashing an instance", emitter, client.CrashActualLRPPath, client.Request{ActualLRPKey: key, InstanceKey: onCell1, Reason: "x"}),
@@ -150,13 +156,26 @@ var _ = Describe("The BBS under mutual TLS: what each role may do", func() {
 		Entry("the router desiring an LRP", router, client.DesireLRPPath, client.Request{DesiredLRP: desired}),
 	)
 
+	It("lets a rep list its own cell's instances and tasks and read what it runs", func() {
+		actuals, err := as(cell1).ActualLRPs(bg, logger, models.ActualLRPFilter{CellID: "cell-1"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(actuals).To(HaveLen(1))
+		tasks, err := as(cell1).Tasks(bg, logger, models.TaskFilter{CellID: "cell-1"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(tasks).To(HaveLen(1))
+		_, err = as(cell1).DesiredLRPByProcessGuid(bg, logger, "web")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = as(cell1).TaskByGuid(bg, logger, "t-1")
+		Expect(err).NotTo(HaveOccurred())
+	})
+
 	It("lets a rep change its own cell's instance and task", func() {
 		Expect(as(cell1).StartActualLRP(bg, logger, *key, *onCell1, models.ActualLRPNetInfo{Address: "10.0.0.1"}, true)).To(Succeed())
 		Expect(as(cell1).CompleteTask(bg, logger, "t-1", "cell-1", false, "", "ok")).To(Succeed())
 		task, err := as(receptor).TaskByGuid(bg, logger, "t-1")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(task.State).To(Equal(models.TaskStateCompleted))
-		actuals, err := as(cell1).ActualLRPs(bg, logger, models.ActualLRPFilter{ProcessGuid: "web"})
+		actuals, err := as(receptor).ActualLRPs(bg, logger, models.ActualLRPFilter{ProcessGuid: "web"})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(actuals[0].State).To(Equal(models.ActualLRPStateRunning))
 	})

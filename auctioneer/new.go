@@ -15,6 +15,7 @@ import (
 	"github.com/tedsuo/ifrit/grouper"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/diego-runtime/diego/internal/certs"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
 )
@@ -64,7 +65,7 @@ func New(logger lager.Logger, cfg Config, deps Deps) (*Daemon, error) {
 	}
 
 	// Listen now so that the advertised URL is right with port 0.
-	apiListener, err := transport.Listen(cfg.TLS, cfg.ListenAddress)
+	apiListener, err := transport.ListenLink(cfg.TLS, cfg.ListenAddress)
 	if err != nil {
 		return nil, err
 	}
@@ -99,9 +100,15 @@ func New(logger lager.Logger, cfg Config, deps Deps) (*Daemon, error) {
 	debugMux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	debugMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
+	// Under mutual TLS only the BBS may ask for auctions; /ping is for any
+	// caller of the CA.
+	api := NewHandler(logger, runner)
+	apiMux := http.NewServeMux()
+	apiMux.Handle("GET /ping", api)
+	apiMux.Handle("/", transport.RequireRoles(logger, cfg.TLS.Enabled(), api, certs.RoleBBS))
 	members := grouper.Members{
 		{Name: "debug-server", Runner: &transport.Server{Listener: debugListener, Handler: debugMux, ShutdownTimeout: 5 * time.Second}},
-		{Name: "server", Runner: &transport.Server{Listener: apiListener, Handler: NewHandler(logger, runner), ShutdownTimeout: 10 * time.Second}},
+		{Name: "server", Runner: &transport.Server{Listener: apiListener, Handler: apiMux, ShutdownTimeout: 10 * time.Second}},
 		{Name: "lock", Runner: &lock.Runner{Logger: logger, Client: deps.Etcd, Name: DefaultLockName, Value: advertise, TTL: time.Duration(cfg.LockTTLMs) * time.Millisecond}},
 		{Name: "auction-runner", Runner: runner},
 	}

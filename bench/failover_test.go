@@ -11,11 +11,12 @@ import (
 
 	"code.cloudfoundry.org/lager/v3"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/diego-runtime/diego/bbs/client"
 	"github.com/diego-runtime/diego/cluster"
+	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/benchreport"
+	"github.com/diego-runtime/diego/internal/certs"
 	"github.com/diego-runtime/diego/lock"
 	"github.com/diego-runtime/diego/models"
 )
@@ -57,7 +58,9 @@ func benchControlPlane(b *testing.B) {
 	_, err := w.waitRunning(app, failoverInstances, nil, time.Now(), 3*time.Minute)
 	must(b, err)
 
-	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{w.cluster.Addresses.Etcd}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	// The cluster's etcd wants a client certificate: read it as the converger.
+	etcd, err := etcdrunner.NewClient(etcdrunner.ClientConfig{Endpoints: []string{w.cluster.Addresses.Etcd},
+		TLS: w.cfg.EtcdTLSFor(certs.Of(certs.RoleConverger))})
 	must(b, err)
 	defer etcd.Close()
 
@@ -170,8 +173,11 @@ func routedInstances(w *world, app string, want int, timeout time.Duration) int 
 // timed out may have landed: AlreadyExists after a retry counts as done).
 // Every acknowledged write must then be readable.
 func bbsRestart(b *testing.B, w *world) {
-	bbsURL := fmt.Sprintf("http://127.0.0.1:%d", w.cfg.BBSPort)
-	api := client.NewClient(&http.Client{Timeout: 5 * time.Second}, bbsURL)
+	// The BBS serves mutual TLS only, and lets the receptor's role desire LRPs.
+	bbsURL := fmt.Sprintf("https://127.0.0.1:%d", w.cfg.BBSPort)
+	httpClient, err := w.cfg.LinkClient(certs.Of(certs.RoleReceptor), 5*time.Second)
+	must(b, err)
+	api := client.NewClient(httpClient, bbsURL)
 	logger := lager.NewLogger("bench")
 	ctx := context.Background()
 

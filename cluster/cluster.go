@@ -82,6 +82,12 @@ type Config struct {
 	// (file servers of a test on loopback). Default false: downloads from
 	// loopback, link-local and the host's addresses are refused.
 	AllowLoopbackDownloads bool
+
+	// InsecureLinks runs every daemon-to-daemon link (BBS, auctioneer, rep,
+	// etcd, NATS) in plain text without authentication, for an operator who
+	// asks for it (`diego up --insecure-links`). Default false: mutual TLS
+	// with certificates kept under CertDir.
+	InsecureLinks bool
 }
 
 // DefaultConfig is every default in one place.
@@ -126,6 +132,9 @@ func (c *Config) ShiftPorts(offset int) {
 
 // Validate says what is wrong with a config.
 func (c Config) Validate() error {
+	if c.InsecureLinks && c.IsolateCells {
+		return fmt.Errorf("insecure links are for loopback only: they cannot go with isolated cells, which reach the brain across a network link")
+	}
 	if c.Cells < 1 || c.Cells > 60 {
 		return fmt.Errorf("cells must be between 1 and 60, not %d", c.Cells)
 	}

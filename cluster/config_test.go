@@ -1,10 +1,17 @@
 package cluster
 
 import (
+	"crypto/tls"
+	"os"
+	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/certs"
+	"github.com/diego-runtime/diego/internal/transport"
 )
 
 var _ = Describe("Config", func() {
@@ -77,13 +84,84 @@ var _ = Describe("Config", func() {
 			})
 		})
 
+		Context("links", func() {
+			tlsOf := func(d doc, key string) transport.TLS {
+				t, ok := d[key].(transport.TLS)
+				Expect(ok).To(BeTrue(), "%s is a TLS block", key)
+				return t
+			}
+			It("by default, gives every daemon its own role's certificate for every link, over https", func() {
+				docs := configs(cfg)
+				certDir := filepath.Join(cfg.StateDir, "certs")
+				for name, want := range map[string]struct{ key, cert string }{
+					"bbs": {"tls", "bbs"}, "auctioneer": {"tls", "auctioneer"}, "converger": {"tls", "converger"},
+					"route-emitter": {"bbs_tls", "route-emitter"}, "receptor": {"bbs_tls", "receptor"},
+					"cell-1-rep": {"tls", "rep-cell-1"}, "cell-3-rep": {"tls", "rep-cell-3"},
+				} {
+					t := tlsOf(docs[name], want.key)
+					Expect(t.CertFile).To(Equal(filepath.Join(certDir, want.cert+".crt")), name)
+					Expect(t.KeyFile).To(Equal(filepath.Join(certDir, want.cert+".key")), name)
+					Expect(t.CACertFile).To(Equal(filepath.Join(certDir, "ca.crt")), name)
+				}
+				// NATS knows each client by its certificate.
+				for name, want := range map[string]struct{ key, cert string }{
+					"route-emitter": {"nats_tls", "route-emitter"}, "receptor": {"nats_tls", "receptor"},
+					"router": {"nats_tls", "router"}, "cell-2-rep": {"nats_tls", "rep-cell-2"},
+				} {
+					t := tlsOf(docs[name], want.key)
+					Expect(t.CertFile).To(Equal(filepath.Join(certDir, want.cert+".crt")), name)
+					Expect(t.KeyFile).To(Equal(filepath.Join(certDir, want.cert+".key")), name)
+					Expect(t.CACertFile).To(Equal(filepath.Join(certDir, "ca.crt")), name)
+				}
+				for _, name := range []string{"bbs", "auctioneer", "converger", "route-emitter"} {
+					etcd := docs[name]["etcd"].(doc)
+					Expect(etcd["tls"]).To(Equal(cfg.EtcdTLSFor(certs.Of(name))), name)
+					Expect(etcd["tls"].(etcdrunner.ClientTLS).CertFile).NotTo(BeEmpty(), name)
+				}
+				Expect(docs["receptor"]["bbs_urls"]).To(Equal([]string{"https://127.0.0.1:8889"}))
+				Expect(docs["auctioneer"]["advertise_url"]).To(Equal("https://127.0.0.1:9016"))
+				Expect(docs["cell-1-rep"]["advertise_url"]).To(Equal("https://127.0.0.1:1800"))
+			})
+
+			It("keeps one CA and a certificate per role and per cell under the state dir, keys 0600, across restarts", func() {
+				cfg.StateDir = GinkgoT().TempDir()
+				cfg.IsolateCells = true
+				Expect(cfg.makeCerts()).To(Succeed())
+				ca, err := os.ReadFile(filepath.Join(cfg.CertDir(), "ca.crt"))
+				Expect(err).NotTo(HaveOccurred())
+				for _, id := range append([]certs.Identity{certs.Of("bbs"), certs.Of("nats"), certs.Of("etcd")}, certs.Rep("cell-1"), certs.Rep("cell-3")) {
+					f := certs.FilesIn(cfg.CertDir(), id)
+					info, err := os.Stat(f.Key)
+					Expect(err).NotTo(HaveOccurred(), id.String())
+					Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)), id.String())
+					pair, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+					Expect(err).NotTo(HaveOccurred())
+					// Reached across the cells' links: the bridge's and the cells' addresses.
+					Expect(pair.Leaf.VerifyHostname("10.200.252.1")).To(Succeed(), id.String())
+					Expect(pair.Leaf.VerifyHostname(cfg.CellNetworkOf(2).IP)).To(Succeed(), id.String())
+				}
+				Expect(cfg.makeCerts()).To(Succeed())
+				Expect(os.ReadFile(filepath.Join(cfg.CertDir(), "ca.crt"))).To(Equal(ca))
+			})
+
+			It("in plain text only when asked for, and never with isolated cells", func() {
+				cfg.InsecureLinks = true
+				docs := configs(cfg)
+				Expect(tlsOf(docs["bbs"], "tls").Enabled()).To(BeFalse())
+				Expect(tlsOf(docs["cell-1-rep"], "tls").Enabled()).To(BeFalse())
+				Expect(docs["receptor"]["bbs_urls"]).To(Equal([]string{"http://127.0.0.1:8889"}))
+				cfg.IsolateCells = true
+				Expect(cfg.Validate()).To(MatchError(ContainSubstring("loopback only")))
+			})
+		})
+
 		Context("with standbys and a lock TTL", func() {
 			It("gives each standby its own ports and lock identity and every singleton the TTL", func() {
 				cfg.Standbys = 1
 				cfg.LockTTL = 5 * time.Second
 				docs := configs(cfg)
 				Expect(docs["auctioneer-standby-1"]["listen_address"]).To(Equal("127.0.0.1:9017"))
-				Expect(docs["auctioneer-standby-1"]["advertise_url"]).To(Equal("http://127.0.0.1:9017"))
+				Expect(docs["auctioneer-standby-1"]["advertise_url"]).To(Equal("https://127.0.0.1:9017"))
 				Expect(docs["route-emitter-standby-1"]["id"]).NotTo(Equal(docs["route-emitter"]["id"]))
 				Expect(docs["converger-standby-1"]["debug_address"]).NotTo(Equal(docs["converger"]["debug_address"]))
 				Expect(docs["auctioneer"]["lock_ttl_ms"]).To(BeEquivalentTo(5000))
@@ -99,8 +177,9 @@ var _ = Describe("Config", func() {
 				cn := cfg.CellNetworkOf(1)
 				Expect(cn.IP).To(Equal("10.200.252.11"))
 				Expect(docs["cell-2-garden"]["external_ip"]).To(Equal(cn.IP))
-				Expect(docs["cell-2-rep"]["advertise_url"]).To(Equal("http://10.200.252.11:1802"))
-				Expect(docs["cell-2-rep"]["bbs_urls"]).To(Equal([]string{"http://10.200.252.1:8889"}))
+				Expect(docs["cell-2-rep"]["advertise_url"]).To(Equal("https://10.200.252.11:1802"))
+				Expect(docs["cell-2-rep"]["bbs_urls"]).To(Equal([]string{"https://10.200.252.1:8889"}))
+				Expect(cfg.linkHosts()).To(ContainElements("10.200.252.1", "10.200.252.11"))
 				Expect(docs["cell-2-rep"]["nats_url"]).To(Equal("nats://10.200.252.1:4222"))
 			})
 		})

@@ -1,6 +1,10 @@
 package cluster
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/diego-runtime/diego/internal/certs"
+)
 
 type doc = map[string]any
 
@@ -15,44 +19,56 @@ func standbyName(name string, k int) string { return name + "-standby-" + strcon
 func (c *Cluster) daemonConfigs() map[string]doc {
 	cfg := c.Config
 	local := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
-	bbsURL := "http://" + local(cfg.BBSPort)
-	etcd := doc{"endpoints": []string{c.Addresses.Etcd}}
+	scheme := cfg.scheme() // https: every link is mutual TLS unless InsecureLinks
+	bbsURL := scheme + "://" + local(cfg.BBSPort)
+	// etcd is reached by each daemon with its own certificate.
+	etcd := func(role string) doc {
+		return doc{"endpoints": []string{c.Addresses.Etcd}, "tls": cfg.EtcdTLSFor(certs.Of(role))}
+	}
 
 	configs := map[string]doc{
 		"bbs": {
 			"listen_address":   local(cfg.BBSPort),
 			"debug_address":    local(cfg.DebugBasePort + 1),
-			"etcd":             etcd,
+			"etcd":             etcd(certs.RoleBBS),
+			"tls":              cfg.TLSFor(certs.Of(certs.RoleBBS)),
 			"encryption_keys":  map[string]string{RecordKeyLabel: c.Secrets.RecordKey},
 			"active_key_label": RecordKeyLabel,
 		},
 		"auctioneer": {
 			"listen_address": local(cfg.AuctioneerPort),
-			"advertise_url":  "http://" + local(cfg.AuctioneerPort),
+			"advertise_url":  scheme + "://" + local(cfg.AuctioneerPort),
 			"debug_address":  local(cfg.DebugBasePort + 2),
 			"bbs_urls":       []string{bbsURL},
-			"etcd":           etcd,
+			"etcd":           etcd(certs.RoleAuctioneer),
+			"tls":            cfg.TLSFor(certs.Of(certs.RoleAuctioneer)),
 		},
 		"converger": {
 			"bbs_urls":      []string{bbsURL},
-			"etcd":          etcd,
+			"etcd":          etcd(certs.RoleConverger),
+			"tls":           cfg.TLSFor(certs.Of(certs.RoleConverger)),
 			"debug_address": local(cfg.DebugBasePort + 3),
 		},
 		"route-emitter": {
 			"bbs_urls":      []string{bbsURL},
 			"nats_url":      c.Addresses.NATS,
-			"etcd":          etcd,
+			"etcd":          etcd(certs.RoleRouteEmitter),
+			"bbs_tls":       cfg.TLSFor(certs.Of(certs.RoleRouteEmitter)),
+			"nats_tls":      cfg.TLSFor(certs.Of(certs.RoleRouteEmitter)),
 			"debug_address": local(cfg.DebugBasePort + 4),
 		},
 		"router": {
 			"listen_address": local(cfg.RouterPort),
 			"nats_urls":      []string{c.Addresses.NATS},
+			"nats_tls":       cfg.TLSFor(certs.Of(certs.RoleRouter)),
 			"debug_address":  local(cfg.DebugBasePort + 5),
 		},
 		"receptor": {
 			"listen_address": local(cfg.ReceptorPort),
 			"debug_address":  local(cfg.DebugBasePort + 6),
 			"bbs_urls":       []string{bbsURL},
+			"bbs_tls":        cfg.TLSFor(certs.Of(certs.RoleReceptor)),
+			"nats_tls":       cfg.TLSFor(certs.Of(certs.RoleReceptor)),
 			"nats_url":       c.Addresses.NATS,
 			"username":       cfg.Username,
 			"password":       cfg.Password,
@@ -99,7 +115,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			switch name {
 			case "auctioneer":
 				standby["listen_address"] = local(cfg.AuctioneerPort + k)
-				standby["advertise_url"] = "http://" + local(cfg.AuctioneerPort+k)
+				standby["advertise_url"] = scheme + "://" + local(cfg.AuctioneerPort+k)
 			case "route-emitter":
 				standby["id"] = standbyName(name, k)
 			}
@@ -131,13 +147,15 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"cell_id":              cell.ID,
 			"zone":                 cell.Zone,
 			"listen_address":       local(cell.RepPort),
-			"advertise_url":        "http://" + local(cell.RepPort),
+			"advertise_url":        scheme + "://" + local(cell.RepPort),
 			"admin_listen_address": local(cell.AdminPort),
 			"debug_address":        local(cell.DebugPort),
 			"bbs_urls":             []string{bbsURL},
 			"garden_socket":        cell.GardenSocket,
 			"nats_url":             c.Addresses.NATS,
 			"executor":             executor(cfg, cell, "127.0.0.1"),
+			"tls":                  cfg.TLSFor(certs.Rep(cell.ID)),
+			"nats_tls":             cfg.TLSFor(certs.Rep(cell.ID)),
 		}
 		if cfg.PresenceTTL > 0 {
 			rep["presence_ttl"] = cfg.PresenceTTL.String()
@@ -152,10 +170,10 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			configs[cell.ID+"-garden"]["external_ip"] = cn.IP
 			configs[cell.ID+"-garden"]["debug_address"] = at(cell.GardenDebug)
 			rep["listen_address"] = at(cell.RepPort)
-			rep["advertise_url"] = "http://" + at(cell.RepPort)
+			rep["advertise_url"] = scheme + "://" + at(cell.RepPort)
 			rep["admin_listen_address"] = at(cell.AdminPort)
 			rep["debug_address"] = at(cell.DebugPort)
-			rep["bbs_urls"] = []string{"http://" + brain(cfg.BBSPort)}
+			rep["bbs_urls"] = []string{scheme + "://" + brain(cfg.BBSPort)}
 			rep["nats_url"] = "nats://" + brain(cfg.NATSPort)
 			rep["executor"] = executor(cfg, cell, cn.IP)
 		}

@@ -122,13 +122,13 @@ func (c *Child) Pid() int {
 }
 
 // httpReady is a Ready check that wants a 2xx from url.
-func httpReady(url string) func(ctx context.Context) error {
+func httpReady(client *http.Client, url string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/tedsuo/ifrit/grouper"
 
 	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/certs"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/natsrunner"
 )
@@ -58,6 +59,14 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	}
 	c := &Cluster{Config: cfg, Children: map[string]*Child{}}
 	local := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+	if err := cfg.makeCerts(); err != nil {
+		return nil, nil, err
+	}
+	// diego up's own probes call the daemons as the receptor would.
+	probe, err := cfg.LinkClient(certs.Of(certs.RoleReceptor), 5*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
 	receptorScheme := "http://"
 	if cfg.TLS {
 		if c.ReceptorTLS, err = loadReceptorTLS(cfg.StateDir); err != nil {
@@ -71,13 +80,15 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 		Dashboard: receptorScheme + local(cfg.ReceptorPort) + "/",
 		Registry:  local(cfg.RegistryPort),
 		NATS:      "nats://" + local(cfg.NATSPort),
-		Etcd:      "http://" + local(cfg.EtcdPort),
+		Etcd:      cfg.scheme() + "://" + local(cfg.EtcdPort),
 	}
 
+	etcdTLS := cfg.TLSFor(certs.Of(certs.RoleEtcd))
 	etcd, err := etcdrunner.New(etcdrunner.Config{
 		DataDir:   filepath.Join(cfg.StateDir, "etcd"),
 		ClientURL: c.Addresses.Etcd,
 		PeerURL:   "http://" + local(cfg.EtcdPort+1),
+		TLS:       etcdrunner.ServerTLS{CACertFile: etcdTLS.CACertFile, CertFile: etcdTLS.CertFile, KeyFile: etcdTLS.KeyFile},
 	})
 	if err != nil {
 		return nil, nil, err
@@ -85,6 +96,11 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	natsCfg := natsrunner.DefaultConfig()
 	natsCfg.Port = cfg.NATSPort
 	natsCfg.StorageDir = filepath.Join(cfg.StateDir, "nats")
+	if !cfg.InsecureLinks {
+		// TLS, and each client is the user its certificate names, with its subjects.
+		natsCfg.TLS = cfg.TLSFor(certs.Of(certs.RoleNATS))
+		natsCfg.Users = natsrunner.RoleUsers(cfg.cellIDs())
+	}
 	nats := natsrunner.New(logger, natsCfg)
 
 	registryDir := filepath.Join(cfg.StateDir, "registry")
@@ -128,7 +144,7 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	}
 
 	brain := grouper.Members{
-		child("bbs", "bbs", httpReady("http://"+local(cfg.BBSPort)+"/ping")),
+		child("bbs", "bbs", httpReady(probe, cfg.scheme()+"://"+local(cfg.BBSPort)+"/ping")),
 		child("auctioneer", "auctioneer", nil),
 		child("converger", "converger", nil),
 		child("route-emitter", "route-emitter", nil),
@@ -156,7 +172,7 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 			}
 			repAt = cn.IP + ":" + strconv.Itoa(cell.RepPort)
 		}
-		rep.Runner.(*Child).Ready = httpReady("http://" + repAt + "/ping")
+		rep.Runner.(*Child).Ready = httpReady(probe, cfg.scheme()+"://"+repAt+"/ping")
 		cells = append(cells,
 			grouper.Member{Name: cell.ID, Runner: grouper.NewOrdered(os.Interrupt, grouper.Members{garden, rep})})
 	}

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 )
@@ -46,6 +47,17 @@ type Config struct {
 	UnsafeNoFsync bool `json:"unsafe_no_fsync"`
 	// StartTimeout bounds the wait for the member to serve. Default 60 s.
 	StartTimeout time.Duration `json:"start_timeout"`
+	// TLS, when set, serves clients over TLS with this certificate and
+	// requires a client certificate signed by its CA (ClientURL must then be
+	// https://). Default empty: plain, no client authentication.
+	TLS ServerTLS `json:"tls"`
+}
+
+// ServerTLS names the files the member serves clients with.
+type ServerTLS struct {
+	CACertFile string `json:"ca_cert_file,omitempty"`
+	CertFile   string `json:"cert_file,omitempty"`
+	KeyFile    string `json:"key_file,omitempty"`
 }
 
 // Runner is one embedded etcd member. Use it as an ifrit runner, or call Start
@@ -77,6 +89,12 @@ func New(cfg Config) (*Runner, error) {
 	clientURL, err := resolveURL(cfg.ClientURL)
 	if err != nil {
 		return nil, fmt.Errorf("etcdrunner: client url: %w", err)
+	}
+	if (cfg.TLS != ServerTLS{}) != (clientURL.Scheme == "https") {
+		return nil, fmt.Errorf("etcdrunner: client url %s: https goes with a tls block and only with it", clientURL.String())
+	}
+	if cfg.TLS != (ServerTLS{}) && (cfg.TLS.CACertFile == "" || cfg.TLS.CertFile == "" || cfg.TLS.KeyFile == "") {
+		return nil, errors.New("etcdrunner: tls needs ca_cert_file, cert_file and key_file together")
 	}
 	peerURL, err := resolveURL(cfg.PeerURL)
 	if err != nil {
@@ -128,6 +146,12 @@ func (r *Runner) Start() error {
 	ec.ListenPeerUrls = []url.URL{r.peerURL}
 	ec.AdvertisePeerUrls = []url.URL{r.peerURL}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	if r.cfg.TLS != (ServerTLS{}) {
+		ec.ClientTLSInfo = transport.TLSInfo{
+			CertFile: r.cfg.TLS.CertFile, KeyFile: r.cfg.TLS.KeyFile,
+			TrustedCAFile: r.cfg.TLS.CACertFile, ClientCertAuth: true,
+		}
+	}
 	lg, err := newEtcdLogger(r.cfg.LogLevel, &r.stopping)
 	if err != nil {
 		return fmt.Errorf("etcdrunner: log level %q: %w", r.cfg.LogLevel, err)

@@ -48,6 +48,7 @@ var (
 	ErrBodyTooLarge   = newError(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "the request body is too large")
 
 	ErrUnauthorized = newError(http.StatusUnauthorized, "Unauthorized", "missing or wrong credentials")
+	ErrForbidden    = newError(http.StatusForbidden, "Forbidden", "the caller's role may not do that")
 
 	ErrTaskNotFound             = newError(http.StatusNotFound, "TaskNotFound", "no task with that guid")
 	ErrDesiredLRPNotFound       = newError(http.StatusNotFound, "DesiredLRPNotFound", "no desired LRP with that process guid")

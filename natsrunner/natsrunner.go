@@ -2,6 +2,7 @@ package natsrunner
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -45,6 +46,15 @@ type Config struct {
 	// ReadyTimeout bounds how long the server may take to accept
 	// connections. Default 10 s.
 	ReadyTimeout time.Duration `json:"ready_timeout"`
+	// TLS, when set, serves clients over TLS only and requires a client
+	// certificate of its CA, which names the user the client is (see User;
+	// nats-server's verify_and_map). The server's own certificate must also
+	// be good for client authentication and name the nats role: the runner
+	// connects with it to manage JetStream. Default empty: plain, no auth.
+	TLS ServerTLS `json:"tls"`
+	// Users are the clients let in under TLS, each with its subjects
+	// (RoleUsers has Diego's). Only with TLS. Default none.
+	Users []User `json:"users"`
 }
 
 // DefaultConfig returns the development defaults.
@@ -60,6 +70,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogsMaxMsgsPerSubject < 0 {
 		return errors.New("natsrunner: logs_max_msgs_per_subject must not be negative")
+	}
+	if len(c.Users) > 0 && !c.TLS.Enabled() {
+		return errors.New("natsrunner: users are told apart by their certificates: they need tls")
 	}
 	return nil
 }
@@ -125,6 +138,19 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		// look like one another to JetStream.
 		ServerName: "diego-nats-" + nuid.Next(),
 	}
+	var clientTLS *tls.Config
+	if r.config.TLS.Enabled() {
+		serverTLS, err := r.config.TLS.ServerConfig()
+		if err != nil {
+			return fmt.Errorf("natsrunner: %w", err)
+		}
+		if clientTLS, err = r.config.TLS.ClientConfig(); err != nil {
+			return fmt.Errorf("natsrunner: %w", err)
+		}
+		opts.TLS, opts.TLSVerify, opts.TLSMap = true, true, true
+		opts.TLSConfig, opts.TLSTimeout = serverTLS, 5
+		opts.Users = serverUsers(r.config.Users)
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("natsrunner: creating server: %w", err)
@@ -143,7 +169,7 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	r.server = s
 	r.mu.Unlock()
 
-	if err := r.ensureLogsStream(s.ClientURL(), storage); err != nil {
+	if err := r.ensureLogsStream(s.ClientURL(), storage, clientTLS); err != nil {
 		return err
 	}
 	r.logger.Info("ready", lager.Data{"url": s.ClientURL(), "store_dir": storeDir})
@@ -179,8 +205,12 @@ func waitReady(s *server.Server, fatal <-chan error, timeout time.Duration) erro
 	return nil
 }
 
-func (r *Runner) ensureLogsStream(url string, storage jetstream.StorageType) error {
-	nc, err := nats.Connect(url, nats.Name("natsrunner"))
+func (r *Runner) ensureLogsStream(url string, storage jetstream.StorageType, clientTLS *tls.Config) error {
+	connectOpts := []nats.Option{nats.Name("natsrunner")}
+	if clientTLS != nil {
+		connectOpts = append(connectOpts, nats.Secure(clientTLS))
+	}
+	nc, err := nats.Connect(url, connectOpts...)
 	if err != nil {
 		return fmt.Errorf("natsrunner: connecting to %s: %w", url, err)
 	}

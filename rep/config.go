@@ -27,7 +27,8 @@ type Config struct {
 	BBSURLs      []string      `json:"bbs_urls"`      // default [http://127.0.0.1:8889]
 	GardenSocket string        `json:"garden_socket"` // default /var/run/diego/garden.sock
 	NATSURL      string        `json:"nats_url"`      // logs and metrics; default nats://127.0.0.1:4222
-	TLS          transport.TLS `json:"tls"`           // for the rep API and its calls to the BBS
+	TLS          transport.TLS `json:"tls"`           // for the rep API and its calls to the BBS; default none (plain)
+	NATSTLS      transport.TLS `json:"nats_tls"`      // certificate naming this cell's rep to NATS; default none (plain)
 
 	PresenceTTL       time.Duration `json:"presence_ttl"`       // default 15 s
 	HeartbeatInterval time.Duration `json:"heartbeat_interval"` // default 5 s

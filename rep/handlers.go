@@ -7,6 +7,8 @@ import (
 
 	"code.cloudfoundry.org/lager/v3"
 
+	"github.com/diego-runtime/diego/internal/certs"
+	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/models"
 	"github.com/diego-runtime/diego/rep/repapi"
 )
@@ -14,34 +16,39 @@ import (
 // maxWorkBody caps a POST /work body.
 const maxWorkBody = 16 << 20
 
-// Handler serves the rep API of repapi: state, work, stop and cancel.
+// Handler serves the rep API of repapi: state, work, stop and cancel. Under
+// mutual TLS, state and work are the auctioneer's and stop and cancel the
+// BBS's; any other role is answered 403. /ping is for any caller of the CA.
 func (r *Rep) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+repapi.StatePath, func(w http.ResponseWriter, req *http.Request) {
+	only := func(h http.HandlerFunc, roles ...string) http.Handler {
+		return transport.RequireRoles(r.logger, r.cfg.TLS.Enabled(), h, roles...)
+	}
+	mux.Handle("GET "+repapi.StatePath, only(func(w http.ResponseWriter, req *http.Request) {
 		writeJSON(w, http.StatusOK, r.State(req.Context()))
-	})
-	mux.HandleFunc("POST "+repapi.WorkPath, func(w http.ResponseWriter, req *http.Request) {
+	}, certs.RoleAuctioneer))
+	mux.Handle("POST "+repapi.WorkPath, only(func(w http.ResponseWriter, req *http.Request) {
 		var work repapi.Work
 		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxWorkBody)).Decode(&work); err != nil {
 			writeError(w, models.ErrInvalidJSON.WithMessage("decoding work: %s", err))
 			return
 		}
 		writeJSON(w, http.StatusOK, r.Perform(r.logger.Session("work"), work))
-	})
-	mux.HandleFunc("POST "+repapi.StopLRPPath, func(w http.ResponseWriter, req *http.Request) {
+	}, certs.RoleAuctioneer))
+	mux.Handle("POST "+repapi.StopLRPPath, only(func(w http.ResponseWriter, req *http.Request) {
 		if err := r.StopLRPInstance(req.PathValue("instance_guid")); err != nil {
 			writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
-	})
-	mux.HandleFunc("POST "+repapi.CancelTaskPath, func(w http.ResponseWriter, req *http.Request) {
+	}, certs.RoleBBS))
+	mux.Handle("POST "+repapi.CancelTaskPath, only(func(w http.ResponseWriter, req *http.Request) {
 		if err := r.CancelTask(req.PathValue("task_guid")); err != nil {
 			writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
-	})
+	}, certs.RoleBBS))
 	mux.HandleFunc("GET "+repapi.PingPath, func(w http.ResponseWriter, req *http.Request) {
 		if !r.executor.Healthy(req.Context()) {
 			writeError(w, models.ErrServiceUnavailable.WithMessage("garden is not answering"))

@@ -128,6 +128,11 @@ func (h *Handler) rpc(path string, m method) http.Handler {
 			status = writeError(w, logger, models.ErrInvalidJSON.WithMessage("%s", err.Error()))
 			return
 		}
+		if err := authorize(r, path, &req); err != nil {
+			logger.Info("forbidden", lager.Data{"error": err.Error()})
+			status = writeError(w, logger, err)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), h.opts.RequestTimeout)
 		defer cancel()
 		resp, err := m(ctx, logger, h.db, &req)
@@ -179,6 +184,11 @@ func writeError(w http.ResponseWriter, logger lager.Logger, err error) int {
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	logger := h.logger.Session("events")
+	if err := authorize(r, client.EventsPath, nil); err != nil {
+		logger.Info("forbidden", lager.Data{"error": err.Error()})
+		writeError(w, logger, err)
+		return
+	}
 	var after int64
 	if s := r.URL.Query().Get("after"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)

@@ -20,6 +20,8 @@ import (
 
 	"github.com/diego-runtime/diego/auctioneer/auctioneerapi"
 	"github.com/diego-runtime/diego/etcdrunner"
+	"github.com/diego-runtime/diego/internal/certs"
+	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
 )
 
@@ -50,7 +52,7 @@ var _ = Describe("auctioneer", func() {
 
 	// start runs an auctioneer against a BBS that is not there: start
 	// requests are still queued (202) and retried.
-	start := func(name string) (*gexec.Session, string, string) {
+	start := func(name string, extra ...map[string]any) (*gexec.Session, string, string) {
 		listen, debug := freeAddress(), freeAddress()
 		cfg := map[string]any{
 			"listen_address": listen,
@@ -59,6 +61,13 @@ var _ = Describe("auctioneer", func() {
 			"etcd":           map[string]any{"endpoints": []string{endpoint}},
 			"lock_ttl_ms":    int(lockTTL / time.Millisecond),
 		}
+		scheme := "http"
+		for _, e := range extra {
+			for k, v := range e {
+				cfg[k] = v
+			}
+			scheme = "https"
+		}
 		data, err := json.Marshal(cfg)
 		Expect(err).NotTo(HaveOccurred())
 		path := filepath.Join(GinkgoT().TempDir(), name+".json")
@@ -66,7 +75,7 @@ var _ = Describe("auctioneer", func() {
 		session, err := gexec.Start(exec.Command(binary, "-config", path), GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { session.Kill().Wait(5 * time.Second) })
-		return session, "http://" + listen, debug
+		return session, scheme + "://" + listen, debug
 	}
 
 	holder := func() string {
@@ -122,5 +131,33 @@ var _ = Describe("auctioneer", func() {
 		Eventually(holder, lockTTL+2*time.Second, 50*time.Millisecond).Should(Equal(standbyURL))
 		Eventually(func() int { return post(standbyURL) }, time.Second, 20*time.Millisecond).Should(Equal(http.StatusAccepted))
 		Expect(time.Since(killed)).To(BeNumerically("<", lockTTL+time.Second))
+	})
+
+	It("under mutual TLS, takes auctions from the BBS only", func() {
+		dir := filepath.Join(GinkgoT().TempDir(), "certs")
+		ids := []certs.Identity{certs.Of(certs.RoleAuctioneer), certs.Of(certs.RoleBBS), certs.Rep("cell-1"), certs.Of(certs.RoleReceptor)}
+		_, err := certs.WriteSet(dir, certs.SetOptions{Identities: ids})
+		Expect(err).NotTo(HaveOccurred())
+		tlsOf := func(id certs.Identity) transport.TLS {
+			f := certs.FilesIn(dir, id)
+			return transport.TLS{CACertFile: f.CACert, CertFile: f.Cert, KeyFile: f.Key}
+		}
+		_, url, _ := start("tls", map[string]any{"tls": tlsOf(ids[0])})
+		Eventually(holder, 10*time.Second).Should(Equal(url))
+		postAs := func(id certs.Identity) (int, error) {
+			c, err := transport.NewClient(tlsOf(id), 5*time.Second)
+			Expect(err).NotTo(HaveOccurred())
+			resp, err := c.Post(url+auctioneerapi.LRPAuctionsPath, "application/json",
+				strings.NewReader(`[{"process_guid":"app","domain":"d","indices":[0],"memory_mb":64,"rootfs":"docker:///x"}]`))
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		Eventually(func() (int, error) { return postAs(certs.Of(certs.RoleBBS)) }, 5*time.Second).Should(Equal(http.StatusAccepted))
+		Expect(postAs(certs.Rep("cell-1"))).To(Equal(http.StatusForbidden))
+		Expect(postAs(certs.Of(certs.RoleReceptor))).To(Equal(http.StatusForbidden))
+		Expect(post(url)).To(BeZero(), "plain HTTP gets no answer")
 	})
 })

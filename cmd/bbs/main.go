@@ -146,7 +146,7 @@ func run(configPath string) error {
 	}
 
 	handler := server.New(logger, db, server.Options{RequestTimeout: requestTimeout, Registerer: prometheus.DefaultRegisterer})
-	api, err := transport.NewServer(cfg.TLS, cfg.ListenAddress, handler)
+	api, err := transport.NewLinkServer(cfg.TLS, cfg.ListenAddress, handler)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,9 @@ type Config struct {
 	// GET /v1/logs reads from; empty answers 501 there. Default
 	// "nats://127.0.0.1:4222".
 	NATSURL string `json:"nats_url"`
+	// NATSTLS is the certificate that names the receptor to NATS; empty
+	// connects plain. Default empty.
+	NATSTLS transport.TLS `json:"nats_tls"`
 	// CallbackKickIntervalMs is how often completed tasks are scanned for
 	// callbacks to deliver. Default 30000.
 	CallbackKickIntervalMs int `json:"callback_kick_interval_ms"`
@@ -147,7 +150,11 @@ func run(configPath string) error {
 	if cfg.NATSURL != "" {
 		// Connect in the background: the API serves while NATS is away, and
 		// the logs route answers 503 until it is back.
-		nc, err := nats.Connect(cfg.NATSURL, nats.Name("receptor"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+		natsTLS, err := transport.NATSOption(cfg.NATSTLS)
+		if err != nil {
+			return err
+		}
+		nc, err := nats.Connect(cfg.NATSURL, nats.Name("receptor"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), natsTLS)
 		if err != nil {
 			return fmt.Errorf("connecting to NATS at %s: %w", cfg.NATSURL, err)
 		}

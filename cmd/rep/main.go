@@ -48,7 +48,11 @@ func main() {
 	}
 	bbs := bbsclient.NewClient(httpClient, cfg.BBSURLs...)
 
-	natsConn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("rep-"+cfg.CellID))
+	natsTLS, err := transport.NATSOption(cfg.NATSTLS)
+	if err != nil {
+		fail(err)
+	}
+	natsConn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("rep-"+cfg.CellID), natsTLS)
 	if err != nil {
 		fail(fmt.Errorf("connecting to NATS: %w", err))
 	}
@@ -63,7 +67,7 @@ func main() {
 	cancel()
 
 	r := rep.New(logger, cfg, bbs, exec, clk)
-	api, err := transport.NewServer(cfg.TLS, cfg.ListenAddress, r.Handler())
+	api, err := transport.NewLinkServer(cfg.TLS, cfg.ListenAddress, r.Handler())
 	if err != nil {
 		fail(err)
 	}

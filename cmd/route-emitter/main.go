@@ -29,6 +29,7 @@ type Config struct {
 	BBSURLs      []string                `json:"bbs_urls"`      // default [http://127.0.0.1:8889]
 	BBSTLS       transport.TLS           `json:"bbs_tls"`       // client TLS towards the BBS
 	NATSURL      string                  `json:"nats_url"`      // default nats://127.0.0.1:4222
+	NATSTLS      transport.TLS           `json:"nats_tls"`      // certificate naming the emitter to NATS; default none (plain)
 	Etcd         etcdrunner.ClientConfig `json:"etcd"`          // for the lock; default 127.0.0.1:2379
 	LockTTL      time.Duration           `json:"lock_ttl"`      // default 15 s
 	DebugAddress string                  `json:"debug_address"` // default 127.0.0.1:17009
@@ -70,7 +71,11 @@ func main() {
 		fail(err)
 	}
 	defer etcd.Close()
-	conn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("route-emitter"))
+	natsTLS, err := transport.NATSOption(cfg.NATSTLS)
+	if err != nil {
+		fail(err)
+	}
+	conn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("route-emitter"), natsTLS)
 	if err != nil {
 		fail(fmt.Errorf("connecting to NATS: %w", err))
 	}

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -48,4 +49,39 @@ func (s *Server) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		}
 		return err
 	}
+}
+
+// ErrPlainOffLoopback refuses a daemon link without TLS on an address other
+// hosts can reach.
+var ErrPlainOffLoopback = errors.New("transport: a daemon link without TLS may listen on a loopback address only: give it a tls block (docs/operations.md, \"TLS and roles\")")
+
+// ListenLink opens the listener of a daemon-to-daemon API (BBS, auctioneer,
+// rep): mutual TLS, or plain HTTP only when it listens on loopback.
+func ListenLink(t TLS, address string) (net.Listener, error) {
+	if !t.Enabled() && !loopback(address) {
+		return nil, fmt.Errorf("listening on %s: %w", address, ErrPlainOffLoopback)
+	}
+	return Listen(t, address)
+}
+
+// NewLinkServer is NewServer for a daemon-to-daemon API (see ListenLink).
+func NewLinkServer(t TLS, address string, handler http.Handler) (*Server, error) {
+	l, err := ListenLink(t, address)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{Listener: l, Handler: handler, ShutdownTimeout: 10 * time.Second}, nil
+}
+
+// loopback reports whether address (host:port) names only this machine.
+func loopback(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,6 +1,13 @@
 // Package transport builds every daemon-to-daemon HTTP server and client, so that
-// mutual TLS switches on for all of them at once from config. Plain HTTP is the
-// development default.
+// mutual TLS switches on for all of them at once from config: a server given a
+// TLS block requires a client certificate from its CA, and a client given one
+// presents its certificate and trusts only that CA. An empty block means plain
+// HTTP, which `diego up` writes only when told --insecure-links, and which a
+// daemon link (ListenLink, NewLinkServer) accepts on a loopback address only.
+//
+// A server learns who called from the caller's verified certificate
+// (PeerIdentity, which reads the role internal/certs wrote into it) and can
+// refuse a role an endpoint is not for (RequireRoles).
 package transport
 
 import (
@@ -30,6 +37,14 @@ func (t TLS) Scheme() string {
 	}
 	return "http"
 }
+
+// ServerConfig is the server side of mutual TLS: it presents the certificate
+// and requires a client certificate signed by the CA. Nil when not enabled.
+func (t TLS) ServerConfig() (*tls.Config, error) { return t.load(true) }
+
+// ClientConfig is the client side of mutual TLS: it presents the certificate
+// and trusts only the CA. Nil when not enabled.
+func (t TLS) ClientConfig() (*tls.Config, error) { return t.load(false) }
 
 func (t TLS) load(server bool) (*tls.Config, error) {
 	if !t.Enabled() {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/diego-runtime/diego/internal/transport"
 )
 
 // Defaults for Config.
@@ -31,6 +33,9 @@ type Config struct {
 	// NATSURLs are the NATS servers to read routes from. Default
 	// ["nats://127.0.0.1:4222"].
 	NATSURLs []string `json:"nats_urls"`
+	// NATSTLS is the certificate that names the router to NATS; empty
+	// connects plain. Default empty.
+	NATSTLS transport.TLS `json:"nats_tls"`
 	// ID names this router in router.start; empty generates one. Default "".
 	ID string `json:"id"`
 	// Hosts are this router's addresses, advertised in router.start.

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/routing/messages"
 )
 
@@ -209,7 +210,12 @@ func (r *Router) shutdown(server *http.Server) error {
 }
 
 func (r *Router) connectNATS() (*nats.Conn, error) {
+	natsTLS, err := transport.NATSOption(r.config.NATSTLS)
+	if err != nil {
+		return nil, fmt.Errorf("router: %w", err)
+	}
 	nc, err := nats.Connect(strings.Join(r.config.NATSURLs, ","),
+		natsTLS,
 		nats.Name("diego-router-"+r.config.ID),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),

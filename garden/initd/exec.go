@@ -17,9 +17,13 @@ import (
 // successful exec closes it with nothing written).
 const ExecArg = "exec"
 
-// WorkCgroupProcs is where garden mounts the cgroup.procs of the pids cgroup
-// the container's processes run in.
-const WorkCgroupProcs = "/.garden-work/cgroup.procs"
+// WorkCgroupFD is where initd finds the cgroup.procs of the pids cgroup the
+// container's processes run in, opened for writing by garden (runc run
+// --preserve-fds 2). No path to it is writable from inside the container.
+const WorkCgroupFD = 4
+
+// helperWorkFD is where the exec helper finds that descriptor.
+const helperWorkFD = 5
 
 func execMain() int {
 	unix.CloseOnExec(4)
@@ -41,7 +45,10 @@ func becomeProcess(specFile *os.File) error {
 	}
 	// Into the workload's pids cgroup (garden's work cgroup), so that the
 	// workload can never take the pids initd needs.
-	if err := os.WriteFile(WorkCgroupProcs, []byte("0"), 0); err != nil {
+	work := os.NewFile(helperWorkFD, "work-cgroup.procs")
+	_, err = work.Write([]byte("0"))
+	work.Close() // the process must not inherit it
+	if err != nil {
 		return fmt.Errorf("joining the container's work cgroup: %w", err)
 	}
 	if spec.Nofile > 0 {

@@ -47,6 +47,8 @@ func serve(sock int) error {
 	sigs := make(chan os.Signal, 128)
 	signal.Notify(sigs)
 	unix.CloseOnExec(sock)
+	// Absent when garden did not pass it: spawns then fail with the reason.
+	unix.CloseOnExec(WorkCgroupFD)
 	if err := unix.SetNonblock(sock, true); err != nil {
 		return fmt.Errorf("garden's socket (fd %d): %w", sock, err)
 	}
@@ -231,7 +233,7 @@ func (s *server) spawn(req Request, fds []int) {
 	defer s.mu.Unlock()
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"garden-init", ExecArg}, &syscall.ProcAttr{
 		Env:   []string{"GOMAXPROCS=1"},
-		Files: []uintptr{uintptr(devNull), uintptr(fds[0]), uintptr(fds[1]), specR.Fd(), errW.Fd()},
+		Files: []uintptr{uintptr(devNull), uintptr(fds[0]), uintptr(fds[1]), specR.Fd(), errW.Fd(), WorkCgroupFD},
 	})
 	unix.Close(devNull)
 	specR.Close()

@@ -8,7 +8,7 @@
 package initd
 
 // SocketFD is the descriptor initd finds its end of garden's socket pair at
-// (runc run --preserve-fds 1).
+// (runc run --preserve-fds 2; fd 4 is WorkCgroupFD).
 const SocketFD = 3
 
 // Request is one message from garden: spawn a process, or signal one.

@@ -106,15 +106,25 @@ type ociNamespace struct {
 }
 
 type ociSeccomp struct {
-	DefaultAction string           `json:"defaultAction"`
-	Architectures []string         `json:"architectures"`
-	Syscalls      []ociSyscallRule `json:"syscalls"`
+	DefaultAction   string           `json:"defaultAction"`
+	DefaultErrnoRet *uint            `json:"defaultErrnoRet,omitempty"`
+	Architectures   []string         `json:"architectures"`
+	Syscalls        []ociSyscallRule `json:"syscalls"`
 }
 
 type ociSyscallRule struct {
-	Names    []string `json:"names"`
-	Action   string   `json:"action"`
-	ErrnoRet *uint    `json:"errnoRet,omitempty"`
+	Names    []string        `json:"names"`
+	Action   string          `json:"action"`
+	ErrnoRet *uint           `json:"errnoRet,omitempty"`
+	Args     []ociSeccompArg `json:"args,omitempty"`
+}
+
+// ociSeccompArg matches one argument of a call (see seccomp.go).
+type ociSeccompArg struct {
+	Index    uint   `json:"index"`
+	Value    uint64 `json:"value"`
+	ValueTwo uint64 `json:"valueTwo,omitempty"`
+	Op       string `json:"op"`
 }
 
 // defaultCaps is what container root keeps: enough to own files, switch users
@@ -135,31 +145,6 @@ func capsFor(uid uint32) *ociCaps {
 	return &ociCaps{Bounding: defaultCaps, Effective: []string{}, Permitted: []string{}, Inheritable: []string{}, Ambient: []string{}}
 }
 
-// deniedSyscalls fail with EPERM: they reach past the container (mounts,
-// modules, kexec, keyrings, bpf, clocks, other processes' memory, new
-// namespaces).
-var deniedSyscalls = []string{
-	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module",
-	"delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
-	"get_kernel_syms", "get_mempolicy", "init_module", "ioperm", "iopl", "kcmp",
-	"kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mbind",
-	"mount", "mount_setattr", "move_mount", "move_pages", "name_to_handle_at",
-	"nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open",
-	"pivot_root", "process_vm_readv", "process_vm_writev", "ptrace",
-	"query_module", "quotactl", "reboot", "request_key", "set_mempolicy",
-	"setns", "settimeofday", "stime", "swapoff", "swapon", "sysfs", "syslog",
-	"umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vhangup",
-}
-
-func defaultSeccomp() *ociSeccomp {
-	eperm := uint(1)
-	return &ociSeccomp{
-		DefaultAction: "SCMP_ACT_ALLOW",
-		Architectures: []string{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"},
-		Syscalls:      []ociSyscallRule{{Names: deniedSyscalls, Action: "SCMP_ACT_ERRNO", ErrnoRet: &eperm}},
-	}
-}
-
 var maskedPaths = []string{
 	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
@@ -167,4 +152,16 @@ var maskedPaths = []string{
 
 var readonlyPaths = []string{
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+}
+
+// sysMount is /sys: read-only all the way down, so that no cgroup, debug or
+// security filesystem the host mounts below its /sys is writable inside. An
+// unprivileged container mounts a fresh sysfs, which the kernel allows because
+// runc makes the container's network namespace inside its user namespace: it
+// shows that namespace's devices and nothing mounted below the host's /sys
+// (cgroupfs included). runc 1.1 has no recursive read-only bind ("rro"), which
+// is why it is not a bind of the host's /sys. A privileged container's sysfs
+// is its own too.
+func sysMount() ociMount {
+	return ociMount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}}
 }

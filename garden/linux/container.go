@@ -139,8 +139,14 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	}
 	c.spawner = sp
 	undo = append(undo, func() error { sp.close(); return nil })
-	c.initPid, err = b.runc.runDetached(ctx, spec.Handle, c.dir, initEnd)
+	workProcs, err := b.openWorkCgroupProcs(spec.Handle)
+	if err != nil {
+		initEnd.Close()
+		return garden.ContainerInfo{}, err
+	}
+	c.initPid, err = b.runc.runDetached(ctx, spec.Handle, c.dir, initEnd, workProcs)
 	initEnd.Close()
+	workProcs.Close()
 	if err != nil {
 		return garden.ContainerInfo{}, fmt.Errorf("starting %s: %w", spec.Handle, err)
 	}
@@ -373,7 +379,6 @@ func (b *Backend) writeBundle(c *container) error {
 				{Type: "network"},
 			},
 			Resources:     ociResources{Devices: []ociDeviceRule{{Allow: false, Access: "rwm"}}},
-			Seccomp:       defaultSeccomp(),
 			MaskedPaths:   maskedPaths,
 			ReadonlyPaths: readonlyPaths,
 			// Every group may open ICMP echo sockets, so ping works without
@@ -388,6 +393,11 @@ func (b *Backend) writeBundle(c *container) error {
 		// Only mapped ids are valid in the range.
 		spec.Linux.Sysctl["net.ipv4.ping_group_range"] = fmt.Sprintf("0 %d", mappedUsersSize-1)
 	}
+	sc, err := seccompFor(c.spec.Privileged)
+	if err != nil {
+		return err
+	}
+	spec.Linux.Seccomp = sc
 	l := c.spec.Limits
 	if l.MemoryBytes > 0 {
 		v := int64(l.MemoryBytes)
@@ -423,16 +433,8 @@ func (b *Backend) mounts(c *container) []ociMount {
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
-	if c.spec.Privileged {
-		ms = append(ms, ociMount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
-	} else {
-		// sysfs cannot be mounted from a user namespace that does not own the
-		// network namespace; a read-only bind of the host's is the usual answer.
-		ms = append(ms, ociMount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}})
-	}
-	ms = append(ms,
+	ms = append(ms, sysMount(),
 		ociMount{Destination: initMountPath, Type: "none", Source: b.cfg.InitPath, Options: []string{"bind", "ro"}},
-		ociMount{Destination: workCgroupMount, Type: "none", Source: b.workCgroupDir(c.handle), Options: []string{"bind", "nosuid", "noexec", "nodev"}},
 		ociMount{Destination: "/etc/hosts", Type: "none", Source: filepath.Join(c.dir, "hosts"), Options: []string{"bind", "ro"}},
 		ociMount{Destination: "/etc/resolv.conf", Type: "none", Source: filepath.Join(c.dir, "resolv.conf"), Options: []string{"bind", "ro"}},
 	)

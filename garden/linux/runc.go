@@ -33,13 +33,13 @@ func (r runc) runCombined(ctx context.Context, args ...string) error {
 // runDetached starts the container's init and returns once it runs. The init
 // inherits runc's stdio, so that is /dev/null (a pipe would never close) and
 // runc's errors go to a log file instead.
-// initSocket becomes the init's fd 3.
-func (r runc) runDetached(ctx context.Context, id, bundle string, initSocket *os.File) (int, error) {
+// initFiles become the init's fd 3, 4, ...
+func (r runc) runDetached(ctx context.Context, id, bundle string, initFiles ...*os.File) (int, error) {
 	logFile := filepath.Join(bundle, "runc.log")
 	pidFile := filepath.Join(bundle, "init.pid")
 	cmd := exec.CommandContext(ctx, r.path, "--root", r.root, "--log", logFile,
-		"run", "--detach", "--no-new-keyring", "--preserve-fds", "1", "--pid-file", pidFile, "--bundle", bundle, id)
-	cmd.ExtraFiles = []*os.File{initSocket}
+		"run", "--detach", "--no-new-keyring", "--preserve-fds", strconv.Itoa(len(initFiles)), "--pid-file", pidFile, "--bundle", bundle, id)
+	cmd.ExtraFiles = initFiles
 	if err := cmd.Run(); err != nil {
 		log, _ := os.ReadFile(logFile)
 		return 0, fmt.Errorf("runc run: %w: %s", err, bytes.TrimSpace(log))

@@ -12,10 +12,17 @@ import (
 // initd is a Go program that may need a new thread at any time, and failing
 // to get one ends it and the container: in a shared cgroup a fork bomb could
 // take every pid it needs. initd's exec helper moves itself into work before
-// it execs the process (through workCgroupMount, writable by container root).
+// it execs the process.
+//
+// work's cgroup.procs stays host root's: no path to it is writable from any
+// container (every container's root is the same host uid, so a file chowned
+// to one container's root is writable by all of them, and one could move its
+// processes into another's cgroup). Garden opens it for writing instead and
+// hands the descriptor to initd at start (initd.WorkCgroupFD); the kernel
+// checks a write against the credentials the file was opened with, and a
+// write can only name a process of the writer's own pid namespace.
 const (
-	workCgroup      = "work"
-	workCgroupMount = "/.garden-work" // initd.WorkCgroupProcs is its cgroup.procs
+	workCgroup = "work"
 	// initPidsReserve is what initd's threads and its helper may use on top
 	// of the workload's limit.
 	initPidsReserve = 32
@@ -26,8 +33,8 @@ func (b *Backend) workCgroupDir(handle string) string {
 }
 
 // makeWorkCgroup creates the container's pids cgroup and its work child
-// before runc runs (runc uses the existing one), limits work to pids (0: no
-// limit), and gives container root its cgroup.procs.
+// before runc runs (runc uses the existing one) and limits work to pids (0: no
+// limit).
 func (b *Backend) makeWorkCgroup(c *container) error {
 	dir := b.workCgroupDir(c.handle)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -38,14 +45,18 @@ func (b *Backend) makeWorkCgroup(c *container) error {
 			return fmt.Errorf("limiting pids cgroup %s: %w", dir, err)
 		}
 	}
-	if !c.spec.Privileged {
-		// Only the file: container root may join work, not make cgroups in it.
-		root := int(b.cfg.UIDMapStart)
-		if err := os.Chown(filepath.Join(dir, "cgroup.procs"), root, root); err != nil {
-			return fmt.Errorf("handing pids cgroup %s to container root: %w", dir, err)
-		}
-	}
 	return nil
+}
+
+// openWorkCgroupProcs opens work's cgroup.procs for writing, for initd: the
+// only way into work from inside the container.
+func (b *Backend) openWorkCgroupProcs(handle string) (*os.File, error) {
+	path := filepath.Join(b.workCgroupDir(handle), "cgroup.procs")
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s for init: %w", path, err)
+	}
+	return f, nil
 }
 
 // removePidsCgroup removes the container's pids cgroup and its work child,

@@ -20,8 +20,11 @@ var _ = Describe("The receptor's TLS files", func() {
 	It("makes a CA and a certificate for loopback, keys readable by root only", func() {
 		files, err := loadReceptorTLS(state)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files.CACert).To(Equal(filepath.Join(state, "receptor-tls", "ca.pem")))
-		for _, key := range []string{files.Key, filepath.Join(state, "receptor-tls", "ca-key.pem")} {
+		Expect(files.CACert).To(Equal(filepath.Join(state, "receptor-ca.pem")))
+		info, err := os.Stat(files.CACert)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o644)), "the CA certificate is for every client")
+		for _, key := range []string{files.Key, filepath.Join(state, "receptor-tls", "ca.key")} {
 			info, err := os.Stat(key)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(info.Mode().Perm()).To(Equal(os.FileMode(0o600)), key)

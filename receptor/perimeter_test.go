@@ -2,18 +2,11 @@ package receptor_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +15,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/diego-runtime/diego/internal/certs"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/models"
 	"github.com/diego-runtime/diego/receptor"
@@ -235,22 +229,13 @@ var _ = DescribeTable("A receptor listening beyond loopback without credentials"
 )
 
 // selfSigned writes cert.pem and key.pem for 127.0.0.1 into dir and returns
-// the certificate.
+// the PEM of the CA that signed them, for clients to trust.
 func selfSigned(dir string) []byte {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := certs.NewCA("test CA", time.Hour)
 	Expect(err).NotTo(HaveOccurred())
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "receptor"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	leaf, err := ca.Issue(certs.Of(certs.RoleReceptor), []string{"127.0.0.1"}, time.Hour)
 	Expect(err).NotTo(HaveOccurred())
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	Expect(err).NotTo(HaveOccurred())
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	Expect(os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600)).To(Succeed())
-	Expect(os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)).To(Succeed())
-	return certPEM
+	Expect(os.WriteFile(filepath.Join(dir, "cert.pem"), leaf.CertPEM, 0o600)).To(Succeed())
+	Expect(os.WriteFile(filepath.Join(dir, "key.pem"), leaf.KeyPEM, 0o600)).To(Succeed())
+	return ca.CertPEM()
 }

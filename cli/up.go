@@ -49,6 +49,7 @@ func newUpCommand(g *Globals) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "starting Diego: %d cells in %d zones, state in %s\n", cfg.Cells, cfg.Zones, cfg.StateDir)
+			fmt.Fprintf(out, "  capacity: %s\n", c.Capacity)
 			started := time.Now()
 			process := ifrit.Background(sigmon.New(runner))
 			select {
@@ -83,6 +84,9 @@ func newUpCommand(g *Globals) *cobra.Command {
 	f.DurationVar(&cfg.ConvergenceInterval, "convergence-interval", 0, "converger interval (default: 30s)")
 	f.IntVar(&cfg.RouterMaxAttempts, "router-max-attempts", 0, "attempts the router makes per request, refused connections included (default: the router's, no bound beyond its retries)")
 	f.BoolVar(&cfg.IsolateCells, "isolate-cells", false, "run each cell in its own network namespace behind a veth (so a cell can be cut off the network)")
+	f.Float64Var(&cfg.Overcommit, "overcommit", cluster.DefaultOvercommit, "share out this many times the machine's memory and free disk among the cells (instances reserve their whole limits but use a fraction)")
+	f.IntVar(&cfg.CellMemoryMB, "cell-memory-mb", 0, "each cell's memory capacity in MB (default: derived from the machine and --overcommit)")
+	f.IntVar(&cfg.CellDiskMB, "cell-disk-mb", 0, "each cell's disk capacity in MB (default: derived from the machine and --overcommit)")
 	f.BoolVar(&cfg.TLS, "tls", false, "serve the receptor over HTTPS with a CA made under the state dir (its path is printed)")
 	f.BoolVar(&cfg.AllowLoopbackCallbacks, "allow-loopback-callbacks", false, "let task completion callbacks reach this machine's loopback (receivers beside the cluster)")
 	f.BoolVar(&cfg.AllowPrivileged, "allow-privileged", false, "let apps and tasks ask for privileged containers (their root is this machine's root)")

@@ -75,6 +75,12 @@ type Config struct {
 	// namespace behind a veth (see CellNetworkOf), so that a cell can be cut
 	// off the network. Default false: cells share the host's network.
 	IsolateCells bool
+	// Overcommit multiplies the machine's memory and free disk before they are
+	// shared out among the cells (DefaultOvercommit when 0). CellMemoryMB and
+	// CellDiskMB, when set, are each cell's capacity as given.
+	Overcommit   float64
+	CellMemoryMB int
+	CellDiskMB   int
 	// AllowPrivileged lets apps and tasks ask for privileged containers (root
 	// is the host's root). Default false.
 	AllowPrivileged bool
@@ -134,6 +140,9 @@ func (c *Config) ShiftPorts(offset int) {
 func (c Config) Validate() error {
 	if c.InsecureLinks && c.IsolateCells {
 		return fmt.Errorf("insecure links are for loopback only: they cannot go with isolated cells, which reach the brain across a network link")
+	}
+	if c.Overcommit < 0 || c.CellMemoryMB < 0 || c.CellDiskMB < 0 {
+		return fmt.Errorf("overcommit, cell memory and cell disk must not be negative")
 	}
 	if c.Cells < 1 || c.Cells > 60 {
 		return fmt.Errorf("cells must be between 1 and 60, not %d", c.Cells)

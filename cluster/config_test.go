@@ -57,6 +57,7 @@ var _ = Describe("Config", func() {
 		Entry("a relative state dir", func(c *Config) { c.StateDir = "state" }, "absolute path"),
 		Entry("too many standbys", func(c *Config) { c.Standbys = 6 }, "standbys"),
 		Entry("tiny port ranges", func(c *Config) { c.CellPortRange = 5 }, "host ports each"),
+		Entry("a negative overcommit", func(c *Config) { c.Overcommit = -1 }, "must not be negative"),
 	)
 
 	Describe("daemon configs", func() {

@@ -153,7 +153,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"bbs_urls":             []string{bbsURL},
 			"garden_socket":        cell.GardenSocket,
 			"nats_url":             c.Addresses.NATS,
-			"executor":             executor(cfg, cell, "127.0.0.1"),
+			"executor":             executor(cfg, c.Capacity, cell, "127.0.0.1"),
 			"tls":                  cfg.TLSFor(certs.Rep(cell.ID)),
 			"nats_tls":             cfg.TLSFor(certs.Rep(cell.ID)),
 		}
@@ -175,7 +175,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			rep["debug_address"] = at(cell.DebugPort)
 			rep["bbs_urls"] = []string{scheme + "://" + brain(cfg.BBSPort)}
 			rep["nats_url"] = "nats://" + brain(cfg.NATSPort)
-			rep["executor"] = executor(cfg, cell, cn.IP)
+			rep["executor"] = executor(cfg, c.Capacity, cell, cn.IP)
 		}
 		configs[cell.ID+"-rep"] = rep
 	}
@@ -190,7 +190,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 // Downloads are cached in the cell's own state dir, so one cluster's cache
 // does not outlive it or leak into another's, and never come from the
 // cluster's own network.
-func executor(cfg Config, cell Cell, externalIP string) doc {
+func executor(cfg Config, capacity CellCapacity, cell Cell, externalIP string) doc {
 	d := doc{"external_ip": externalIP, "cell_id": cell.ID, "health_startup_interval": "500ms",
 		"download_cache_dir": cell.StateDir + "/download-cache",
 		// The brain and the cells (with isolated cells, reached at their own
@@ -198,6 +198,9 @@ func executor(cfg Config, cell Cell, externalIP string) doc {
 		"download_deny_networks": []string{cfg.clusterNetwork()}}
 	if cfg.AllowLoopbackDownloads {
 		d["allow_loopback_downloads"] = true
+	}
+	if capacity.MemoryMB > 0 {
+		d["capacity"] = doc{"memory_mb": capacity.MemoryMB, "disk_mb": capacity.DiskMB, "containers": capacity.Containers}
 	}
 	return d
 }

@@ -40,6 +40,9 @@ type Cluster struct {
 	Addresses Addresses
 	Children  map[string]*Child
 	Secrets   Secrets
+	// Capacity is what each cell offers (derived in New; zero in configs
+	// built without New, which keep the executor's default).
+	Capacity CellCapacity
 	// ReceptorTLS are the receptor's CA and certificate with Config.TLS; zero without.
 	ReceptorTLS ReceptorTLS
 }
@@ -58,6 +61,9 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 		return nil, nil, err
 	}
 	c := &Cluster{Config: cfg, Children: map[string]*Child{}}
+	if c.Capacity, err = cfg.cellCapacity(); err != nil {
+		return nil, nil, err
+	}
 	local := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 	if err := cfg.makeCerts(); err != nil {
 		return nil, nil, err

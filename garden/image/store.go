@@ -37,6 +37,10 @@ type StoreConfig struct {
 	InsecureRegistries []string
 	// DefaultRegistry serves docker:///repo URIs. Default "index.docker.io".
 	DefaultRegistry string
+	// HostImagePaths are the absolute directories oci:/// and
+	// docker-archive:/// URIs may name something below. Default none: both
+	// schemes are refused.
+	HostImagePaths []string
 }
 
 // Store makes container root filesystems from images. It is safe for
@@ -45,6 +49,7 @@ type Store struct {
 	dir, layersDir, containersDir string
 	preloaded                     map[string]string
 	insecure                      map[string]bool
+	hostPaths                     []string // cleaned HostImagePaths
 	defaultRegistry               string
 	transport                     http.RoundTripper
 	unpacks                       singleflight.Group // keyed by cache dir
@@ -63,6 +68,7 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 		return nil, fmt.Errorf("image store dir %q must be an absolute path", cfg.Dir)
 	}
 	dir := filepath.Clean(cfg.Dir)
+	var err error
 	if strings.ContainsAny(dir, ":,") {
 		return nil, fmt.Errorf("image store dir %q must not contain ':' or ',' (overlay options)", dir)
 	}
@@ -83,6 +89,9 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 			return nil, fmt.Errorf("preloaded rootfs %q: %q must be an absolute path", name, path)
 		}
 		s.preloaded[name] = filepath.Clean(path)
+	}
+	if s.hostPaths, err = hostPathDirs(cfg.HostImagePaths); err != nil {
+		return nil, err
 	}
 	for _, host := range cfg.InsecureRegistries {
 		s.insecure[host] = true

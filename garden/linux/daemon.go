@@ -31,6 +31,11 @@ type DaemonConfig struct {
 	InsecureRegistries []string `json:"insecure_registries"`
 	// DefaultRegistry serves docker:///repo URIs. Default "index.docker.io".
 	DefaultRegistry string `json:"default_registry"`
+	// ImageHostPaths are the absolute directories oci:/// and
+	// docker-archive:/// image URIs may name files below (regular files and
+	// directories reached without symlinks). Default none: both schemes are
+	// refused as bad URIs.
+	ImageHostPaths []string `json:"image_host_paths"`
 	// DestroyOnExit destroys every container when the daemon is stopped.
 	// Default false: they are left to the next start's cleanup.
 	DestroyOnExit bool `json:"destroy_on_exit"`
@@ -77,6 +82,7 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 		PreloadedRootFSes:  cfg.PreloadedRootFSes,
 		InsecureRegistries: cfg.InsecureRegistries,
 		DefaultRegistry:    cfg.DefaultRegistry,
+		HostImagePaths:     cfg.ImageHostPaths,
 	})
 	if err != nil {
 		return nil, err

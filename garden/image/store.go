@@ -98,15 +98,8 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 	}
 	s.transport = &httpsUnlessInsecure{next: remote.DefaultTransport, insecure: s.insecure}
 
-	// 0755 all the way: with a user namespace, runc reaches the rootfs as the
-	// container's (unprivileged) root.
-	for _, d := range []string{s.dir, s.layersDir, s.containersDir, filepath.Join(s.layersDir, emptyLayer)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("creating image store: %w", err)
-		}
-		if err := os.Chmod(d, 0o755); err != nil {
-			return nil, fmt.Errorf("creating image store: %w", err)
-		}
+	if err := s.makeDirs(); err != nil {
+		return nil, err
 	}
 	logger.Session("image-store").Info("created", lager.Data{"dir": s.dir})
 	return s, nil
@@ -146,7 +139,7 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 	}
 
 	p := s.paths(handle)
-	if err := os.Mkdir(p.dir, 0o755); err != nil {
+	if err := os.Mkdir(p.dir, containerDirMode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, ErrHandleExists)
 		}
@@ -173,13 +166,7 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 		return Image{}, err
 	}
 
-	for _, d := range []string{p.upper, p.work, p.rootfs} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
-		}
-	}
-	// The upper dir's root is the merged "/": the container's root owns it.
-	if err := os.Chown(p.upper, ids.uid(0), ids.gid(0)); err != nil {
+	if err := makeContainerDirs(p, ids); err != nil {
 		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
 	}
 	if err := mountOverlay(lowers, p.upper, p.work, p.rootfs); err != nil {

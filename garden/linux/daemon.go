@@ -87,7 +87,7 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 	if err != nil {
 		return nil, err
 	}
-	// The store made its own directory (0755); check it as runc will see it.
+	// The store made its own directory (0711); check it as runc will see it.
 	if err := reach.Check(cfg.ImageStoreDir, cfg.ContainerRoot()); err != nil {
 		return nil, fmt.Errorf("garden image_store_dir: %w", err)
 	}

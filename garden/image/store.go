@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 
 	"code.cloudfoundry.org/lager/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -41,6 +41,10 @@ type StoreConfig struct {
 	// docker-archive:/// URIs may name something below. Default none: both
 	// schemes are refused.
 	HostImagePaths []string
+	// LayerCacheMaxBytes bounds the layer cache (bytes allocated on disk):
+	// past it, layers no container or pull uses are deleted, least recently
+	// used first. Default (0) DefaultLayerCacheMaxBytes, 20 GiB.
+	LayerCacheMaxBytes int64
 }
 
 // Store makes container root filesystems from images. It is safe for
@@ -53,6 +57,7 @@ type Store struct {
 	defaultRegistry               string
 	transport                     http.RoundTripper
 	unpacks                       singleflight.Group // keyed by cache dir
+	cache                         *layerCache
 
 	// Config files by digest: the manifest names the digest, so a create from
 	// a known image needs no second registry round trip. Config files are a
@@ -101,6 +106,16 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 	if err := s.makeDirs(); err != nil {
 		return nil, err
 	}
+	if cfg.LayerCacheMaxBytes < 0 {
+		return nil, fmt.Errorf("layer cache max bytes %d must not be negative", cfg.LayerCacheMaxBytes)
+	}
+	if cfg.LayerCacheMaxBytes == 0 {
+		cfg.LayerCacheMaxBytes = DefaultLayerCacheMaxBytes
+	}
+	s.cache = newLayerCache(s.layersDir, cfg.LayerCacheMaxBytes)
+	if err := s.cache.load(logger.Session("image-store")); err != nil {
+		return nil, err
+	}
 	logger.Session("image-store").Info("created", lager.Data{"dir": s.dir})
 	return s, nil
 }
@@ -145,10 +160,15 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 		}
 		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
 	}
+	held := s.cache.newHold()
 	defer func() {
 		if err != nil {
 			if cleanupErr := s.removeContainer(p); cleanupErr != nil {
 				logger.Error("cleanup-failed", cleanupErr)
+				// The layers may still be mounted: keep them held.
+				s.cache.keep(handle, held)
+			} else {
+				held.release()
 			}
 			logger.Error("failed", err)
 		}
@@ -158,9 +178,9 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 	var lowers []string
 	var config Config
 	if src.scheme == schemePreloaded {
-		lowers, err = s.preloadedLowers(logger, spec.URI, src.name, ids)
+		lowers, err = s.preloadedLowers(logger, held, spec.URI, src.name, ids)
 	} else {
-		lowers, config, err = s.fetchLayers(ctx, logger, spec, src, ids)
+		lowers, config, err = s.fetchLayers(ctx, logger, held, spec, src, ids)
 	}
 	if err != nil {
 		return Image{}, err
@@ -172,11 +192,13 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 	if err := mountOverlay(lowers, p.upper, p.work, p.rootfs); err != nil {
 		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
 	}
+	s.cache.keep(handle, held)
+	s.cache.evict(logger)
 	logger.Info("created", lager.Data{"layers": len(lowers)})
 	return Image{RootFSPath: p.rootfs, Config: config}, nil
 }
 
-func (s *Store) fetchLayers(ctx context.Context, logger lager.Logger, spec Spec, src source, ids idShifter) ([]string, Config, error) {
+func (s *Store) fetchLayers(ctx context.Context, logger lager.Logger, held *hold, spec Spec, src source, ids idShifter) ([]string, Config, error) {
 	img, err := s.fetchImage(ctx, spec, src)
 	if err != nil {
 		return nil, Config{}, err
@@ -185,7 +207,7 @@ func (s *Store) fetchLayers(ctx context.Context, logger lager.Logger, spec Spec,
 	if err != nil {
 		return nil, Config{}, err
 	}
-	lowers, err := s.imageLayers(ctx, logger, spec.URI, img, cf, ids)
+	lowers, err := s.imageLayers(ctx, logger, held, spec.URI, img, cf, ids)
 	if err != nil {
 		return nil, Config{}, err
 	}
@@ -265,6 +287,8 @@ func (s *Store) Destroy(logger lager.Logger, handle string) error {
 		logger.Error("failed", err)
 		return fmt.Errorf("destroying rootfs of %s: %w", handle, err)
 	}
+	s.cache.releaseContainer(handle)
+	s.cache.evict(logger)
 	logger.Info("destroyed")
 	return nil
 }
@@ -311,7 +335,9 @@ func (s *Store) Cleanup(logger lager.Logger) error {
 		logger.Info("removing-container-dir", lager.Data{"handle": e.Name()})
 		if err := os.RemoveAll(filepath.Join(s.containersDir, e.Name())); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		s.cache.releaseContainer(e.Name())
 	}
 	if err := s.removeStale(logger); err != nil {
 		errs = append(errs, err)
@@ -328,32 +354,15 @@ func (s *Store) DiskUsage(handle string) (uint64, error) {
 	if err := validHandle(handle); err != nil {
 		return 0, err
 	}
-	upper := s.paths(handle).upper
-	seen := map[uint64]bool{}
-	var total uint64
-	err := filepath.WalkDir(upper, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && path != upper {
-				return nil // removed while we walked
-			}
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok || seen[st.Ino] {
-			return nil
-		}
-		if st.Nlink > 1 {
-			seen[st.Ino] = true
-		}
-		total += uint64(st.Blocks) * 512
-		return nil
-	})
+	total, err := allocatedBytes(s.paths(handle).upper)
 	if err != nil {
 		return 0, fmt.Errorf("disk usage of %s: %w", handle, err)
 	}
 	return total, nil
+}
+
+// Collectors are the store's Prometheus series: the layer cache's size in
+// bytes and its evictions. Register them where the daemon exports metrics.
+func (s *Store) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.cache.bytes, s.cache.evictions}
 }

@@ -8,6 +8,8 @@ import (
 
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/diego-runtime/diego/garden"
 	"github.com/diego-runtime/diego/garden/image"
 	"github.com/diego-runtime/diego/garden/reach"
@@ -36,6 +38,10 @@ type DaemonConfig struct {
 	// directories reached without symlinks). Default none: both schemes are
 	// refused as bad URIs.
 	ImageHostPaths []string `json:"image_host_paths"`
+	// LayerCacheMaxBytes bounds the image layer cache: past it, layers no
+	// container or pull uses are deleted, least recently used first.
+	// Default (0) 20 GiB (image.DefaultLayerCacheMaxBytes).
+	LayerCacheMaxBytes int64 `json:"layer_cache_max_bytes"`
 	// DestroyOnExit destroys every container when the daemon is stopped.
 	// Default false: they are left to the next start's cleanup.
 	DestroyOnExit bool `json:"destroy_on_exit"`
@@ -83,6 +89,7 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 		InsecureRegistries: cfg.InsecureRegistries,
 		DefaultRegistry:    cfg.DefaultRegistry,
 		HostImagePaths:     cfg.ImageHostPaths,
+		LayerCacheMaxBytes: cfg.LayerCacheMaxBytes,
 	})
 	if err != nil {
 		return nil, err
@@ -97,6 +104,10 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 	}
 	return &Daemon{logger: logger, cfg: cfg, Backend: b, store: store}, nil
 }
+
+// Collectors are the daemon's Prometheus series beyond the backend's: the
+// image store's layer cache size and evictions.
+func (d *Daemon) Collectors() []prometheus.Collector { return d.store.Collectors() }
 
 // Run implements ifrit.Runner.
 func (d *Daemon) Run(signals <-chan os.Signal, ready chan<- struct{}) error {

@@ -187,6 +187,10 @@ type Cell struct {
 	UIDMapStart uint32
 }
 
+// HostImagesDir is where the cells' gardens serve oci:/// and
+// docker-archive:/// images from (their image_host_paths): StateDir/images.
+func (c Config) HostImagesDir() string { return filepath.Join(c.StateDir, "images") }
+
 // CellLayout gives cell i (0-based) its own zone, bridge, subnet, port range,
 // rep ports and state directory, so cells never collide.
 func (c Config) CellLayout(i int) Cell {

@@ -73,6 +73,8 @@ var _ = Describe("Config", func() {
 				Expect(docs["cell-1-rep"]["listen_address"]).To(Equal("127.0.0.1:1800"))
 				Expect(docs["cell-1-garden"]["external_ip"]).To(Equal("127.0.0.1"))
 				Expect(docs["cell-1-garden"]["destroy_on_exit"]).To(BeTrue())
+				Expect(docs["cell-1-garden"]["image_host_paths"]).To(Equal([]string{"/tmp/diego-cluster-test/images"}),
+					"host-path images only from the cluster's own images dir")
 				Expect(docs["router"]).NotTo(HaveKey("dial_timeout"))
 				Expect(docs["router"]).NotTo(HaveKey("max_attempts"))
 			})

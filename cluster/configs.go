@@ -136,6 +136,9 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"external_ip":         "127.0.0.1",
 			"uid_map_start":       cell.UIDMapStart,
 			"insecure_registries": []string{c.Addresses.Registry},
+			// oci:/// and docker-archive:/// images are served from the
+			// cluster's own images directory only.
+			"image_host_paths": []string{cfg.HostImagesDir()},
 			// Every cell's containers and, with isolated cells, the brain's and
 			// the cells' link: no container reaches another cell's containers
 			// or the control plane through it.

@@ -68,6 +68,7 @@ func run(configPath string) error {
 			c, _ := daemon.Backend.Capacity(context.Background())
 			return float64(c.Containers)
 		}))
+	prometheus.MustRegister(daemon.Collectors()...)
 	debug, err := transport.NewServer(transport.TLS{}, cfg.DebugAddress, debugserver.Handler(nil))
 	if err != nil {
 		return err

@@ -54,7 +54,7 @@ func cacheName(key string, ids idShifter) string {
 
 // imageLayers makes sure every layer of img is in the cache and returns the
 // overlay lower dirs, top layer first.
-func (s *Store) imageLayers(ctx context.Context, logger lager.Logger, uri string, img v1.Image, cf *v1.ConfigFile, ids idShifter) ([]string, error) {
+func (s *Store) imageLayers(ctx context.Context, logger lager.Logger, held *hold, uri string, img v1.Image, cf *v1.ConfigFile, ids idShifter) ([]string, error) {
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, &FetchError{URI: uri, Reason: "reading image manifest", Err: err}
@@ -75,7 +75,7 @@ func (s *Store) imageLayers(ctx context.Context, logger lager.Logger, uri string
 		dir := filepath.Join(s.layersDir, cacheName(chain[i].String(), ids))
 		dirs[len(layers)-1-i] = dir // overlay wants the top layer first
 		group.Go(func() error {
-			return s.ensureLayer(ctx, logger, dir, func(tmp string) error {
+			return s.ensureLayer(ctx, logger, held, dir, func(tmp string) error {
 				return unpackVerified(uri, layers[i], diffIDs[i], tmp, ids)
 			})
 		})
@@ -94,14 +94,21 @@ func (s *Store) imageLayers(ctx context.Context, logger lager.Logger, uri string
 // The flight runs with the context of the create that started it. If that
 // create is cancelled, the others that joined the flight try again with their
 // own, rather than fail for someone else's reason.
-func (s *Store) ensureLayer(ctx context.Context, logger lager.Logger, dir string, fill func(tmp string) error) error {
+//
+// held takes the layer before anything looks at the cache, so an eviction
+// cannot delete it from under this create.
+func (s *Store) ensureLayer(ctx context.Context, logger lager.Logger, held *hold, dir string, fill func(tmp string) error) error {
+	held.add(dir)
 	const attempts = 3
 	for i := 1; ; i++ {
 		err := s.fillOnce(logger, dir, fill)
 		if err != nil && isCancellation(err) && ctx.Err() == nil && i < attempts {
 			continue
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.cache.present(dir)
 	}
 }
 

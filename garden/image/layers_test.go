@@ -34,7 +34,7 @@ var _ = Describe("Layers", func() {
 		ctx = context.Background()
 		dir = GinkgoT().TempDir()
 		var err error
-		store, err = image.NewStore(logger, image.StoreConfig{Dir: dir, InsecureRegistries: []string{registryHost}})
+		store, err = image.NewStore(logger, image.StoreConfig{Dir: dir, InsecureRegistries: []string{registryHost}, HostImagePaths: []string{os.TempDir()}})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() {
 			Expect(store.Cleanup(logger)).To(Succeed())
@@ -134,7 +134,7 @@ var _ = Describe("Layers", func() {
 	Describe("an image with more layers than mount(2)'s option string can name", func() {
 		It("is mounted one lower dir at a time", func() {
 			longDir := filepath.Join(dir, strings.Repeat("d", 120))
-			longStore, err := image.NewStore(logger, image.StoreConfig{Dir: longDir})
+			longStore, err := image.NewStore(logger, image.StoreConfig{Dir: longDir, HostImagePaths: []string{os.TempDir()}})
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(func() { Expect(longStore.Cleanup(logger)).To(Succeed()) })
 

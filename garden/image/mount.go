@@ -16,6 +16,8 @@ import (
 // well under it; past it, mountOverlayPerLayer takes over.
 var maxMountData = os.Getpagesize() - 1
 
+// mountOverlay mounts the rootfs nosuid and nodev: nothing reached through it
+// gains privileges on the host (see perms.go).
 func mountOverlay(lowers []string, upper, work, target string) error {
 	for _, dir := range append(append([]string{}, lowers...), upper, work) {
 		if strings.ContainsAny(dir, ":,") {
@@ -32,7 +34,7 @@ func mountOverlay(lowers []string, upper, work, target string) error {
 		}
 		return nil
 	}
-	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
+	if err := unix.Mount("overlay", target, "overlay", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
 		return fmt.Errorf("mounting overlay on %s: %w", target, err)
 	}
 	return nil
@@ -61,7 +63,7 @@ func mountOverlayPerLayer(lowers []string, upper, work, target string) error {
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		return fmt.Errorf("creating overlay: %w", err)
 	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	if err != nil {
 		return fmt.Errorf("fsmount: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 // mappings its files must be owned by the shifted ids, so it is copied once
 // per mapping into the layer cache (Cleanup drops these copies, so a changed
 // preloaded rootfs is picked up when garden restarts).
-func (s *Store) preloadedLowers(logger lager.Logger, uri, name string, ids idShifter) ([]string, error) {
+func (s *Store) preloadedLowers(logger lager.Logger, held *hold, uri, name string, ids idShifter) ([]string, error) {
 	dir, ok := s.preloaded[name]
 	if !ok {
 		return nil, &FetchError{URI: uri, Reason: fmt.Sprintf("no preloaded rootfs named %q", name)}
@@ -30,7 +30,7 @@ func (s *Store) preloadedLowers(logger lager.Logger, uri, name string, ids idShi
 		return []string{dir}, nil
 	}
 	copyDir := filepath.Join(s.layersDir, preloadedPrefix+cacheName("preloaded:"+dir, ids))
-	err = s.ensureLayer(context.Background(), logger, copyDir, func(tmp string) error {
+	err = s.ensureLayer(context.Background(), logger, held, copyDir, func(tmp string) error {
 		return copyShifted(dir, tmp, ids)
 	})
 	if err != nil {

@@ -53,6 +53,9 @@ func (s *Store) fetchImage(ctx context.Context, spec Spec, src source) (v1.Image
 		return img, nil
 
 	case schemeOCI:
+		if err := s.checkHostLayout(spec.URI, src.path); err != nil {
+			return nil, err
+		}
 		index, err := layout.ImageIndexFromPath(src.path)
 		if err != nil {
 			return nil, fail("no OCI layout at "+src.path, err)
@@ -72,7 +75,10 @@ func (s *Store) fetchImage(ctx context.Context, spec Spec, src source) (v1.Image
 			}
 			tag = &t
 		}
-		img, err := tarball.ImageFromPath(src.path, tag)
+		if err := s.checkHostArchive(spec.URI, src.path); err != nil {
+			return nil, err
+		}
+		img, err := tarball.Image(s.archiveOpener(spec.URI, src.path), tag)
 		if err != nil {
 			return nil, fail("reading docker archive "+src.path, err)
 		}

@@ -142,3 +142,9 @@ func parseURI(uri string) (source, error) {
 		return source{}, badURI(uri, "unknown scheme %q", u.Scheme)
 	}
 }
+
+// ErrHostPathRefused is wrapped by the error for an oci:/// or
+// docker-archive:/// URI outside StoreConfig.HostImagePaths or naming
+// something other than a directory (layouts) or regular file (archives)
+// reached without symlinks. It wraps ErrBadURI.
+var ErrHostPathRefused = fmt.Errorf("%w: host path refused", ErrBadURI)

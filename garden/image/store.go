@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 
 	"code.cloudfoundry.org/lager/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -37,6 +37,14 @@ type StoreConfig struct {
 	InsecureRegistries []string
 	// DefaultRegistry serves docker:///repo URIs. Default "index.docker.io".
 	DefaultRegistry string
+	// HostImagePaths are the absolute directories oci:/// and
+	// docker-archive:/// URIs may name something below. Default none: both
+	// schemes are refused.
+	HostImagePaths []string
+	// LayerCacheMaxBytes bounds the layer cache (bytes allocated on disk):
+	// past it, layers no container or pull uses are deleted, least recently
+	// used first. Default (0) DefaultLayerCacheMaxBytes, 20 GiB.
+	LayerCacheMaxBytes int64
 }
 
 // Store makes container root filesystems from images. It is safe for
@@ -45,9 +53,11 @@ type Store struct {
 	dir, layersDir, containersDir string
 	preloaded                     map[string]string
 	insecure                      map[string]bool
+	hostPaths                     []string // cleaned HostImagePaths
 	defaultRegistry               string
 	transport                     http.RoundTripper
 	unpacks                       singleflight.Group // keyed by cache dir
+	cache                         *layerCache
 
 	// Config files by digest: the manifest names the digest, so a create from
 	// a known image needs no second registry round trip. Config files are a
@@ -63,6 +73,7 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 		return nil, fmt.Errorf("image store dir %q must be an absolute path", cfg.Dir)
 	}
 	dir := filepath.Clean(cfg.Dir)
+	var err error
 	if strings.ContainsAny(dir, ":,") {
 		return nil, fmt.Errorf("image store dir %q must not contain ':' or ',' (overlay options)", dir)
 	}
@@ -84,20 +95,26 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 		}
 		s.preloaded[name] = filepath.Clean(path)
 	}
+	if s.hostPaths, err = hostPathDirs(cfg.HostImagePaths); err != nil {
+		return nil, err
+	}
 	for _, host := range cfg.InsecureRegistries {
 		s.insecure[host] = true
 	}
 	s.transport = &httpsUnlessInsecure{next: remote.DefaultTransport, insecure: s.insecure}
 
-	// 0755 all the way: with a user namespace, runc reaches the rootfs as the
-	// container's (unprivileged) root.
-	for _, d := range []string{s.dir, s.layersDir, s.containersDir, filepath.Join(s.layersDir, emptyLayer)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("creating image store: %w", err)
-		}
-		if err := os.Chmod(d, 0o755); err != nil {
-			return nil, fmt.Errorf("creating image store: %w", err)
-		}
+	if err := s.makeDirs(); err != nil {
+		return nil, err
+	}
+	if cfg.LayerCacheMaxBytes < 0 {
+		return nil, fmt.Errorf("layer cache max bytes %d must not be negative", cfg.LayerCacheMaxBytes)
+	}
+	if cfg.LayerCacheMaxBytes == 0 {
+		cfg.LayerCacheMaxBytes = DefaultLayerCacheMaxBytes
+	}
+	s.cache = newLayerCache(s.layersDir, cfg.LayerCacheMaxBytes)
+	if err := s.cache.load(logger.Session("image-store")); err != nil {
+		return nil, err
 	}
 	logger.Session("image-store").Info("created", lager.Data{"dir": s.dir})
 	return s, nil
@@ -137,16 +154,21 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 	}
 
 	p := s.paths(handle)
-	if err := os.Mkdir(p.dir, 0o755); err != nil {
+	if err := os.Mkdir(p.dir, containerDirMode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, ErrHandleExists)
 		}
 		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
 	}
+	held := s.cache.newHold()
 	defer func() {
 		if err != nil {
 			if cleanupErr := s.removeContainer(p); cleanupErr != nil {
 				logger.Error("cleanup-failed", cleanupErr)
+				// The layers may still be mounted: keep them held.
+				s.cache.keep(handle, held)
+			} else {
+				held.release()
 			}
 			logger.Error("failed", err)
 		}
@@ -156,31 +178,27 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 	var lowers []string
 	var config Config
 	if src.scheme == schemePreloaded {
-		lowers, err = s.preloadedLowers(logger, spec.URI, src.name, ids)
+		lowers, err = s.preloadedLowers(logger, held, spec.URI, src.name, ids)
 	} else {
-		lowers, config, err = s.fetchLayers(ctx, logger, spec, src, ids)
+		lowers, config, err = s.fetchLayers(ctx, logger, held, spec, src, ids)
 	}
 	if err != nil {
 		return Image{}, err
 	}
 
-	for _, d := range []string{p.upper, p.work, p.rootfs} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
-		}
-	}
-	// The upper dir's root is the merged "/": the container's root owns it.
-	if err := os.Chown(p.upper, ids.uid(0), ids.gid(0)); err != nil {
+	if err := makeContainerDirs(p, ids); err != nil {
 		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
 	}
 	if err := mountOverlay(lowers, p.upper, p.work, p.rootfs); err != nil {
 		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
 	}
+	s.cache.keep(handle, held)
+	s.cache.evict(logger)
 	logger.Info("created", lager.Data{"layers": len(lowers)})
 	return Image{RootFSPath: p.rootfs, Config: config}, nil
 }
 
-func (s *Store) fetchLayers(ctx context.Context, logger lager.Logger, spec Spec, src source, ids idShifter) ([]string, Config, error) {
+func (s *Store) fetchLayers(ctx context.Context, logger lager.Logger, held *hold, spec Spec, src source, ids idShifter) ([]string, Config, error) {
 	img, err := s.fetchImage(ctx, spec, src)
 	if err != nil {
 		return nil, Config{}, err
@@ -189,7 +207,7 @@ func (s *Store) fetchLayers(ctx context.Context, logger lager.Logger, spec Spec,
 	if err != nil {
 		return nil, Config{}, err
 	}
-	lowers, err := s.imageLayers(ctx, logger, spec.URI, img, cf, ids)
+	lowers, err := s.imageLayers(ctx, logger, held, spec.URI, img, cf, ids)
 	if err != nil {
 		return nil, Config{}, err
 	}
@@ -269,6 +287,8 @@ func (s *Store) Destroy(logger lager.Logger, handle string) error {
 		logger.Error("failed", err)
 		return fmt.Errorf("destroying rootfs of %s: %w", handle, err)
 	}
+	s.cache.releaseContainer(handle)
+	s.cache.evict(logger)
 	logger.Info("destroyed")
 	return nil
 }
@@ -315,7 +335,9 @@ func (s *Store) Cleanup(logger lager.Logger) error {
 		logger.Info("removing-container-dir", lager.Data{"handle": e.Name()})
 		if err := os.RemoveAll(filepath.Join(s.containersDir, e.Name())); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		s.cache.releaseContainer(e.Name())
 	}
 	if err := s.removeStale(logger); err != nil {
 		errs = append(errs, err)
@@ -332,32 +354,15 @@ func (s *Store) DiskUsage(handle string) (uint64, error) {
 	if err := validHandle(handle); err != nil {
 		return 0, err
 	}
-	upper := s.paths(handle).upper
-	seen := map[uint64]bool{}
-	var total uint64
-	err := filepath.WalkDir(upper, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && path != upper {
-				return nil // removed while we walked
-			}
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok || seen[st.Ino] {
-			return nil
-		}
-		if st.Nlink > 1 {
-			seen[st.Ino] = true
-		}
-		total += uint64(st.Blocks) * 512
-		return nil
-	})
+	total, err := allocatedBytes(s.paths(handle).upper)
 	if err != nil {
 		return 0, fmt.Errorf("disk usage of %s: %w", handle, err)
 	}
 	return total, nil
+}
+
+// Collectors are the store's Prometheus series: the layer cache's size in
+// bytes and its evictions. Register them where the daemon exports metrics.
+func (s *Store) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.cache.bytes, s.cache.evictions}
 }

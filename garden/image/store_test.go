@@ -34,7 +34,7 @@ var _ = Describe("Store", func() {
 		logger = lagertest.NewTestLogger("image")
 		ctx = context.Background()
 		dir = GinkgoT().TempDir()
-		cfg = image.StoreConfig{Dir: dir, InsecureRegistries: []string{registryHost}}
+		cfg = image.StoreConfig{Dir: dir, InsecureRegistries: []string{registryHost}, HostImagePaths: []string{os.TempDir()}}
 		newStore()
 		// Registered after TempDir's own cleanup, so it runs first: no mount
 		// may outlive a spec, and the temp dir must be removable.
@@ -207,8 +207,8 @@ var _ = Describe("Store", func() {
 			})
 
 			It("fails with a FetchError when there is no layout", func() {
-				_, err := store.Create(ctx, logger, "c1", image.Spec{URI: "oci:///nonexistent/layout#1.0"})
-				Expect(fetchError(err).Reason).To(ContainSubstring("no OCI layout"))
+				_, err := store.Create(ctx, logger, "c1", image.Spec{URI: "oci://" + filepath.Join(os.TempDir(), "nonexistent-layout") + "#1.0"})
+				Expect(fetchError(err).Reason).To(ContainSubstring("nothing at"))
 			})
 		})
 
@@ -222,7 +222,7 @@ var _ = Describe("Store", func() {
 			})
 
 			It("fails with a FetchError for a missing archive", func() {
-				_, err := store.Create(ctx, logger, "c1", image.Spec{URI: "docker-archive:///nonexistent.tar"})
+				_, err := store.Create(ctx, logger, "c1", image.Spec{URI: "docker-archive://" + filepath.Join(os.TempDir(), "nonexistent.tar")})
 				fetchError(err)
 				expectNothingOf("c1")
 			})

@@ -8,6 +8,8 @@ import (
 
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/diego-runtime/diego/garden"
 	"github.com/diego-runtime/diego/garden/image"
 	"github.com/diego-runtime/diego/garden/reach"
@@ -31,6 +33,15 @@ type DaemonConfig struct {
 	InsecureRegistries []string `json:"insecure_registries"`
 	// DefaultRegistry serves docker:///repo URIs. Default "index.docker.io".
 	DefaultRegistry string `json:"default_registry"`
+	// ImageHostPaths are the absolute directories oci:/// and
+	// docker-archive:/// image URIs may name files below (regular files and
+	// directories reached without symlinks). Default none: both schemes are
+	// refused as bad URIs.
+	ImageHostPaths []string `json:"image_host_paths"`
+	// LayerCacheMaxBytes bounds the image layer cache: past it, layers no
+	// container or pull uses are deleted, least recently used first.
+	// Default (0) 20 GiB (image.DefaultLayerCacheMaxBytes).
+	LayerCacheMaxBytes int64 `json:"layer_cache_max_bytes"`
 	// DestroyOnExit destroys every container when the daemon is stopped.
 	// Default false: they are left to the next start's cleanup.
 	DestroyOnExit bool `json:"destroy_on_exit"`
@@ -77,11 +88,13 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 		PreloadedRootFSes:  cfg.PreloadedRootFSes,
 		InsecureRegistries: cfg.InsecureRegistries,
 		DefaultRegistry:    cfg.DefaultRegistry,
+		HostImagePaths:     cfg.ImageHostPaths,
+		LayerCacheMaxBytes: cfg.LayerCacheMaxBytes,
 	})
 	if err != nil {
 		return nil, err
 	}
-	// The store made its own directory (0755); check it as runc will see it.
+	// The store made its own directory (0711); check it as runc will see it.
 	if err := reach.Check(cfg.ImageStoreDir, cfg.ContainerRoot()); err != nil {
 		return nil, fmt.Errorf("garden image_store_dir: %w", err)
 	}
@@ -91,6 +104,10 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 	}
 	return &Daemon{logger: logger, cfg: cfg, Backend: b, store: store}, nil
 }
+
+// Collectors are the daemon's Prometheus series beyond the backend's: the
+// image store's layer cache size and evictions.
+func (d *Daemon) Collectors() []prometheus.Collector { return d.store.Collectors() }
 
 // Run implements ifrit.Runner.
 func (d *Daemon) Run(signals <-chan os.Signal, ready chan<- struct{}) error {

@@ -61,11 +61,15 @@ var _ = Describe("starting where containers cannot reach", func() {
 			_, err := linux.NewDaemon(logger, clock.NewClock(), daemonCfg)
 			Expect(err).NotTo(HaveOccurred())
 		})
-		for _, d := range []string{"a", "a/img", "a/img/store"} {
+		for _, d := range []string{"a", "a/img"} {
 			st, err := os.Stat(filepath.Join(locked, d))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(st.Mode().Perm()).To(Equal(fs.FileMode(0o755)), d)
 		}
+		// The store itself lets containers' roots through and lists to no one.
+		st, err := os.Stat(filepath.Join(locked, "a/img/store"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(st.Mode().Perm()).To(Equal(fs.FileMode(0o711)))
 	})
 
 	It("refuses an image_store_dir under a parent the containers' root may not search", func() {

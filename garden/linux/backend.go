@@ -157,6 +157,16 @@ func (b *Backend) containersDir() string { return filepath.Join(b.runDir(), "con
 func (b *Backend) Ping(ctx context.Context) error { return nil }
 
 func (b *Backend) Capacity(ctx context.Context) (garden.Capacity, error) {
+	c := b.capacity()
+	b.mu.Lock()
+	c.Containers = uint64(len(b.containers))
+	b.mu.Unlock()
+	return c, nil
+}
+
+// capacity is the cell's memory and disk (configured, else measured) and
+// its container limit.
+func (b *Backend) capacity() garden.Capacity {
 	mem := b.cfg.MemoryBytes
 	if mem == 0 {
 		mem = hostMemory()
@@ -168,10 +178,7 @@ func (b *Backend) Capacity(ctx context.Context) (garden.Capacity, error) {
 			disk = st.Blocks * uint64(st.Bsize)
 		}
 	}
-	b.mu.Lock()
-	n := len(b.containers)
-	b.mu.Unlock()
-	return garden.Capacity{MemoryBytes: mem, DiskBytes: disk, MaxContainers: b.cfg.MaxContainers, Containers: uint64(n)}, nil
+	return garden.Capacity{MemoryBytes: mem, DiskBytes: disk, MaxContainers: b.cfg.MaxContainers}
 }
 
 func hostMemory() uint64 {

@@ -1,0 +1,104 @@
+package linux_test
+
+import (
+	"context"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/diego-runtime/diego/garden"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// Issue 14, item 4: a container that asks for no limits still gets the
+// operator's defaults, and what it does inside them leaves the cell and its
+// neighbours healthy.
+var _ = Describe("Limits always on", func() {
+	ctx := context.Background()
+	const mib = 1 << 20
+
+	// cellHealthy checks that the host can still start processes and that a
+	// neighbour container still runs one promptly.
+	cellHealthy := func(neighbour string) {
+		GinkgoHelper()
+		Expect(exec.Command("true").Run()).To(Succeed(), "the host cannot fork")
+		done := make(chan int, 1)
+		go func() {
+			defer GinkgoRecover()
+			status, _, _ := run(neighbour, sh("echo ok; exit 3"))
+			done <- status
+		}()
+		Eventually(done, 20*time.Second).Should(Receive(Equal(3)), "the neighbour container did not run a process")
+	}
+
+	It("gives a container that asks for 0 the operator's defaults", func() {
+		info := create(garden.ContainerSpec{})
+		Expect(info.Limits.MemoryBytes).To(BeEquivalentTo(cfg.DefaultMemoryMB * mib))
+		Expect(info.Limits.Pids).To(Equal(cfg.DefaultPids))
+		Expect(info.Limits.CPUShares).To(Equal(cfg.DefaultCPUShares))
+		Expect(info.Limits.DiskBytes).To(BeEquivalentTo(cfg.DefaultDiskMB * mib))
+	})
+
+	DescribeTable("refuses a request above a ceiling",
+		func(l garden.Limits, says string) {
+			_, err := backend.Create(ctx, garden.ContainerSpec{Image: garden.ImageRef{URI: busyboxURI}, Limits: l})
+			Expect(err).To(MatchError(garden.ErrInvalidSpec))
+			Expect(err.Error()).To(ContainSubstring(says))
+		},
+		Entry("memory beyond the cell", garden.Limits{MemoryBytes: 1 << 50}, "max_memory_mb"),
+		Entry("pids beyond max_pids", garden.Limits{Pids: 1 << 40}, "max_pids"),
+		Entry("cpu shares beyond max_cpu_shares", garden.Limits{CPUShares: 1 << 30}, "max_cpu_shares"),
+		Entry("disk beyond the cell", garden.Limits{DiskBytes: 1 << 60}, "max_disk_mb"),
+	)
+
+	DescribeTable("contains an attack by a container created with 0 limits",
+		func(attack string, contained func(handle string, status int, stderr string)) {
+			neighbour := create(garden.ContainerSpec{Limits: garden.Limits{MemoryBytes: 64 * mib, Pids: 50}}).Handle
+			handle := create(garden.ContainerSpec{}).Handle
+			status, _, stderr := run(handle, sh(attack))
+			contained(handle, status, stderr)
+			cellHealthy(neighbour)
+		},
+		Entry("a memory hog is OOM-killed at default_memory_mb",
+			// dd's buffer is one block: 1.5 GiB, touched as it is filled.
+			"dd if=/dev/zero of=/dev/null bs=1536M count=1",
+			func(handle string, status int, stderr string) {
+				Expect(status).To(Equal(137), stderr)
+				info, err := backend.Info(ctx, handle)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(info.Events).To(ContainElement(garden.EventOutOfMemory))
+			}),
+		Entry("1500 processes stop at default_pids",
+			"i=0; while [ $i -lt 1500 ]; do sleep 60 & i=$((i+1)); done; echo started $i",
+			func(handle string, status int, stderr string) {
+				Expect(status).NotTo(Equal(0))
+				Expect(stderr).To(ContainSubstring("fork"))
+				m, err := backend.Metrics(ctx, handle)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(m.Pids).To(BeNumerically("<=", cfg.DefaultPids))
+			}),
+	)
+
+	It("holds a fork bomb, lit by a container created with 0 limits, at default_pids", func() {
+		neighbour := create(garden.ContainerSpec{Limits: garden.Limits{MemoryBytes: 64 * mib, Pids: 50}}).Handle
+		handle := create(garden.ContainerSpec{}).Handle
+		// The shell that lights it stays, so the bomb is not reaped with it.
+		var stderr syncBuffer
+		p, err := backend.Run(ctx, handle, sh(`b() { b | b & }; b; sleep 600`), garden.ProcessIO{Stderr: &stderr})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = p.Signal(syscall.SIGKILL) })
+		Eventually(func() uint64 {
+			m, err := backend.Metrics(ctx, handle)
+			Expect(err).NotTo(HaveOccurred())
+			return m.Pids
+		}, 20*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", cfg.DefaultPids*9/10))
+		Consistently(func() uint64 {
+			m, err := backend.Metrics(ctx, handle)
+			Expect(err).NotTo(HaveOccurred())
+			return m.Pids
+		}, 2*time.Second, 100*time.Millisecond).Should(BeNumerically("<=", cfg.DefaultPids))
+		Expect(stderr.String()).To(ContainSubstring("fork"))
+		cellHealthy(neighbour)
+	})
+})

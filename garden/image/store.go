@@ -37,6 +37,10 @@ type StoreConfig struct {
 	InsecureRegistries []string
 	// DefaultRegistry serves docker:///repo URIs. Default "index.docker.io".
 	DefaultRegistry string
+	// MaxImageBytes caps what the layers a create unpacks may decompress to,
+	// together; past it the create fails (ErrImageTooLarge) and the layer
+	// being unpacked is not cached. Default DefaultMaxImageBytes.
+	MaxImageBytes int64
 }
 
 // Store makes container root filesystems from images. It is safe for
@@ -46,6 +50,7 @@ type Store struct {
 	preloaded                     map[string]string
 	insecure                      map[string]bool
 	defaultRegistry               string
+	maxImageBytes                 int64
 	transport                     http.RoundTripper
 	unpacks                       singleflight.Group // keyed by cache dir
 
@@ -77,6 +82,10 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 	}
 	if s.defaultRegistry == "" {
 		s.defaultRegistry = DefaultRegistry
+	}
+	s.maxImageBytes = cfg.MaxImageBytes
+	if s.maxImageBytes <= 0 {
+		s.maxImageBytes = DefaultMaxImageBytes
 	}
 	for name, path := range cfg.PreloadedRootFSes {
 		if !filepath.IsAbs(path) {

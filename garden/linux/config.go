@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+
+	"github.com/diego-runtime/diego/garden/image"
 )
 
 // Config says where a garden keeps its state and which host resources are its
@@ -101,6 +103,10 @@ type Config struct {
 	// device), and garden refuses to start where it cannot make one; or
 	// "off": the disk limit is only reported against. Default "required".
 	DiskQuota string `json:"disk_quota"`
+	// MaxImageMB caps what the layers of one image a create unpacks may
+	// decompress to, together (a decompression bomb is refused and nothing of
+	// it cached). Default 10240.
+	MaxImageMB int64 `json:"max_image_mb"`
 }
 
 // Defaults.
@@ -119,6 +125,7 @@ const (
 	DefaultCPUShares      = 1024
 	DefaultMaxCPUShares   = 262144
 	DefaultDiskMB         = 10240
+	DefaultMaxImageMB     = image.DefaultMaxImageBytes / mib
 	idMapSize             = 65536
 )
 
@@ -141,6 +148,7 @@ func DefaultConfig() Config {
 		MaxCPUShares:     DefaultMaxCPUShares,
 		DefaultDiskMB:    DefaultDiskMB,
 		DiskQuota:        DiskQuotaRequired,
+		MaxImageMB:       DefaultMaxImageMB,
 	}
 }
 

@@ -77,6 +77,7 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 		PreloadedRootFSes:  cfg.PreloadedRootFSes,
 		InsecureRegistries: cfg.InsecureRegistries,
 		DefaultRegistry:    cfg.DefaultRegistry,
+		MaxImageBytes:      cfg.MaxImageMB * mib,
 	})
 	if err != nil {
 		return nil, err

@@ -99,6 +99,9 @@ func (c *Config) validateLimits() error {
 	if c.DefaultDiskMB == 0 {
 		c.DefaultDiskMB = DefaultDiskMB
 	}
+	if c.MaxImageMB <= 0 {
+		c.MaxImageMB = DefaultMaxImageMB
+	}
 	if c.DiskQuota == "" {
 		c.DiskQuota = DiskQuotaRequired
 	}

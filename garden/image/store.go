@@ -161,6 +161,12 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 		}
 	}()
 
+	if spec.DiskLimitBytes > 0 {
+		if err := makeDisk(ctx, p.dir, spec.DiskLimitBytes); err != nil {
+			return Image{}, fmt.Errorf("creating rootfs for %s: disk limit: %w", handle, err)
+		}
+	}
+
 	ids := idShifter{uids: spec.UIDMappings, gids: spec.GIDMappings}
 	var lowers []string
 	var config Config

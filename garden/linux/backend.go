@@ -19,6 +19,7 @@ import (
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/diego-runtime/diego/garden"
+	"github.com/diego-runtime/diego/garden/image"
 	"golang.org/x/sys/unix"
 )
 
@@ -115,6 +116,11 @@ func (b *Backend) Start(ctx context.Context) error {
 	}
 	if err := b.cleanupLeftovers(ctx); err != nil {
 		return fmt.Errorf("cleaning up leftovers: %w", err)
+	}
+	if b.cfg.DiskQuota == DiskQuotaRequired {
+		if err := image.CheckDiskLimits(ctx, b.cfg.StateDir); err != nil {
+			return fmt.Errorf("disk_quota is %q but this cell cannot enforce disk limits (set disk_quota to %q to run without them): %w", DiskQuotaRequired, DiskQuotaOff, err)
+		}
 	}
 	if st, err := os.Stat(b.cfg.InitPath); err != nil || st.IsDir() || st.Mode()&0o005 != 0o005 {
 		return fmt.Errorf("init_path %s must be an executable every user can read (garden-init): %v", b.cfg.InitPath, err)

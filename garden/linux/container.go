@@ -98,6 +98,9 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 		m := []image.IDMapping{{ContainerID: 0, HostID: b.cfg.UIDMapStart, Size: mappedUsersSize}}
 		imgSpec.UIDMappings, imgSpec.GIDMappings = m, m
 	}
+	if b.cfg.DiskQuota == DiskQuotaRequired {
+		imgSpec.DiskLimitBytes = int64(spec.Limits.DiskBytes)
+	}
 	phase := b.clock.Now()
 	took := lager.Data{}
 	mark := func(name string) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/diego-runtime/diego/garden"
+	"github.com/diego-runtime/diego/garden/image"
 )
 
 const mib = 1 << 20
@@ -52,8 +53,8 @@ func (b *Backend) applyLimits(l *garden.Limits) error {
 	if l.DiskBytes > diskCeiling {
 		return garden.NewInvalidSpecError("disk limit %d MiB is above this cell's ceiling of %d MiB (max_disk_mb)", l.DiskBytes/mib, diskCeiling/mib)
 	}
-	if l.DiskBytes < minDiskBytes && b.cfg.DiskQuota == DiskQuotaRequired {
-		return garden.NewInvalidSpecError("disk limit %d bytes is below the smallest file system garden makes (%d MiB)", l.DiskBytes, minDiskBytes/mib)
+	if l.DiskBytes < image.MinDiskBytes && b.cfg.DiskQuota == DiskQuotaRequired {
+		return garden.NewInvalidSpecError("disk limit %d bytes is below the smallest file system garden makes (%d MiB)", l.DiskBytes, image.MinDiskBytes/mib)
 	}
 	return nil
 }
@@ -74,10 +75,6 @@ func (b *Backend) ceilings() (memory, disk uint64) {
 	}
 	return memory, disk
 }
-
-// minDiskBytes is the smallest per-container file system: below it ext4's
-// own metadata leaves the container next to nothing.
-const minDiskBytes = 16 * mib
 
 // validateLimits checks the limit fields of a Config and fills their defaults.
 func (c *Config) validateLimits() error {

@@ -3,6 +3,8 @@ package linux_test
 import (
 	"context"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -100,5 +102,42 @@ var _ = Describe("Limits always on", func() {
 		}, 2*time.Second, 100*time.Millisecond).Should(BeNumerically("<=", cfg.DefaultPids))
 		Expect(stderr.String()).To(ContainSubstring("fork"))
 		cellHealthy(neighbour)
+	})
+})
+
+// Issue 14, item 4: disk_bytes is enforced.
+var _ = Describe("Disk limits", func() {
+	ctx := context.Background()
+	const mib = 1 << 20
+
+	It("stops a container writing past its disk limit with ENOSPC, on a file system no bigger than the limit", func() {
+		handle := create(garden.ContainerSpec{Limits: garden.Limits{DiskBytes: 64 * mib}}).Handle
+		status, _, stderr := run(handle, sh("dd if=/dev/zero of=/fill bs=1M count=512"))
+		Expect(status).NotTo(Equal(0))
+		Expect(stderr).To(ContainSubstring("No space left on device"))
+		status, out, _ := run(handle, sh("ls -l /fill | awk '{print $5}'; df -k / | tail -1 | awk '{print $2}'"))
+		Expect(status).To(Equal(0))
+		fields := strings.Fields(out)
+		Expect(fields).To(HaveLen(2), out)
+		written, err := strconv.ParseInt(fields[0], 10, 64)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(written).To(BeNumerically("<=", 64*mib))
+		// The rootfs's writable layer is the container's file system: its
+		// size, all the host gives it, is the limit.
+		totalKB, err := strconv.ParseInt(fields[1], 10, 64)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(totalKB * 1024).To(BeNumerically("<=", 64*mib))
+		m, err := backend.Metrics(ctx, handle)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m.DiskLimitBytes).To(BeEquivalentTo(64 * mib))
+		// And the container still works once full.
+		status, out, _ = run(handle, sh("rm /fill && echo hi > /ok && cat /ok"))
+		Expect(status).To(Equal(0))
+		Expect(out).To(Equal("hi\n"))
+	})
+
+	It("refuses a disk limit below the smallest file system", func() {
+		_, err := backend.Create(ctx, garden.ContainerSpec{Image: garden.ImageRef{URI: busyboxURI}, Limits: garden.Limits{DiskBytes: 1 * mib}})
+		Expect(err).To(MatchError(garden.ErrInvalidSpec))
 	})
 })

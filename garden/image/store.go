@@ -51,6 +51,7 @@ type Store struct {
 	insecure                      map[string]bool
 	defaultRegistry               string
 	maxImageBytes                 int64
+	disks                         *disks // containers' file systems (disk.go)
 	transport                     http.RoundTripper
 	unpacks                       singleflight.Group // keyed by cache dir
 
@@ -83,6 +84,7 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 	if s.defaultRegistry == "" {
 		s.defaultRegistry = DefaultRegistry
 	}
+	s.disks = &disks{dir: filepath.Join(dir, "disks")}
 	s.maxImageBytes = cfg.MaxImageBytes
 	if s.maxImageBytes <= 0 {
 		s.maxImageBytes = DefaultMaxImageBytes
@@ -162,7 +164,7 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 	}()
 
 	if spec.DiskLimitBytes > 0 {
-		if err := makeDisk(ctx, p.dir, spec.DiskLimitBytes); err != nil {
+		if err := s.disks.makeDisk(ctx, p.dir, spec.DiskLimitBytes); err != nil {
 			return Image{}, fmt.Errorf("creating rootfs for %s: disk limit: %w", handle, err)
 		}
 	}

@@ -1,7 +1,9 @@
 package linux_test
 
 import (
+	"archive/tar"
 	"context"
+	"io"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -105,6 +107,10 @@ var _ = Describe("Limits always on", func() {
 	})
 })
 
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
 // Issue 14, item 4: disk_bytes is enforced.
 var _ = Describe("Disk limits", func() {
 	ctx := context.Background()
@@ -134,6 +140,25 @@ var _ = Describe("Disk limits", func() {
 		status, out, _ = run(handle, sh("rm /fill && echo hi > /ok && cat /ok"))
 		Expect(status).To(Equal(0))
 		Expect(out).To(Equal("hi\n"))
+	})
+
+	It("fails a stream-in past the disk limit with NoSpace at the API edge", func() {
+		handle := create(garden.ContainerSpec{Limits: garden.Limits{DiskBytes: 32 * mib}}).Handle
+		pr, pw := io.Pipe()
+		go func() {
+			tw := tar.NewWriter(pw)
+			err := tw.WriteHeader(&tar.Header{Name: "big", Mode: 0o644, Size: 64 * mib, Typeflag: tar.TypeReg})
+			if err == nil {
+				_, err = io.CopyN(tw, zeroReader{}, 64*mib)
+			}
+			if err == nil {
+				err = tw.Close()
+			}
+			pw.CloseWithError(err)
+		}()
+		err := backend.StreamIn(ctx, handle, "/", pr)
+		pr.Close()
+		Expect(garden.AsError(err)).To(MatchError(garden.ErrNoSpace))
 	})
 
 	It("refuses a disk limit below the smallest file system", func() {

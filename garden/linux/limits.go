@@ -21,8 +21,9 @@ const (
 )
 
 // applyLimits turns a request's limits into the ones the container gets:
-// every zero becomes the operator's default, and a request above a ceiling is
-// refused (InvalidSpec) rather than clamped, so the caller learns that the
+// every zero becomes the operator's default, a disk limit under the smallest
+// file system is raised to it, and a request above a ceiling is refused
+// (InvalidSpec) rather than clamped, so the caller learns that the
 // cell cannot give what it asked for instead of running with less.
 func (b *Backend) applyLimits(l *garden.Limits) error {
 	memCeiling, diskCeiling := b.ceilings()
@@ -54,7 +55,9 @@ func (b *Backend) applyLimits(l *garden.Limits) error {
 		return garden.NewInvalidSpecError("disk limit %d MiB is above this cell's ceiling of %d MiB (max_disk_mb)", l.DiskBytes/mib, diskCeiling/mib)
 	}
 	if l.DiskBytes < image.MinDiskBytes && b.cfg.DiskQuota == DiskQuotaRequired {
-		return garden.NewInvalidSpecError("disk limit %d bytes is below the smallest file system garden makes (%d MiB)", l.DiskBytes, image.MinDiskBytes/mib)
+		// Below it ext4 leaves next to nothing: raised, not refused, as a
+		// few MB more than asked for harms no one.
+		l.DiskBytes = image.MinDiskBytes
 	}
 	return nil
 }

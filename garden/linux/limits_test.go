@@ -161,8 +161,8 @@ var _ = Describe("Disk limits", func() {
 		Expect(garden.AsError(err)).To(MatchError(garden.ErrNoSpace))
 	})
 
-	It("refuses a disk limit below the smallest file system", func() {
-		_, err := backend.Create(ctx, garden.ContainerSpec{Image: garden.ImageRef{URI: busyboxURI}, Limits: garden.Limits{DiskBytes: 1 * mib}})
-		Expect(err).To(MatchError(garden.ErrInvalidSpec))
+	It("raises a disk limit below the smallest file system to it", func() {
+		info := create(garden.ContainerSpec{Limits: garden.Limits{DiskBytes: 1 * mib}})
+		Expect(info.Limits.DiskBytes).To(BeEquivalentTo(16 * mib))
 	})
 })

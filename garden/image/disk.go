@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,8 +94,10 @@ func (d *disks) template(ctx context.Context, size int64) (string, error) {
 		if err := os.MkdirAll(d.dir, 0o700); err != nil {
 			return nil, err
 		}
-		tmp := path + ".tmp"
-		_ = os.Remove(tmp)
+		tmp := path + ".tmp" // a build cut short by a crash is redone
+		if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("removing a stale disk template: %w", err)
+		}
 		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
 			return nil, err
@@ -114,7 +117,9 @@ func (d *disks) template(ctx context.Context, size int64) (string, error) {
 			err = os.Rename(tmp, path)
 		}
 		if err != nil {
-			_ = os.Remove(tmp)
+			if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
 			return nil, fmt.Errorf("formatting a %d MiB file system: %w", size>>20, err)
 		}
 		return nil, nil

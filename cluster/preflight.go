@@ -19,6 +19,11 @@ func Preflight(cfg Config) error {
 			return fmt.Errorf("%s is not installed: run 'sudo scripts/setup.sh' (or 'apt-get install runc iptables')", tool)
 		}
 	}
+	// Each container's disk limit is an ext4 file system garden formats
+	// (garden's disk_quota "required", which diego up keeps).
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		return fmt.Errorf("mkfs.ext4 is not installed and garden needs it for disk limits: run 'sudo scripts/setup.sh' (or 'apt-get install e2fsprogs')")
+	}
 	if cfg.IsolateCells {
 		for _, tool := range []string{"ip", "nsenter"} {
 			if _, err := exec.LookPath(tool); err != nil {

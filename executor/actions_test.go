@@ -7,8 +7,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -17,6 +19,11 @@ import (
 	"github.com/diego-runtime/diego/executor"
 	"github.com/diego-runtime/diego/models"
 )
+
+// zeroReader reads as endless zero bytes.
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 var _ = Describe("Actions and checks in real containers", func() {
 	var (
@@ -68,6 +75,19 @@ var _ = Describe("Actions and checks in real containers", func() {
 			ChecksumAlgorithm: "sha256", ChecksumValue: "0000000000000000000000000000000000000000000000000000000000000000"}), "")
 		Expect(result.Failed).To(BeTrue())
 		Expect(result.FailureReason).To(ContainSubstring("checksum mismatch"))
+	})
+
+	It("fails a task whose download is larger than its disk limit, saying so", func() {
+		// 128 MiB of zeros into a container whose disk is 64 MiB (lrpResource).
+		const size = 128 << 20
+		server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+			io.CopyN(w, zeroReader{}, size)
+		}))
+		DeferCleanup(server.Close)
+		result := runTask("download-big", models.Download(models.DownloadAction{From: server.URL + "/big.bin", To: "/big.bin"}), "")
+		Expect(result.Failed).To(BeTrue())
+		Expect(result.FailureReason).To(ContainSubstring("does not fit in the container's disk limit"))
 	})
 
 	It("fails a task whose path is not executable, saying why", func() {

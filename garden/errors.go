@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"syscall"
 )
 
 // Error is an error that crosses garden's API. Name is stable; Message is for
@@ -33,6 +34,7 @@ var errorStatus = map[string]int{
 	"PortInUse":              http.StatusConflict,
 	"ProcessNotFound":        http.StatusNotFound,
 	"ProcessAlreadyExists":   http.StatusConflict,
+	"NoSpace":                http.StatusInsufficientStorage,
 	"InternalError":          http.StatusInternalServerError,
 }
 
@@ -47,6 +49,7 @@ var (
 	ErrPortInUse              = &Error{Name: "PortInUse", Message: "port in use"}
 	ErrProcessNotFound        = &Error{Name: "ProcessNotFound", Message: "process not found"}
 	ErrProcessAlreadyExists   = &Error{Name: "ProcessAlreadyExists", Message: "process already exists"}
+	ErrNoSpace                = &Error{Name: "NoSpace", Message: "no space left in the container's disk limit"}
 	ErrInternal               = &Error{Name: "InternalError", Message: "internal error"}
 )
 
@@ -108,6 +111,11 @@ func AsError(err error) *Error {
 			// Keep the context the wrapping added.
 			return &Error{Name: e.Name, Message: err.Error()}
 		}
+	}
+	// A write that ran into a container's disk limit (its own file system
+	// is full), wherever in the backend it happened.
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &Error{Name: ErrNoSpace.Name, Message: err.Error()}
 	}
 	return &Error{Name: ErrInternal.Name, Message: err.Error()}
 }

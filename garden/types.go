@@ -29,12 +29,16 @@ type ImageRef struct {
 	Password string `json:"password,omitempty"`
 }
 
-// Limits bound a container. Zero means unlimited (or the garden default).
+// Limits bound a container. Zero means the garden's default (never
+// unlimited); a value above the garden's ceiling is refused (InvalidSpec).
+// ContainerInfo.Limits reports the limits the container got.
 type Limits struct {
 	MemoryBytes uint64 `json:"memory_bytes,omitempty"`
 	CPUShares   uint64 `json:"cpu_shares,omitempty"`
 	Pids        int64  `json:"pids,omitempty"`
-	// DiskBytes is recorded and reported against DiskUsage; it is not enforced.
+	// DiskBytes bounds what the container writes to its rootfs: its writable
+	// layer is a file system of this size (unless the garden's disk_quota is
+	// "off"); writes past it fail with ENOSPC.
 	DiskBytes uint64 `json:"disk_bytes,omitempty"`
 }
 

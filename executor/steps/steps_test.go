@@ -14,7 +14,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"code.cloudfoundry.org/clock"
@@ -24,6 +26,11 @@ import (
 	"github.com/diego-runtime/diego/executor/steps"
 	"github.com/diego-runtime/diego/models"
 )
+
+// zeros reads as endless zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 var _ = Describe("Steps built from an action tree", func() {
 	var (
@@ -226,9 +233,35 @@ var _ = Describe("Steps built from an action tree", func() {
 		})
 
 		It("fails with a reason naming a wrong checksum", func() {
+			// Uncached, the artifact streams straight in and is checked as it
+			// passes: the step fails (and with it the container's run) after
+			// its bytes are in. A cached one is checked before (cached_download_test).
 			step := build(`{"download": {"from": "` + server.URL + `/app.tgz", "to": "/app", "checksum_algorithm": "sha256", "checksum_value": "00"}}`)
 			Expect(step.Perform(context.Background())).To(MatchError(ContainSubstring("checksum mismatch")))
-			Expect(filepath.Join(root, "app")).NotTo(BeADirectory())
+		})
+
+		It("streams an uncached download into the container without staging it on the host", func() {
+			// Nowhere to stage: any temporary file fails the download.
+			GinkgoT().Setenv("TMPDIR", filepath.Join(root, "no-such-dir"))
+			sum := sha256.Sum256(archive)
+			step := build(`{"download": {"from": "` + server.URL + `/app.tgz", "to": "/app", "checksum_algorithm": "sha256", "checksum_value": "` + hex.EncodeToString(sum[:]) + `"}}`)
+			Expect(step.Perform(context.Background())).To(Succeed())
+			Expect(os.ReadFile(filepath.Join(root, "app", "greeting.txt"))).To(Equal([]byte("hello from the archive\n")))
+		})
+
+		It("fails a download larger than the container's disk with a reason that says so", func() {
+			// The container's root is a 4 MiB file system; the file is 16 MiB.
+			small := GinkgoT().TempDir()
+			Expect(syscall.Mount("tmpfs", small, "tmpfs", 0, "size=4m")).To(Succeed())
+			DeferCleanup(func() { Expect(syscall.Unmount(small, 0)).To(Succeed()) })
+			big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", strconv.Itoa(16<<20))
+				io.CopyN(w, zeros{}, 16<<20)
+			}))
+			DeferCleanup(big.Close)
+			deps.Container = hostContainer{root: small}
+			step := build(`{"download": {"from": "` + big.URL + `/big.bin", "to": "/big.bin"}}`)
+			Expect(step.Perform(context.Background())).To(MatchError(ContainSubstring("does not fit in the container's disk limit")))
 		})
 
 		It("fails with a reason naming a URL that 404s", func() {

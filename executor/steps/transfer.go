@@ -10,14 +10,17 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"net/http"
-	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/diego-runtime/diego/garden"
 )
 
 // Cache keeps downloaded artifacts by cache key so that a second download of the
@@ -32,8 +35,15 @@ type Cache interface {
 
 // Download fetches From over HTTP, checks its checksum, and streams it into the
 // container at To: a tar or tar.gz archive is extracted there, any other file is
-// placed at To itself. The artifact goes through a file on disk, never whole
-// into memory. With an Artifact name it says what it is doing on Streamer.
+// placed at To itself. Nothing is read whole into memory, and nothing is staged
+// on the host unless it has a cache key (then it goes through Cache, which
+// keeps artifacts in the cell's state directory): an uncached artifact goes
+// straight from the response into the container, and its checksum is checked
+// as it passes, so a mismatch fails the step after its bytes are in the
+// container (whose run then fails). A plain file needs the server to say its
+// length (Content-Length), since a tar entry starts with its size.
+// An artifact larger than the container's disk limit fails with a reason that
+// says so. With an Artifact name it says what it is doing on Streamer.
 type Download struct {
 	Container         Container
 	HTTP              *http.Client
@@ -80,9 +90,10 @@ func (d Download) perform(ctx context.Context) (int64, error) {
 
 	// A cached key may have been filled by a download that named another
 	// checksum, or none: check what this one names as it streams by.
+	// An uncached body is checked here too: it streams straight in.
 	src := io.Reader(body)
 	var sum hash.Hash
-	if d.cached() && d.ChecksumAlgorithm != "" {
+	if d.ChecksumAlgorithm != "" {
 		if sum, err = newChecksum(d.ChecksumAlgorithm); err != nil {
 			return 0, fmt.Errorf("Downloading %s failed: %w", d.From, err)
 		}
@@ -98,6 +109,9 @@ func (d Download) perform(ctx context.Context) (int64, error) {
 		dst = path.Dir(d.To)
 	}
 	if err := d.Container.StreamIn(ctx, dst, d.User, stream); err != nil {
+		if errors.Is(err, garden.ErrNoSpace) || errors.Is(err, syscall.ENOSPC) {
+			return 0, fmt.Errorf("Copying %s into the container failed: it does not fit in the container's disk limit (disk_mb): %w", d.From, err)
+		}
 		return 0, fmt.Errorf("Copying %s into the container failed: %w", d.From, err)
 	}
 	if sum != nil {
@@ -106,8 +120,11 @@ func (d Download) perform(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("Downloading %s failed: reading the cached artifact: %w", d.From, err)
 		}
 		if got := hex.EncodeToString(sum.Sum(nil)); !strings.EqualFold(got, d.ChecksumValue) {
-			return 0, fmt.Errorf("Downloading %s failed: checksum mismatch: the artifact cached under %q has %s %s, expected %s",
-				d.From, d.CacheKey, d.ChecksumAlgorithm, got, d.ChecksumValue)
+			if d.cached() {
+				return 0, fmt.Errorf("Downloading %s failed: checksum mismatch: the artifact cached under %q has %s %s, expected %s",
+					d.From, d.CacheKey, d.ChecksumAlgorithm, got, d.ChecksumValue)
+			}
+			return 0, fmt.Errorf("Downloading %s failed: checksum mismatch: %s expected %s, got %s", d.From, d.ChecksumAlgorithm, d.ChecksumValue, got)
 		}
 	}
 	return size, nil
@@ -116,34 +133,34 @@ func (d Download) perform(ctx context.Context) (int64, error) {
 func (d Download) cached() bool { return d.Cache != nil && d.CacheKey != "" }
 
 // open returns the artifact from the cache (filling it on a miss) or, without
-// a cache key, from a fresh temporary file.
+// a cache key, the response body itself, with its length (-1 if the server did
+// not say).
 func (d Download) open(ctx context.Context) (io.ReadCloser, int64, error) {
 	if d.cached() {
 		return d.Cache.Fetch(ctx, d.CacheKey, func(w io.Writer) error { return d.fetch(ctx, w) })
 	}
-	f, err := os.CreateTemp("", "diego-download-")
+	resp, err := d.get(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	// Unlinked at once: the open file is all that is needed, and nothing is left
-	// behind if the cell dies mid-download.
-	if err := os.Remove(f.Name()); err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	if err := d.fetch(ctx, f); err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	size, err := f.Seek(0, io.SeekCurrent)
-	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
-	}
+	return resp.Body, resp.ContentLength, nil
+}
+
+// get sends the GET and insists on 200.
+func (d Download) get(ctx context.Context) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.From, nil)
 	if err != nil {
-		f.Close()
-		return nil, 0, err
+		return nil, err
 	}
-	return f, size, nil
+	resp, err := d.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("server answered %s", resp.Status)
+	}
+	return resp, nil
 }
 
 // fetch GETs From into w, and fails unless the body matches the checksum.
@@ -152,18 +169,11 @@ func (d Download) fetch(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.From, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := d.HTTP.Do(req)
+	resp, err := d.get(ctx)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("server answered %s", resp.Status)
-	}
 	dst := w
 	if sum != nil {
 		dst = io.MultiWriter(w, sum)
@@ -237,6 +247,9 @@ func asTar(r io.Reader, size int64, dst string) (tarStream, error) {
 	}
 	if len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")) {
 		return tarStream{Reader: br, archive: true}, nil
+	}
+	if size < 0 {
+		return tarStream{}, fmt.Errorf("the server did not say the file's length (Content-Length), which a plain file (not a tar) needs to be streamed into the container")
 	}
 	pr, pw := io.Pipe()
 	go func() {

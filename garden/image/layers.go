@@ -68,6 +68,7 @@ func (s *Store) imageLayers(ctx context.Context, logger lager.Logger, held *hold
 	}
 
 	chain := chainIDs(diffIDs)
+	budget := newSizeBudget(s.maxImageBytes)
 	dirs := make([]string, len(layers))
 	group, _ := errgroup.WithContext(ctx)
 	group.SetLimit(unpackJobs)
@@ -76,7 +77,7 @@ func (s *Store) imageLayers(ctx context.Context, logger lager.Logger, held *hold
 		dirs[len(layers)-1-i] = dir // overlay wants the top layer first
 		group.Go(func() error {
 			return s.ensureLayer(ctx, logger, held, dir, func(tmp string) error {
-				return unpackVerified(uri, layers[i], diffIDs[i], tmp, ids)
+				return unpackVerified(uri, layers[i], diffIDs[i], tmp, ids, budget)
 			})
 		})
 	}
@@ -157,7 +158,9 @@ func (s *Store) fillOnce(logger lager.Logger, dir string, fill func(tmp string) 
 // unpackVerified extracts a layer and checks its content against the diff ID
 // in the image config, so a corrupt or substituted layer is refused whatever
 // the source (registries also verify the compressed digest as it streams).
-func unpackVerified(uri string, layer v1.Layer, diffID v1.Hash, dir string, ids idShifter) error {
+//
+// Every layer's decompressed stream counts against budget, the create's cap.
+func unpackVerified(uri string, layer v1.Layer, diffID v1.Hash, dir string, ids idShifter, budget *sizeBudget) error {
 	digest, err := layer.Digest()
 	if err != nil {
 		return &FetchError{URI: uri, Reason: "reading layer digest", Err: err}
@@ -169,7 +172,7 @@ func unpackVerified(uri string, layer v1.Layer, diffID v1.Hash, dir string, ids 
 	defer rc.Close()
 
 	hasher := sha256.New()
-	stream := &recordingReader{r: io.TeeReader(rc, hasher)}
+	stream := &recordingReader{r: io.TeeReader(budget.reader(rc), hasher)}
 	err = unpackLayer(stream, dir, ids)
 	if err == nil {
 		// The tar ends before the stream does (padding); verification needs all of it.
@@ -179,6 +182,9 @@ func unpackVerified(uri string, layer v1.Layer, diffID v1.Hash, dir string, ids 
 		reason := fmt.Sprintf("layer %s: digest mismatch or unreadable data", digest)
 		if isCancellation(stream.err) {
 			reason = fmt.Sprintf("layer %s: cancelled", digest)
+		}
+		if errors.Is(stream.err, ErrImageTooLarge) {
+			reason = fmt.Sprintf("layer %s: %v", digest, stream.err)
 		}
 		return &FetchError{URI: uri, Reason: reason, Err: stream.err}
 	}

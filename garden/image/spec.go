@@ -28,6 +28,10 @@ type Spec struct {
 	// unpacked. Empty for privileged containers: files keep the image's ids.
 	UIDMappings []IDMapping
 	GIDMappings []IDMapping
+	// DiskLimitBytes, if not 0, gives the container's writable layer a file
+	// system of this size (at least MinDiskBytes): writes past it fail with
+	// ENOSPC. 0: the writable layer shares the store's file system, unbounded.
+	DiskLimitBytes int64
 }
 
 // Config is the part of an image's config file that a container needs.

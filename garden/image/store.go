@@ -45,6 +45,10 @@ type StoreConfig struct {
 	// past it, layers no container or pull uses are deleted, least recently
 	// used first. Default (0) DefaultLayerCacheMaxBytes, 20 GiB.
 	LayerCacheMaxBytes int64
+	// MaxImageBytes caps what the layers a create unpacks may decompress to,
+	// together; past it the create fails (ErrImageTooLarge) and the layer
+	// being unpacked is not cached. Default DefaultMaxImageBytes.
+	MaxImageBytes int64
 }
 
 // Store makes container root filesystems from images. It is safe for
@@ -55,6 +59,8 @@ type Store struct {
 	insecure                      map[string]bool
 	hostPaths                     []string // cleaned HostImagePaths
 	defaultRegistry               string
+	maxImageBytes                 int64
+	disks                         *disks // containers' file systems (disk.go)
 	transport                     http.RoundTripper
 	unpacks                       singleflight.Group // keyed by cache dir
 	cache                         *layerCache
@@ -88,6 +94,11 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 	}
 	if s.defaultRegistry == "" {
 		s.defaultRegistry = DefaultRegistry
+	}
+	s.disks = &disks{dir: filepath.Join(dir, "disks")}
+	s.maxImageBytes = cfg.MaxImageBytes
+	if s.maxImageBytes <= 0 {
+		s.maxImageBytes = DefaultMaxImageBytes
 	}
 	for name, path := range cfg.PreloadedRootFSes {
 		if !filepath.IsAbs(path) {
@@ -173,6 +184,12 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 			logger.Error("failed", err)
 		}
 	}()
+
+	if spec.DiskLimitBytes > 0 {
+		if err := s.disks.makeDisk(ctx, p.dir, spec.DiskLimitBytes); err != nil {
+			return Image{}, fmt.Errorf("creating rootfs for %s: disk limit: %w", handle, err)
+		}
+	}
 
 	ids := idShifter{uids: spec.UIDMappings, gids: spec.GIDMappings}
 	var lowers []string

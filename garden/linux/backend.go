@@ -19,6 +19,7 @@ import (
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/diego-runtime/diego/garden"
+	"github.com/diego-runtime/diego/garden/image"
 	"golang.org/x/sys/unix"
 )
 
@@ -116,6 +117,11 @@ func (b *Backend) Start(ctx context.Context) error {
 	if err := b.cleanupLeftovers(ctx); err != nil {
 		return fmt.Errorf("cleaning up leftovers: %w", err)
 	}
+	if b.cfg.DiskQuota == DiskQuotaRequired {
+		if err := image.CheckDiskLimits(ctx, b.cfg.StateDir); err != nil {
+			return fmt.Errorf("disk_quota is %q but this cell cannot enforce disk limits (set disk_quota to %q to run without them): %w", DiskQuotaRequired, DiskQuotaOff, err)
+		}
+	}
 	if st, err := os.Stat(b.cfg.InitPath); err != nil || st.IsDir() || st.Mode()&0o005 != 0o005 {
 		return fmt.Errorf("init_path %s must be an executable every user can read (garden-init): %v", b.cfg.InitPath, err)
 	}
@@ -157,6 +163,16 @@ func (b *Backend) containersDir() string { return filepath.Join(b.runDir(), "con
 func (b *Backend) Ping(ctx context.Context) error { return nil }
 
 func (b *Backend) Capacity(ctx context.Context) (garden.Capacity, error) {
+	c := b.capacity()
+	b.mu.Lock()
+	c.Containers = uint64(len(b.containers))
+	b.mu.Unlock()
+	return c, nil
+}
+
+// capacity is the cell's memory and disk (configured, else measured) and
+// its container limit.
+func (b *Backend) capacity() garden.Capacity {
 	mem := b.cfg.MemoryBytes
 	if mem == 0 {
 		mem = hostMemory()
@@ -168,10 +184,7 @@ func (b *Backend) Capacity(ctx context.Context) (garden.Capacity, error) {
 			disk = st.Blocks * uint64(st.Bsize)
 		}
 	}
-	b.mu.Lock()
-	n := len(b.containers)
-	b.mu.Unlock()
-	return garden.Capacity{MemoryBytes: mem, DiskBytes: disk, MaxContainers: b.cfg.MaxContainers, Containers: uint64(n)}, nil
+	return garden.Capacity{MemoryBytes: mem, DiskBytes: disk, MaxContainers: b.cfg.MaxContainers}
 }
 
 func hostMemory() uint64 {

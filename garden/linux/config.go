@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+
+	"github.com/diego-runtime/diego/garden/image"
 )
 
 // Config says where a garden keeps its state and which host resources are its
@@ -70,6 +72,41 @@ type Config struct {
 	// the registry. Added to the perimeter's own list (link-local, this host's
 	// addresses, other containers), which cannot be opened. Default none.
 	DenyNetworks []string `json:"deny_networks"`
+
+	// Limits are always on: a request's 0 means the default below, and a
+	// request above a ceiling is refused (InvalidSpec).
+	// DefaultMemoryMB is the memory limit of a container that asks for 0.
+	// Default 1024.
+	DefaultMemoryMB uint64 `json:"default_memory_mb"`
+	// MaxMemoryMB is the most memory one container may ask for. Default 0:
+	// the cell's memory (memory_bytes).
+	MaxMemoryMB uint64 `json:"max_memory_mb"`
+	// DefaultPids is the process (and thread) limit of a container that asks
+	// for 0. Default 1024.
+	DefaultPids int64 `json:"default_pids"`
+	// MaxPids is the most processes one container may ask for. Default 32768.
+	MaxPids int64 `json:"max_pids"`
+	// DefaultCPUShares is the cpu weight of a container that asks for 0.
+	// Default 1024.
+	DefaultCPUShares uint64 `json:"default_cpu_shares"`
+	// MaxCPUShares is the most cpu weight one container may ask for. Default
+	// 262144 (the kernel's most).
+	MaxCPUShares uint64 `json:"max_cpu_shares"`
+	// DefaultDiskMB is the disk limit of a container that asks for 0.
+	// Default 10240.
+	DefaultDiskMB uint64 `json:"default_disk_mb"`
+	// MaxDiskMB is the most disk one container may ask for. Default 0: the
+	// cell's disk (disk_bytes).
+	MaxDiskMB uint64 `json:"max_disk_mb"`
+	// DiskQuota is "required": each container's writable layer is a file
+	// system of its own, its disk limit in size (a sparse file on a loop
+	// device), and garden refuses to start where it cannot make one; or
+	// "off": the disk limit is only reported against. Default "required".
+	DiskQuota string `json:"disk_quota"`
+	// MaxImageMB caps what the layers of one image a create unpacks may
+	// decompress to, together (a decompression bomb is refused and nothing of
+	// it cached). Default 10240.
+	MaxImageMB int64 `json:"max_image_mb"`
 }
 
 // Defaults.
@@ -82,6 +119,13 @@ const (
 	DefaultUIDMapStart    = 100000
 	DefaultMaxContainers  = 250
 	DefaultNofile         = 1024
+	DefaultMemoryMB       = 1024
+	DefaultPids           = 1024
+	DefaultMaxPids        = 32768
+	DefaultCPUShares      = 1024
+	DefaultMaxCPUShares   = 262144
+	DefaultDiskMB         = 10240
+	DefaultMaxImageMB     = image.DefaultMaxImageBytes / mib
 	idMapSize             = 65536
 )
 
@@ -96,6 +140,15 @@ func DefaultConfig() Config {
 		UIDMapStart:    DefaultUIDMapStart,
 		MaxContainers:  DefaultMaxContainers,
 		DefaultNofile:  DefaultNofile,
+
+		DefaultMemoryMB:  DefaultMemoryMB,
+		DefaultPids:      DefaultPids,
+		MaxPids:          DefaultMaxPids,
+		DefaultCPUShares: DefaultCPUShares,
+		MaxCPUShares:     DefaultMaxCPUShares,
+		DefaultDiskMB:    DefaultDiskMB,
+		DiskQuota:        DiskQuotaRequired,
+		MaxImageMB:       DefaultMaxImageMB,
 	}
 }
 
@@ -160,7 +213,7 @@ func (c *Config) Validate() error {
 	if c.MaxConcurrentStarts == 0 {
 		c.MaxConcurrentStarts = 2 * runtime.NumCPU()
 	}
-	return nil
+	return c.validateLimits()
 }
 
 // defaultInitPath looks for garden-init beside the running executable, then

@@ -58,6 +58,9 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	if err := b.validate(&spec); err != nil {
 		return garden.ContainerInfo{}, err
 	}
+	if err := b.applyLimits(&spec.Limits); err != nil {
+		return garden.ContainerInfo{}, err
+	}
 	logger := b.logger.Session("create", lager.Data{"handle": spec.Handle})
 	started := b.clock.Now()
 	index, ports, err := b.reserve(spec)
@@ -94,6 +97,9 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	if !spec.Privileged {
 		m := []image.IDMapping{{ContainerID: 0, HostID: b.cfg.UIDMapStart, Size: mappedUsersSize}}
 		imgSpec.UIDMappings, imgSpec.GIDMappings = m, m
+	}
+	if b.cfg.DiskQuota == DiskQuotaRequired {
+		imgSpec.DiskLimitBytes = int64(spec.Limits.DiskBytes)
 	}
 	phase := b.clock.Now()
 	took := lager.Data{}

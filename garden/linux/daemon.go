@@ -90,6 +90,7 @@ func NewDaemon(logger lager.Logger, clk clock.Clock, cfg DaemonConfig) (*Daemon,
 		DefaultRegistry:    cfg.DefaultRegistry,
 		HostImagePaths:     cfg.ImageHostPaths,
 		LayerCacheMaxBytes: cfg.LayerCacheMaxBytes,
+		MaxImageBytes:      cfg.MaxImageMB * mib,
 	})
 	if err != nil {
 		return nil, err

@@ -112,12 +112,15 @@ func (r *Runner) acquire(ctx context.Context, logger lager.Logger) (*held, error
 		// cancels ctx, release can still revoke the lease instead of
 		// leaving it to expire.
 		sessionCtx, sessionCancel := context.WithCancel(context.Background())
+		// Until the lock is held, ending ctx also ends the session, so that
+		// a signal is not stuck behind a lease grant while etcd is away.
+		detach := context.AfterFunc(ctx, sessionCancel)
 		session, err := concurrency.NewSession(r.Client, concurrency.WithTTL(ttlSeconds), concurrency.WithContext(sessionCtx))
 		if err == nil {
 			election := concurrency.NewElection(session, Prefix+r.Name)
 			logger.Info("campaigning")
 			err = election.Campaign(ctx, r.Value)
-			if err == nil {
+			if err == nil && detach() {
 				logger.Info("acquired")
 				return &held{session: session, election: election, cancel: sessionCancel}, nil
 			}

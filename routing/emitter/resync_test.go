@@ -93,7 +93,10 @@ func (f *fixture) run(guid string, index int, hostPort uint32) {
 // startRunner invokes r and stops it when the spec ends.
 func startRunner(r ifrit.Runner) ifrit.Process {
 	process := ifrit.Invoke(r)
-	DeferCleanup(func() { process.Signal(os.Interrupt); <-process.Wait() })
+	DeferCleanup(func() {
+		process.Signal(os.Interrupt)
+		Eventually(process.Wait(), 10*time.Second).Should(Receive())
+	})
 	return process
 }
 

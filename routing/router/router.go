@@ -237,6 +237,11 @@ func (r *Router) connectNATS() (*nats.Conn, error) {
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500*time.Millisecond),
+		// A NATS server that went silent without closing the connection is
+		// noticed within about 40 s, well inside the prune threshold, so
+		// pruning stops before endpoints could go stale unheard.
+		nats.PingInterval(natsPingInterval),
+		nats.MaxPingsOutstanding(2),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			r.gate.natsUp(r.clock.Now())
 			r.publishStart(nc)
@@ -258,6 +263,9 @@ func (r *Router) connectNATS() (*nats.Conn, error) {
 	}
 	return nc, nil
 }
+
+// natsPingInterval is how often the router checks that NATS still answers.
+const natsPingInterval = 20 * time.Second
 
 // publishStart announces the router, so publishers (re)send every route.
 func (r *Router) publishStart(nc *nats.Conn) {

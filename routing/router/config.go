@@ -113,7 +113,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.PublisherSilence < 0 || (c.PublisherSilence > 0 && c.PublisherSilence >= c.PruneThreshold) {
-		errs = append(errs, errors.New("publisher_silence must be 0 (off) or shorter than prune_threshold"))
+		errs = append(errs, fmt.Errorf("publisher_silence (%s) must be 0 (off) or shorter than prune_threshold (%s)", c.PublisherSilence.Std(), c.PruneThreshold.Std()))
 	}
 	if c.FailedEndpointHoldoff < 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("failed_endpoint_holdoff and shutdown_timeout must not be negative"))

@@ -42,15 +42,6 @@ type Runner struct {
 // Run implements ifrit.Runner.
 func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	logger := r.Logger.Session("lock", lager.Data{"name": r.Name})
-	ttl := r.TTL
-	if ttl <= 0 {
-		ttl = 15 * time.Second
-	}
-	ttlSeconds := int(ttl.Round(time.Second) / time.Second)
-	if ttlSeconds < 1 {
-		ttlSeconds = 1
-	}
-
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -61,49 +52,90 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		}
 	}()
 
-	// The session lives on its own context so that, after a signal cancels
-	// ctx, Close can still revoke the lease instead of leaving it to expire.
-	sessionCtx, sessionCancel := context.WithCancel(context.Background())
-	defer sessionCancel()
+	h, err := r.acquire(ctx, logger)
+	if err != nil {
+		return nil // signalled while campaigning
+	}
+	close(ready)
+	select {
+	case <-h.lost():
+		logger.Error("lost", ErrLost)
+		h.abandon()
+		return ErrLost
+	case <-ctx.Done():
+		h.release(logger)
+		return nil
+	}
+}
 
-	var session *concurrency.Session
-	var election *concurrency.Election
+// held is one tenure of the lock: the session whose lease keeps the key.
+type held struct {
+	session  *concurrency.Session
+	election *concurrency.Election
+	cancel   context.CancelFunc // ends the session's own context
+}
+
+// lost is closed when the lease is gone (expired, or etcd unreachable for
+// about a TTL): the lock may be someone else's now.
+func (h *held) lost() <-chan struct{} { return h.session.Done() }
+
+// release resigns and revokes the lease, so a standby takes over at once.
+func (h *held) release(logger lager.Logger) {
+	resignCtx, resignCancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer resignCancel()
+	if err := h.election.Resign(resignCtx); err != nil {
+		logger.Error("resign-failed", err)
+	}
+	if err := h.session.Close(); err != nil {
+		logger.Error("closing-session-failed", err)
+	}
+	h.cancel()
+	logger.Info("released")
+}
+
+// abandon drops a lost tenure without talking to etcd (which may be away).
+func (h *held) abandon() { h.cancel() }
+
+// acquire campaigns until it holds the lock, retrying each second after a
+// failure; it fails only when ctx ends.
+func (r *Runner) acquire(ctx context.Context, logger lager.Logger) (*held, error) {
+	ttl := r.TTL
+	if ttl <= 0 {
+		ttl = 15 * time.Second
+	}
+	ttlSeconds := int(ttl.Round(time.Second) / time.Second)
+	if ttlSeconds < 1 {
+		ttlSeconds = 1
+	}
 	for {
-		var err error
-		session, err = concurrency.NewSession(r.Client, concurrency.WithTTL(ttlSeconds), concurrency.WithContext(sessionCtx))
+		// The session lives on its own context so that, after a signal
+		// cancels ctx, release can still revoke the lease instead of
+		// leaving it to expire.
+		sessionCtx, sessionCancel := context.WithCancel(context.Background())
+		// Until the lock is held, ending ctx also ends the session, so that
+		// a signal is not stuck behind a lease grant while etcd is away.
+		detach := context.AfterFunc(ctx, sessionCancel)
+		session, err := concurrency.NewSession(r.Client, concurrency.WithTTL(ttlSeconds), concurrency.WithContext(sessionCtx))
 		if err == nil {
-			election = concurrency.NewElection(session, Prefix+r.Name)
+			election := concurrency.NewElection(session, Prefix+r.Name)
 			logger.Info("campaigning")
 			err = election.Campaign(ctx, r.Value)
-			if err == nil {
-				break
+			if err == nil && detach() {
+				logger.Info("acquired")
+				return &held{session: session, election: election, cancel: sessionCancel}, nil
 			}
-			session.Close()
+			_ = session.Close() // best effort: the lease expires anyway
 		}
+		sessionCancel()
 		if ctx.Err() != nil {
-			return nil
+			return nil, ctx.Err()
 		}
 		logger.Error("campaign-failed", err)
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, ctx.Err()
 		case <-time.After(time.Second):
 		}
-	}
-	logger.Info("acquired")
-	close(ready)
-
-	select {
-	case <-session.Done():
-		logger.Error("lost", ErrLost)
-		return ErrLost
-	case <-ctx.Done():
-		resignCtx, resignCancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer resignCancel()
-		_ = election.Resign(resignCtx)
-		_ = session.Close()
-		logger.Info("released")
-		return nil
 	}
 }
 

@@ -55,6 +55,19 @@ var _ = Describe("Event stream format", func() {
 		Expect(lines[3:]).To(Equal([]string{"", ""}))
 	})
 
+	It("ends with the typed error of an error event", func() {
+		var buf bytes.Buffer
+		Expect(client.WriteEvent(&buf, models.Event{ID: 3, Type: models.EventTypeTaskRemoved, Task: &models.Task{TaskGuid: "t"}})).To(Succeed())
+		Expect(client.WriteErrorEvent(&buf, models.ErrInvalidRequest.WithMessage("compacted; resync"))).To(Succeed())
+		Expect(buf.String()).To(HaveSuffix("event: error\ndata: {\"name\":\"InvalidRequest\",\"message\":\"compacted; resync\"}\n\n"))
+		source := client.NewSSESource(io.NopCloser(&buf), nil)
+		_, err := source.Next()
+		Expect(err).NotTo(HaveOccurred())
+		_, err = source.Next()
+		Expect(err).To(MatchError(models.ErrInvalidRequest))
+		Expect(err).NotTo(MatchError(models.ErrServiceUnavailable))
+	})
+
 	It("refuses an event with a bad id", func() {
 		source := client.NewSSESource(io.NopCloser(strings.NewReader("id: x\nevent: task_created\ndata: {}\n\n")), nil)
 		_, err := source.Next()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,14 @@ import (
 // "event:" line with its type and one "data:" line with the JSON body (the
 // fields of models.Event that belong to the type), then a blank line. Lines
 // starting with ":" are keepalive comments.
+//
+// A stream that ends because of a typed error (models.Error: InvalidRequest
+// for a resume into compacted history, ServiceUnavailable when etcd ended
+// the watch) ends with one last event named "error" whose data is that
+// error's JSON ({"name": ..., "message": ...}) and which has no id; SSESource
+// returns it from Next as the *models.Error. A stream that ends without one
+// (the server went away) reads as an unexpected EOF.
+const EventTypeError = "error"
 
 // WriteEvent writes one event in that form.
 func WriteEvent(w io.Writer, ev models.Event) error {
@@ -29,7 +38,17 @@ func WriteEvent(w io.Writer, ev models.Event) error {
 	return err
 }
 
-// SSESource reads events written by WriteEvent.
+// WriteErrorEvent writes the "error" event that ends a stream.
+func WriteErrorEvent(w io.Writer, e *models.Error) error {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encoding error event: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", EventTypeError, data)
+	return err
+}
+
+// SSESource reads events written by WriteEvent and WriteErrorEvent.
 type SSESource struct {
 	body   io.ReadCloser
 	reader *bufio.Reader
@@ -59,6 +78,9 @@ func (s *SSESource) Next() (models.Event, error) {
 		if line == "" {
 			if !seen {
 				continue
+			}
+			if ev.Type == EventTypeError {
+				return models.Event{}, decodeErrorEvent(data.String())
 			}
 			if data.Len() > 0 {
 				if err := json.Unmarshal([]byte(data.String()), &ev); err != nil {
@@ -91,6 +113,16 @@ func (s *SSESource) Next() (models.Event, error) {
 	}
 }
 
+// decodeErrorEvent turns the data of an "error" event into the typed error
+// it names (errors.Is matches the sentinel of that name).
+func decodeErrorEvent(data string) error {
+	var e models.Error
+	if err := json.Unmarshal([]byte(data), &e); err != nil || e.Name == "" {
+		return fmt.Errorf("reading event stream: undecodable error event %q", data)
+	}
+	return &e
+}
+
 // Close ends the stream.
 func (s *SSESource) Close() error {
 	if s.cancel != nil {
@@ -101,16 +133,23 @@ func (s *SSESource) Close() error {
 
 // StreamEvents writes events from source to w with WriteEvent, flushing w after each
 // and writing a keepalive comment when idle, until the source fails, a write
-// fails or ctx ends. It closes source before returning.
+// fails or ctx ends. When the source fails with a typed error (*models.Error)
+// the stream ends with that error as an "error" event. It closes source
+// before returning.
 func StreamEvents(ctx context.Context, w http.ResponseWriter, source EventSource, keepalive time.Duration) {
 	flusher, _ := w.(http.Flusher)
 	events := make(chan models.Event)
+	var failure *models.Error // set before events is closed
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		for {
 			ev, err := source.Next()
 			if err != nil {
+				var typed *models.Error
+				if errors.As(err, &typed) {
+					failure = typed
+				}
 				close(events)
 				return
 			}
@@ -130,6 +169,12 @@ func StreamEvents(ctx context.Context, w http.ResponseWriter, source EventSource
 			return
 		case ev, ok := <-events:
 			if !ok {
+				if failure != nil && ctx.Err() == nil {
+					_ = WriteErrorEvent(w, failure) // the client may be gone; nothing to tell
+					if flusher != nil {
+						flusher.Flush()
+					}
+				}
 				return
 			}
 			if err := WriteEvent(w, ev); err != nil {

@@ -15,6 +15,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/diego-runtime/diego/bbs/client"
 	"github.com/diego-runtime/diego/models"
 )
@@ -242,6 +244,27 @@ var _ = Describe("BBS server and client", func() {
 			again := next(resumed, "desired_lrp_")
 			Expect(again.ID).To(Equal(changed.ID))
 			Expect(again.Type).To(Equal(models.EventTypeDesiredLRPChanged))
+		})
+
+		It("ends a resume into compacted history with InvalidRequest, not a plain EOF", func() {
+			source, err := bbsClient.SubscribeToEvents(bg, logger, 0)
+			Expect(err).NotTo(HaveOccurred())
+			defer source.Close()
+			Expect(bbsClient.DesireLRP(bg, logger, lrp("old", 1))).To(Succeed())
+			first, err := source.Next()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(bbsClient.UpdateDesiredLRP(bg, logger, "old", models.DesiredLRPUpdate{Instances: intPtr(2)})).To(Succeed())
+			resp, err := etcdClient.Get(bg, "/")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = etcdClient.Compact(bg, resp.Header.Revision, clientv3.WithCompactPhysical())
+			Expect(err).NotTo(HaveOccurred())
+
+			resumed, err := bbsClient.SubscribeToEvents(bg, logger, first.ID)
+			Expect(err).NotTo(HaveOccurred())
+			defer resumed.Close()
+			_, err = resumed.Next()
+			Expect(err).To(MatchError(models.ErrInvalidRequest))
+			Expect(err.Error()).To(ContainSubstring("compacted"))
 		})
 
 		It("ends the stream when the server stops", func() {

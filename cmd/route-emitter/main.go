@@ -87,9 +87,13 @@ func main() {
 
 	members := grouper.Members{
 		{Name: "debug", Runner: debug},
-		{Name: "lock", Runner: &lock.Runner{Logger: logger, Client: etcd, Name: "route-emitter", Value: cfg.ID, TTL: cfg.LockTTL}},
-		{Name: "emitter", Runner: &emitter.Emitter{
-			Logger: logger, BBS: bbsclient.NewClient(httpClient, cfg.BBSURLs...), NATS: conn, Clock: clk, Config: cfg.Emitter,
+		// Only the lock holder publishes; on losing the lock it steps down
+		// and campaigns again instead of exiting (lock.Standby).
+		{Name: "emitter", Runner: &lock.Standby{
+			Lock: lock.Runner{Logger: logger, Client: etcd, Name: "route-emitter", Value: cfg.ID, TTL: cfg.LockTTL},
+			Active: &emitter.Emitter{
+				Logger: logger, BBS: bbsclient.NewClient(httpClient, cfg.BBSURLs...), NATS: conn, Clock: clk, Config: cfg.Emitter,
+			},
 		}},
 	}
 	process := ifrit.Invoke(sigmon.New(grouper.NewOrdered(os.Interrupt, members)))

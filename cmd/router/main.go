@@ -24,7 +24,7 @@ import (
 
 // Config is the router's JSON config file: the router's own settings
 // (listen_address, nats_urls, id, hosts, dial_timeout, prune_threshold,
-// prune_interval, tries, failed_endpoint_holdoff, start_message_interval,
+// prune_interval, publisher_silence, tries, failed_endpoint_holdoff, start_message_interval,
 // register_interval, shutdown_timeout; see router.Config for each default)
 // plus where to serve /ping and /metrics, where to write the access log and
 // how much to log.

@@ -3,6 +3,7 @@ package emitter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"time"
@@ -62,9 +63,12 @@ type Emitter struct {
 // for one unknown cell.
 const cellRefetch = time.Second
 
+// streamed is what the stream goroutine hands the run loop: an event, or a
+// request to rebuild the table from a full sync because the stream restarted
+// from now after its history was compacted away.
 type streamed struct {
-	event models.Event
-	err   error
+	event  models.Event
+	resync bool
 }
 
 // Run implements ifrit.Runner.
@@ -112,6 +116,10 @@ func (e *Emitter) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		case <-signals:
 			return nil
 		case s := <-events:
+			if s.resync {
+				e.sync(ctx, logger)
+				continue
+			}
 			e.apply(logger, s.event)
 		case <-syncTicker.C():
 			e.sync(ctx, logger)
@@ -143,16 +151,29 @@ func (e *Emitter) adoptInterval(logger lager.Logger, data []byte) {
 }
 
 // stream follows the BBS event stream, resuming after the last event seen.
+// When that resume point has been compacted away (the BBS answers
+// InvalidRequest), replaying is impossible: it subscribes from now and then
+// asks the run loop for a full sync, which covers whatever it missed.
 func (e *Emitter) stream(ctx context.Context, logger lager.Logger, source bbsclient.EventSource, out chan<- streamed) {
 	var lastID int64
+	resync := false
 	for ctx.Err() == nil {
 		if source == nil {
 			var err error
 			source, err = e.BBS.SubscribeToEvents(ctx, logger, lastID)
 			if err != nil {
-				logger.Error("subscribe-failed", err)
+				logger.Error("subscribe-failed", err, lager.Data{"after": lastID})
 				e.Clock.Sleep(time.Second)
 				continue
+			}
+		}
+		if resync {
+			select {
+			case out <- streamed{resync: true}:
+				resync = false
+			case <-ctx.Done():
+				source.Close()
+				return
 			}
 		}
 		for {
@@ -160,10 +181,16 @@ func (e *Emitter) stream(ctx context.Context, logger lager.Logger, source bbscli
 			if err != nil {
 				source.Close()
 				source = nil
-				if ctx.Err() == nil {
-					logger.Error("event-stream-ended", err)
-					e.Clock.Sleep(time.Second)
+				if ctx.Err() != nil {
+					break
 				}
+				if errors.Is(err, models.ErrInvalidRequest) {
+					logger.Error("event-history-compacted-resyncing", err, lager.Data{"after": lastID})
+					lastID, resync = 0, true
+					break
+				}
+				logger.Error("event-stream-ended", err, lager.Data{"after": lastID})
+				e.Clock.Sleep(time.Second)
 				break
 			}
 			lastID = ev.ID

@@ -17,6 +17,7 @@ const (
 	DefaultDialTimeout           = 500 * time.Millisecond
 	DefaultPruneThreshold        = 120 * time.Second
 	DefaultPruneInterval         = 30 * time.Second
+	DefaultPublisherSilence      = 40 * time.Second
 	DefaultTries                 = 3
 	DefaultMaxAttempts           = 0 // no bound beyond Tries and the connect-failure cap
 	DefaultFailedEndpointHoldoff = 10 * time.Second
@@ -48,6 +49,14 @@ type Config struct {
 	PruneThreshold Duration `json:"prune_threshold"`
 	// PruneInterval is how often stale endpoints are swept. Default 30s.
 	PruneInterval Duration `json:"prune_interval"`
+	// PublisherSilence: when no registration at all has arrived for this
+	// long, every publisher is taken to be away (the route emitter lost its
+	// lock or NATS) rather than every app gone, and pruning waits until
+	// registrations flow again (and one PruneInterval more). It must be
+	// shorter than PruneThreshold; 0 turns the rule off. Pruning also waits
+	// while NATS is disconnected and for one PruneInterval after it
+	// reconnects, whatever this is. Default 40s.
+	PublisherSilence Duration `json:"publisher_silence"`
 	// Tries bounds the attempts of one request that reached an endpoint
 	// (attempts that could not connect do not count, up to 10 of them).
 	// Default 3.
@@ -80,6 +89,7 @@ func DefaultConfig() Config {
 		DialTimeout:           Duration(DefaultDialTimeout),
 		PruneThreshold:        Duration(DefaultPruneThreshold),
 		PruneInterval:         Duration(DefaultPruneInterval),
+		PublisherSilence:      Duration(DefaultPublisherSilence),
 		Tries:                 DefaultTries,
 		MaxAttempts:           DefaultMaxAttempts,
 		FailedEndpointHoldoff: Duration(DefaultFailedEndpointHoldoff),
@@ -106,6 +116,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.PublisherSilence < 0 || (c.PublisherSilence > 0 && c.PublisherSilence >= c.PruneThreshold) {
+		errs = append(errs, fmt.Errorf("publisher_silence (%s) must be 0 (off) or shorter than prune_threshold (%s)", c.PublisherSilence.Std(), c.PruneThreshold.Std()))
 	}
 	if c.FailedEndpointHoldoff < 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("failed_endpoint_holdoff and shutdown_timeout must not be negative"))

@@ -48,6 +48,7 @@ type Router struct {
 	listener net.Listener
 	handler  *proxy
 	sub      *subscriber
+	gate     *pruneGate
 }
 
 // New listens on config.ListenAddress (so Addr is known before Run) and
@@ -81,6 +82,8 @@ func New(logger lager.Logger, config Config, opts Options) (*Router, error) {
 		clock:    opts.Clock,
 		onRetry:  func(route string) { m.retries.WithLabelValues(route).Inc() },
 	}
+	gate := newPruneGate(config.PruneInterval.Std(), config.PublisherSilence.Std())
+	opts.Registry.MustRegister(gate.collectors()...)
 	access := &accessLog{w: opts.AccessLog, logger: logger.Session("access")}
 	l, err := net.Listen("tcp", config.ListenAddress)
 	if err != nil {
@@ -99,7 +102,8 @@ func New(logger lager.Logger, config Config, opts Options) (*Router, error) {
 		registry: opts.Registry,
 		listener: framingListener{l},
 		handler:  newProxy(logger, opts.Clock, table, m, transport, access),
-		sub: &subscriber{table: table, clock: opts.Clock, metrics: m, logger: logger.Session("nats"),
+		gate:     gate,
+		sub: &subscriber{table: table, clock: opts.Clock, metrics: m, logger: logger.Session("nats"), gate: gate,
 			start: messages.RouterStart{
 				ID:                               config.ID,
 				Hosts:                            hosts,
@@ -157,6 +161,7 @@ func (r *Router) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		return fmt.Errorf("router: setting pending limits: %w", err)
 	}
 	if nc.IsConnected() {
+		r.gate.natsUp(r.clock.Now())
 		if err := nc.FlushTimeout(5 * time.Second); err != nil {
 			r.logger.Error("flushing-subscription", err)
 		}
@@ -183,10 +188,7 @@ func (r *Router) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	for {
 		select {
 		case <-pruneTicker.C():
-			if n := r.table.Prune(r.clock.Now()); n > 0 {
-				r.metrics.pruned.Add(float64(n))
-				r.logger.Info("pruned", lager.Data{"endpoints": n})
-			}
+			r.prune()
 		case <-startTicker.C():
 			r.publishStart(nc)
 		case err := <-served:
@@ -195,6 +197,27 @@ func (r *Router) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			r.logger.Info("stopping", lager.Data{"signal": fmt.Sprint(sig)})
 			return r.shutdown(server)
 		}
+	}
+}
+
+// prune sweeps stale endpoints unless the gate says the router cannot tell
+// a stale endpoint from a registration it could not hear.
+func (r *Router) prune() {
+	now := r.clock.Now()
+	wasSuspended := r.gate.isSuspended()
+	ok, reason := r.gate.allow(now)
+	if !ok {
+		if !wasSuspended {
+			r.logger.Info("pruning-suspended", lager.Data{"reason": reason})
+		}
+		return
+	}
+	if wasSuspended {
+		r.logger.Info("pruning-resumed")
+	}
+	if n := r.table.Prune(now); n > 0 {
+		r.metrics.pruned.Add(float64(n))
+		r.logger.Info("pruned", lager.Data{"endpoints": n})
 	}
 }
 
@@ -220,12 +243,22 @@ func (r *Router) connectNATS() (*nats.Conn, error) {
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500*time.Millisecond),
-		nats.ConnectHandler(func(nc *nats.Conn) { r.publishStart(nc) }),
+		// A NATS server that went silent without closing the connection is
+		// noticed within about 40 s, well inside the prune threshold, so
+		// pruning stops before endpoints could go stale unheard.
+		nats.PingInterval(natsPingInterval),
+		nats.MaxPingsOutstanding(2),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			r.gate.natsUp(r.clock.Now())
+			r.publishStart(nc)
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			r.gate.natsUp(r.clock.Now())
 			r.logger.Info("nats-reconnected", lager.Data{"url": nc.ConnectedUrl()})
 			r.publishStart(nc)
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			r.gate.natsDown()
 			if err != nil {
 				r.logger.Error("nats-disconnected", err)
 			}
@@ -236,6 +269,9 @@ func (r *Router) connectNATS() (*nats.Conn, error) {
 	}
 	return nc, nil
 }
+
+// natsPingInterval is how often the router checks that NATS still answers.
+const natsPingInterval = 20 * time.Second
 
 // publishStart announces the router, so publishers (re)send every route.
 func (r *Router) publishStart(nc *nats.Conn) {

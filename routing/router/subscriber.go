@@ -21,6 +21,7 @@ type subscriber struct {
 	metrics *metrics
 	logger  lager.Logger
 	start   messages.RouterStart
+	gate    *pruneGate // told of every registration applied
 }
 
 const routerSubjects = "router.*"
@@ -59,6 +60,9 @@ func (s *subscriber) apply(subject string, data []byte) {
 		return
 	}
 	now := s.clock.Now()
+	if subject == messages.SubjectRegister {
+		s.gate.heard(now)
+	}
 	for _, uri := range m.URIs {
 		host, path := messages.NormalizeHost(uri)
 		if host == "" {

@@ -86,6 +86,7 @@ var _ = Describe("Config", func() {
 		Expect(config.Tries).To(Equal(5))
 		Expect(config.FailedEndpointHoldoff.Std()).To(Equal(router.DefaultFailedEndpointHoldoff))
 		Expect(config.Validate()).To(Succeed())
+		Expect(config.PublisherSilence.Std()).To(Equal(40 * time.Second))
 	})
 
 	It("refuses a bad duration string", func() {
@@ -105,5 +106,9 @@ var _ = Describe("Config", func() {
 		Entry("zero prune interval", func(c *router.Config) { c.PruneInterval = 0 }, "prune_interval"),
 		Entry("no tries", func(c *router.Config) { c.Tries = 0 }, "tries"),
 		Entry("negative holdoff", func(c *router.Config) { c.FailedEndpointHoldoff = -1 }, "failed_endpoint_holdoff"),
+		Entry("a publisher silence the prune threshold runs out before", func(c *router.Config) {
+			c.PruneThreshold = router.Duration(30 * time.Second)
+		}, "publisher_silence"),
+		Entry("a negative publisher silence", func(c *router.Config) { c.PublisherSilence = -1 }, "publisher_silence"),
 	)
 })

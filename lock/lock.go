@@ -124,7 +124,13 @@ func (r *Runner) acquire(ctx context.Context, logger lager.Logger) (*held, error
 				logger.Info("acquired")
 				return &held{session: session, election: election, cancel: sessionCancel}, nil
 			}
-			_ = session.Close() // best effort: the lease expires anyway
+			// Revoke on a context of its own: a signal has already ended the
+			// session's, and a lease left behind would only expire after a TTL.
+			revokeCtx, revokeCancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if _, rerr := r.Client.Revoke(revokeCtx, session.Lease()); rerr != nil {
+				logger.Info("revoking-lease-failed-it-will-expire", lager.Data{"error": rerr.Error()})
+			}
+			revokeCancel()
 		}
 		sessionCancel()
 		if ctx.Err() != nil {

@@ -35,6 +35,7 @@ type cellOptions struct {
 	id            string
 	capacity      executor.Resources
 	repClock      clock.Clock
+	presenceClock clock.Clock // default the real clock; a fake one holds the heartbeats back
 	withProcessor bool
 	withPresence  bool
 	drainDelay    time.Duration // default 200ms
@@ -48,6 +49,9 @@ func startCell(o cellOptions) *cell {
 	}
 	if o.repClock == nil {
 		o.repClock = clock.NewClock()
+	}
+	if o.presenceClock == nil {
+		o.presenceClock = clock.NewClock()
 	}
 	cfg := rep.DefaultConfig()
 	cfg.CellID = o.id
@@ -85,7 +89,7 @@ func startCell(o cellOptions) *cell {
 		c.procs = append(c.procs, ifrit.Invoke(rep.Processor{Rep: r}))
 	}
 	if o.withPresence {
-		c.procs = append(c.procs, ifrit.Invoke(&rep.Presence{Logger: logger, BBS: db, Clock: clock.NewClock(),
+		c.procs = append(c.procs, ifrit.Invoke(&rep.Presence{Logger: logger, BBS: db, Clock: o.presenceClock,
 			Record: r.PresenceRecord, TTL: cfg.PresenceTTL, Interval: cfg.HeartbeatInterval}))
 	}
 	DeferCleanup(func() {

@@ -112,24 +112,26 @@ func (e *Executor) watchAdopted(ctx context.Context, req RunRequest, ni models.A
 		}))
 	}
 	liveness := e.checks(req.Checks, ni, false)
-	markRunning := func() {
-		e.update(req.Guid, EventRunning, func(c *Container) {
-			c.State = StateRunning
-			c.RunningSince = e.clock.Now()
-			c.Routable = req.Checks == nil || len(req.Checks.ReadinessChecks) == 0
-		})
-	}
+	readinessChecks := e.checks(req.Checks, ni, true)
+	gate := &readinessGate{e: e, guid: req.Guid, readiness: len(readinessChecks) > 0}
 	if len(liveness) > 0 {
 		watchers = append(watchers, health.Monitor{
 			Checks: liveness, StartupInterval: e.cfg.HealthStartupInterval, LivenessInterval: e.cfg.HealthLivenessInterval,
-			StartTimeout: e.cfg.DefaultStartTimeout, Clock: e.clock, OnHealthy: markRunning,
+			StartTimeout: e.cfg.DefaultStartTimeout, Clock: e.clock, OnHealthy: gate.running,
 		})
 	} else {
-		markRunning()
+		gate.running()
 	}
 	if len(watchers) == 0 {
 		e.complete(req.Guid, RunResult{Failed: true, FailureReason: "no process was running in the adopted container"})
 		return
+	}
+	if len(readinessChecks) > 0 {
+		// An adopted instance proves its readiness again: its routable flag
+		// follows these checks as for an instance started here.
+		watchers = append(watchers, health.Readiness{
+			Checks: readinessChecks, Interval: e.cfg.HealthStartupInterval, Clock: e.clock, OnChange: gate.changed,
+		})
 	}
 	err := watchers.Perform(ctx)
 	switch {

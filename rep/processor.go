@@ -81,6 +81,12 @@ func (r *Rep) handleLRP(ctx context.Context, logger lager.Logger, ev executor.Ev
 		if r.isDraining(c.Guid) {
 			return // withdrawn from routing; a passing readiness check must not bring it back
 		}
+		if c.State != executor.StateRunning {
+			// Only passed liveness checks make a record RUNNING; a readiness
+			// change of a container still starting is not a start.
+			logger.Info("ignoring-event-of-starting-container")
+			return
+		}
 		var err error
 		if r.evacuating.Load() {
 			var keep bool

@@ -50,6 +50,12 @@ func (h Harmonizer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 //	task container whose task is gone/completed -> destroy it
 func (r *Rep) Harmonize(ctx context.Context) {
 	logger := r.logger.Session("harmonize")
+	if r.adoptionPending.Load() {
+		// Containers garden has not listed yet would look missing, and their
+		// records would be given away.
+		logger.Info("waiting-for-adoption")
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 

@@ -182,15 +182,40 @@ func (db *DB) CancelTask(ctx context.Context, logger lager.Logger, taskGuid stri
 	return nil
 }
 
-// FailTask completes a PENDING or RUNNING task as failed with reason.
+// FailTask completes a PENDING or RUNNING task as failed with reason. Failing a
+// RUNNING task because its cell disappeared (models.TaskFailureCellDisappeared)
+// re-checks at write time that the cell is still absent, as MarkActualLRPSuspect
+// does: a cell whose presence lapsed and came back keeps its task, and the call
+// answers models.ErrResourceConflict.
 func (db *DB) FailTask(ctx context.Context, logger lager.Logger, taskGuid, failureReason string) error {
-	_, err := db.modifyTask(ctx, taskGuid, func(t *models.Task) (*models.Task, bool, error) {
-		if err := t.CheckTransition(models.TaskStateCompleted); err != nil {
-			return nil, false, err
+	k := taskKey(taskGuid)
+	return db.casLoop(ctx, "failing task "+taskGuid, func(ctx context.Context) ([]clientv3.Cmp, []clientv3.Op, error) {
+		cur, err := get[models.Task](ctx, db, k)
+		if err != nil {
+			return nil, nil, err
 		}
-		return db.complete(t, true, failureReason, ""), false, nil
+		if !cur.exists() {
+			return nil, nil, taskNotFound(taskGuid)
+		}
+		t := *cur.value
+		if err := t.CheckTransition(models.TaskStateCompleted); err != nil {
+			return nil, nil, err
+		}
+		cmps := []clientv3.Cmp{cur.cmp(k)}
+		if failureReason == models.TaskFailureCellDisappeared && t.State == models.TaskStateRunning && t.CellID != "" {
+			cell, err := get[models.CellPresence](ctx, db, cellKey(t.CellID))
+			if err != nil {
+				return nil, nil, err
+			}
+			if cell.exists() {
+				return nil, nil, conflict("cell %s of task %s is present", t.CellID, taskGuid)
+			}
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(cellKey(t.CellID)), "=", 0))
+		}
+		next := db.complete(&t, true, failureReason, "")
+		next.UpdatedAt = db.now()
+		return cmps, []clientv3.Op{db.put(k, next)}, nil
 	})
-	return err
 }
 
 // RejectTask records that a placement failed. The task goes back to PENDING

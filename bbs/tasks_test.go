@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-runtime/diego/models"
 )
@@ -119,6 +120,26 @@ var _ = Describe("Tasks", func() {
 		Expect(task("t2").FailureReason).To(Equal("not started within time limit"))
 		Expect(db.AuctionTasks(ctx, logger, []string{"t1", "t2", "nope"})).To(Succeed())
 		Expect(auctioneer.taskGuids()).To(Equal([]string{"t1", "t2", "t1"}))
+	})
+
+	It("refuses to fail a running task as cell-vanished while its cell is present", func() {
+		_, err := db.StartTask(ctx, logger, "t1", "cell-back")
+		Expect(err).NotTo(HaveOccurred())
+		lease, err := db.RegisterCell(ctx, logger, models.CellPresence{CellID: "cell-back", RepAddress: "127.0.0.1:1",
+			Zone: "z1", Capacity: models.CellCapacity{MemoryMB: 1024, DiskMB: 1024, Containers: 10}}, 30)
+		Expect(err).NotTo(HaveOccurred())
+		revoke := func() error { _, err := etcdClient.Revoke(ctx, clientv3.LeaseID(lease)); return err }
+		DeferCleanup(func() { _ = revoke() })
+
+		Expect(db.FailTask(ctx, logger, "t1", models.TaskFailureCellDisappeared)).To(MatchError(models.ErrResourceConflict))
+		Expect(task("t1").State).To(Equal(models.TaskStateRunning))
+		Expect(task("t1").CellID).To(Equal("cell-back"))
+
+		By("failing it once the cell is really gone")
+		Expect(revoke()).To(Succeed())
+		Expect(db.FailTask(ctx, logger, "t1", models.TaskFailureCellDisappeared)).To(Succeed())
+		Expect(task("t1").State).To(Equal(models.TaskStateCompleted))
+		Expect(task("t1").FailureReason).To(Equal(models.TaskFailureCellDisappeared))
 	})
 
 	It("lists tasks by domain and cell", func() {

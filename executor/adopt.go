@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"code.cloudfoundry.org/lager/v3"
@@ -19,21 +20,31 @@ const (
 	PropertyTags     = "executor:tags"
 )
 
+// ErrAdoptionIncomplete says garden could not describe some of the cell's
+// containers; they were not adopted, and Adopt should be called again.
+var ErrAdoptionIncomplete = errors.New("executor: some containers could not be adopted")
+
 // Adopt takes over the containers garden still holds for this cell, for example
 // after a rep restart, instead of killing them. An adopted LRP is watched
-// through its processes and its liveness checks; a task that was running is
-// completed as failed, since its action tree cannot be resumed.
+// through its processes, its liveness checks and its readiness checks; a task
+// that was running is completed as failed, since its action tree cannot be
+// resumed. It may be called again: containers already known are skipped. A
+// garden List error, or an Info error for some container (ErrAdoptionIncomplete,
+// the others being adopted), means the caller should try again.
 func (e *Executor) Adopt(ctx context.Context) (int, error) {
 	logger := e.logger.Session("adopt")
 	handles, err := e.garden.List(ctx, map[string]string{PropertyOwner: e.cfg.CellID})
 	if err != nil {
 		return 0, fmt.Errorf("listing garden containers: %w", err)
 	}
-	adopted := 0
+	adopted, unread := 0, 0
+	var lastErr error
 	for _, handle := range handles {
 		info, err := e.garden.Info(ctx, handle)
 		if err != nil {
 			logger.Error("info-failed", err, lager.Data{"handle": handle})
+			unread++
+			lastErr = err
 			continue
 		}
 		var req RunRequest
@@ -51,7 +62,10 @@ func (e *Executor) Adopt(ctx context.Context) (int, error) {
 			adopted++
 		}
 	}
-	logger.Info("adopted", lager.Data{"count": adopted, "found": len(handles)})
+	logger.Info("adopted", lager.Data{"count": adopted, "found": len(handles), "unread": unread})
+	if unread > 0 {
+		return adopted, fmt.Errorf("%w: %d of %d unread, last: %w", ErrAdoptionIncomplete, unread, len(handles), lastErr)
+	}
 	return adopted, nil
 }
 
@@ -112,24 +126,26 @@ func (e *Executor) watchAdopted(ctx context.Context, req RunRequest, ni models.A
 		}))
 	}
 	liveness := e.checks(req.Checks, ni, false)
-	markRunning := func() {
-		e.update(req.Guid, EventRunning, func(c *Container) {
-			c.State = StateRunning
-			c.RunningSince = e.clock.Now()
-			c.Routable = req.Checks == nil || len(req.Checks.ReadinessChecks) == 0
-		})
-	}
+	readinessChecks := e.checks(req.Checks, ni, true)
+	gate := &readinessGate{e: e, guid: req.Guid, readiness: len(readinessChecks) > 0}
 	if len(liveness) > 0 {
 		watchers = append(watchers, health.Monitor{
 			Checks: liveness, StartupInterval: e.cfg.HealthStartupInterval, LivenessInterval: e.cfg.HealthLivenessInterval,
-			StartTimeout: e.cfg.DefaultStartTimeout, Clock: e.clock, OnHealthy: markRunning,
+			StartTimeout: e.cfg.DefaultStartTimeout, Clock: e.clock, OnHealthy: gate.running,
 		})
 	} else {
-		markRunning()
+		gate.running()
 	}
 	if len(watchers) == 0 {
 		e.complete(req.Guid, RunResult{Failed: true, FailureReason: "no process was running in the adopted container"})
 		return
+	}
+	if len(readinessChecks) > 0 {
+		// An adopted instance proves its readiness again: its routable flag
+		// follows these checks as for an instance started here.
+		watchers = append(watchers, health.Readiness{
+			Checks: readinessChecks, Interval: e.cfg.HealthStartupInterval, Clock: e.clock, OnChange: gate.changed,
+		})
 	}
 	err := watchers.Perform(ctx)
 	switch {

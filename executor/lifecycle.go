@@ -262,13 +262,10 @@ func (e *Executor) runLRP(ctx context.Context, req RunRequest, deps steps.Deps, 
 		return RunResult{Failed: true, FailureReason: err.Error()}
 	}
 	readinessChecks := e.checks(req.Checks, ni, true)
+	gate := &readinessGate{e: e, guid: req.Guid, readiness: len(readinessChecks) > 0}
 	markRunning := func() {
 		say("Container became healthy")
-		e.update(req.Guid, EventRunning, func(c *Container) {
-			c.State = StateRunning
-			c.RunningSince = e.clock.Now()
-			c.Routable = len(readinessChecks) == 0
-		})
+		gate.running()
 	}
 
 	liveness := e.checks(req.Checks, ni, false)
@@ -322,9 +319,7 @@ func (e *Executor) runLRP(ctx context.Context, req RunRequest, deps steps.Deps, 
 	if len(readinessChecks) > 0 {
 		together = append(together, health.Readiness{
 			Checks: readinessChecks, Interval: e.cfg.HealthStartupInterval, Clock: e.clock,
-			OnChange: func(ready bool) {
-				e.update(req.Guid, EventRoutable, func(c *Container) { c.Routable = ready && c.State == StateRunning })
-			},
+			OnChange: gate.changed,
 		})
 	}
 	tree := steps.Serial{together}

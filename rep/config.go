@@ -33,6 +33,9 @@ type Config struct {
 	PresenceTTL       time.Duration `json:"presence_ttl"`       // default 15 s
 	HeartbeatInterval time.Duration `json:"heartbeat_interval"` // default 5 s
 	HarmonizeInterval time.Duration `json:"harmonize_interval"` // default 30 s
+	// AdoptionRetryInterval is how often the rep tries again to adopt the
+	// containers garden holds while garden does not answer at start. Default 1 s.
+	AdoptionRetryInterval time.Duration `json:"adoption_retry_interval"`
 
 	// DrainDelay is how long an instance that is to stop stays up after its
 	// route was withdrawn, so that routers have stopped sending it requests
@@ -70,6 +73,7 @@ func DefaultConfig() Config {
 		PresenceTTL:               15 * time.Second,
 		HeartbeatInterval:         5 * time.Second,
 		HarmonizeInterval:         30 * time.Second,
+		AdoptionRetryInterval:     DefaultAdoptionRetryInterval,
 		DrainDelay:                DefaultDrainDelay,
 		EvacuationTimeout:         10 * time.Minute,
 		EvacuationPollingInterval: 10 * time.Second,
@@ -89,6 +93,9 @@ func (c Config) Validate() error {
 	}
 	if c.HarmonizeInterval <= 0 {
 		errs = append(errs, errors.New("harmonize_interval must be positive"))
+	}
+	if c.AdoptionRetryInterval <= 0 {
+		errs = append(errs, errors.New("adoption_retry_interval must be positive"))
 	}
 	if c.DrainDelay < 0 {
 		errs = append(errs, errors.New("drain_delay must not be negative"))

@@ -44,11 +44,18 @@ func (h Harmonizer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 //	record EVACUATING, no container             -> remove the evacuating copy
 //	record CLAIMED, container RUNNING           -> mark RUNNING
 //	container COMPLETED                         -> report it again (crash/remove) and delete it
+//	container of a SUSPECT copy on this cell    -> keep it (the converger decides)
 //	container with no record (past its grace)   -> destroy it
 //	task RUNNING here, no container             -> fail it
 //	task container whose task is gone/completed -> destroy it
 func (r *Rep) Harmonize(ctx context.Context) {
 	logger := r.logger.Session("harmonize")
+	if r.adoptionPending.Load() {
+		// Containers garden has not listed yet would look missing, and their
+		// records would be given away.
+		logger.Info("waiting-for-adoption")
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 
@@ -69,10 +76,16 @@ func (r *Rep) Harmonize(ctx context.Context) {
 
 	recorded := map[string]bool{}
 	for _, lrp := range lrps {
-		if lrp.CellID != r.cfg.CellID || lrp.Presence == models.PresenceSuspect {
+		if lrp.CellID != r.cfg.CellID {
 			continue
 		}
 		recorded[lrp.InstanceGuid] = true
+		if lrp.Presence == models.PresenceSuspect {
+			// The converger owns a suspect copy: it reverts it if this cell is
+			// present again before the replacement runs, and removes it
+			// otherwise. Its container stays until then.
+			continue
+		}
 		c, ok := containers[lrp.InstanceGuid]
 		instance := lrp.ActualLRPInstanceKey
 		switch {

@@ -81,6 +81,12 @@ func (r *Rep) handleLRP(ctx context.Context, logger lager.Logger, ev executor.Ev
 		if r.isDraining(c.Guid) {
 			return // withdrawn from routing; a passing readiness check must not bring it back
 		}
+		if c.State != executor.StateRunning {
+			// Only passed liveness checks make a record RUNNING; a readiness
+			// change of a container still starting is not a start.
+			logger.Info("ignoring-event-of-starting-container")
+			return
+		}
 		var err error
 		if r.evacuating.Load() {
 			var keep bool
@@ -93,7 +99,7 @@ func (r *Rep) handleLRP(ctx context.Context, logger lager.Logger, ev executor.Ev
 		}
 		if err != nil {
 			logger.Error("start-refused", err)
-			if isGone(err) {
+			if isGone(err) && !r.heldAsSuspect(ctx, logger, key, instance) {
 				// Nobody wants this instance any more.
 				go r.retire(logger, c)
 			}
@@ -132,6 +138,25 @@ func (r *Rep) handleTask(ctx context.Context, logger lager.Logger, ev executor.E
 	if err := r.executor.Delete(ctx, c.Guid); err != nil {
 		logger.Error("delete-failed", err)
 	}
+}
+
+// heldAsSuspect reports whether the index's SUSPECT copy is this instance: its
+// cell's presence lapsed, and the converger keeps or drops the copy. A start
+// refused meanwhile must not stop the instance. When the BBS cannot say, the
+// instance is kept; the harmonizer decides on its next pass.
+func (r *Rep) heldAsSuspect(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) bool {
+	index := key.Index
+	list, err := r.bbs.ActualLRPs(ctx, logger, models.ActualLRPFilter{ProcessGuid: key.ProcessGuid, Index: &index})
+	if err != nil {
+		logger.Error("listing-index-failed", err)
+		return true
+	}
+	for _, a := range list {
+		if a.Presence == models.PresenceSuspect && a.InstanceGuid == instance.InstanceGuid && a.CellID == instance.CellID {
+			return true
+		}
+	}
+	return false
 }
 
 // isGone reports an answer meaning the record no longer belongs to this instance.

@@ -29,6 +29,7 @@ type Executor interface {
 	Stop(guid string) error
 	Delete(ctx context.Context, guid string) error
 	Subscribe() (<-chan executor.Event, func())
+	Adopt(ctx context.Context) (int, error)
 }
 
 // Tags the rep puts on executor containers.
@@ -55,6 +56,10 @@ type Rep struct {
 	// draining holds the guids of instances withdrawn from routing and
 	// on their way out (see retire), until their containers are deleted.
 	draining sync.Map
+
+	// adoptionPending is true while an Adopter has not yet read every
+	// container garden holds for this cell.
+	adoptionPending atomic.Bool
 }
 
 // New returns a rep over an executor and a BBS client.

@@ -35,8 +35,11 @@ type cellOptions struct {
 	id            string
 	capacity      executor.Resources
 	repClock      clock.Clock
+	presenceClock clock.Clock // default the real clock; a fake one holds the heartbeats back
 	withProcessor bool
 	withPresence  bool
+	withAdopter   bool
+	gardenSocket  string        // default the suite's garden
 	drainDelay    time.Duration // default 200ms
 	grace         time.Duration // default 1s
 }
@@ -48,6 +51,9 @@ func startCell(o cellOptions) *cell {
 	}
 	if o.repClock == nil {
 		o.repClock = clock.NewClock()
+	}
+	if o.presenceClock == nil {
+		o.presenceClock = clock.NewClock()
 	}
 	cfg := rep.DefaultConfig()
 	cfg.CellID = o.id
@@ -72,7 +78,11 @@ func startCell(o cellOptions) *cell {
 	cfg.Executor.AllowLoopbackDownloads = true // file servers are httptest servers on loopback
 
 	logs := &logstream.Emitter{Publisher: natsConn, Clock: clock.NewClock(), Logger: logger}
-	exec := executor.New(logger, cfg.Executor, tg.Client, logs, natsConn, clock.NewClock())
+	gardenClient := tg.Client
+	if o.gardenSocket != "" {
+		gardenClient = garden.NewClient(o.gardenSocket)
+	}
+	exec := executor.New(logger, cfg.Executor, gardenClient, logs, natsConn, clock.NewClock())
 	server, err := transport.NewServer(transport.TLS{}, "127.0.0.1:0", nil)
 	Expect(err).NotTo(HaveOccurred())
 	cfg.AdvertiseURL = "http://" + server.Addr()
@@ -84,8 +94,11 @@ func startCell(o cellOptions) *cell {
 	if o.withProcessor {
 		c.procs = append(c.procs, ifrit.Invoke(rep.Processor{Rep: r}))
 	}
+	if o.withAdopter {
+		c.procs = append(c.procs, ifrit.Invoke(rep.Adopter{Rep: r, Interval: 200 * time.Millisecond}))
+	}
 	if o.withPresence {
-		c.procs = append(c.procs, ifrit.Invoke(&rep.Presence{Logger: logger, BBS: db, Clock: clock.NewClock(),
+		c.procs = append(c.procs, ifrit.Invoke(&rep.Presence{Logger: logger, BBS: db, Clock: o.presenceClock,
 			Record: r.PresenceRecord, TTL: cfg.PresenceTTL, Interval: cfg.HeartbeatInterval}))
 	}
 	DeferCleanup(func() {

@@ -2,7 +2,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -60,12 +59,6 @@ func main() {
 
 	logs := &logstream.Emitter{Publisher: natsConn, Clock: clk, Logger: logger, LinesPerSecond: cfg.LogRateLimit}
 	exec := executor.New(logger, cfg.Executor, garden.NewClient(cfg.GardenSocket), logs, natsConn, clk)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	if _, err := exec.Adopt(ctx); err != nil {
-		logger.Error("adoption-failed", err)
-	}
-	cancel()
-
 	r := rep.New(logger, cfg, bbs, exec, clk)
 	api, err := transport.NewLinkServer(cfg.TLS, cfg.ListenAddress, r.Handler())
 	if err != nil {
@@ -83,6 +76,9 @@ func main() {
 	members := grouper.Members{
 		{Name: "debug", Runner: debug},
 		{Name: "processor", Runner: rep.Processor{Rep: r}},
+		// After the processor, so adopted instances' events are reported; before
+		// the harmonizer, which gives no record away until adoption is complete.
+		{Name: "adopter", Runner: rep.Adopter{Rep: r, Interval: cfg.AdoptionRetryInterval}},
 		{Name: "harmonizer", Runner: rep.Harmonizer{Rep: r, Interval: cfg.HarmonizeInterval}},
 		{Name: "api", Runner: api},
 		{Name: "admin", Runner: admin},

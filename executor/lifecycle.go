@@ -34,7 +34,9 @@ func (e *Executor) lifecycle(ctx context.Context, req RunRequest, c Container, d
 	if err != nil {
 		logger.Error("create-failed", err)
 		say("Cell %s failed to create container for instance %s: %s", e.cfg.CellID, req.Guid, err)
-		e.complete(req.Guid, RunResult{Failed: true, FailureReason: "failed to create container: " + err.Error(), Stopped: ctx.Err() != nil})
+		stopped := ctx.Err() != nil
+		e.complete(req.Guid, RunResult{Failed: true, FailureReason: "failed to create container: " + err.Error(),
+			Stopped: stopped, CellFault: !stopped && cellFault(err)})
 		return
 	}
 	say("Cell %s successfully created container for instance %s", e.cfg.CellID, req.Guid)

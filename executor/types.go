@@ -83,6 +83,11 @@ type RunResult struct {
 	FailureReason string `json:"failure_reason,omitempty"`
 	Stopped       bool   `json:"stopped"` // ended because it was asked to stop
 	Result        string `json:"result,omitempty"`
+	// CellFault says the container could not be created for a reason of the
+	// cell's own (garden failing inside, out of capacity, not answering), not
+	// of the work (a bad image): the work should go to another cell and is
+	// not the app's crash.
+	CellFault bool `json:"cell_fault,omitempty"`
 }
 
 // Container is the executor's view of one container.

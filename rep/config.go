@@ -36,6 +36,12 @@ type Config struct {
 	// AdoptionRetryInterval is how often the rep tries again to adopt the
 	// containers garden holds while garden does not answer at start. Default 1 s.
 	AdoptionRetryInterval time.Duration `json:"adoption_retry_interval"`
+	// CreateFailureThreshold is how many container creates in a row may fail
+	// for a reason of the cell's own before the cell calls itself unhealthy
+	// (it takes no work) for CreateFailureCooldown after the last one.
+	// Defaults 3 and 1 min.
+	CreateFailureThreshold int           `json:"create_failure_threshold"`
+	CreateFailureCooldown  time.Duration `json:"create_failure_cooldown"`
 
 	// DrainDelay is how long an instance that is to stop stays up after its
 	// route was withdrawn, so that routers have stopped sending it requests
@@ -74,6 +80,8 @@ func DefaultConfig() Config {
 		HeartbeatInterval:         5 * time.Second,
 		HarmonizeInterval:         30 * time.Second,
 		AdoptionRetryInterval:     DefaultAdoptionRetryInterval,
+		CreateFailureThreshold:    DefaultCreateFailureThreshold,
+		CreateFailureCooldown:     DefaultCreateFailureCooldown,
 		DrainDelay:                DefaultDrainDelay,
 		EvacuationTimeout:         10 * time.Minute,
 		EvacuationPollingInterval: 10 * time.Second,
@@ -96,6 +104,12 @@ func (c Config) Validate() error {
 	}
 	if c.AdoptionRetryInterval <= 0 {
 		errs = append(errs, errors.New("adoption_retry_interval must be positive"))
+	}
+	if c.CreateFailureThreshold < 1 {
+		errs = append(errs, errors.New("create_failure_threshold must be at least 1"))
+	}
+	if c.CreateFailureCooldown <= 0 {
+		errs = append(errs, errors.New("create_failure_cooldown must be positive"))
 	}
 	if c.DrainDelay < 0 {
 		errs = append(errs, errors.New("drain_delay must not be negative"))

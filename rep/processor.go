@@ -59,6 +59,7 @@ func (r *Rep) handle(ev executor.Event) {
 	logger := r.logger.Session("event", lager.Data{"guid": c.Guid, "type": ev.Type, "kind": c.Kind, "state": c.State, "result": c.RunResult})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	r.observeCreate(logger, ev)
 	switch c.Kind {
 	case executor.KindLRP:
 		r.handleLRP(ctx, logger, ev)
@@ -107,6 +108,10 @@ func (r *Rep) handleLRP(ctx context.Context, logger lager.Logger, ev executor.Ev
 	case executor.EventCompleted:
 		var err error
 		evacuating := r.evacuating.Load()
+		if c.RunResult.CellFault && !evacuating {
+			r.giveBack(ctx, logger, c)
+			return
+		}
 		switch {
 		case c.RunResult.Stopped && evacuating:
 			err = r.bbs.EvacuateStoppedActualLRP(ctx, logger, key, instance)
@@ -146,7 +151,7 @@ func (r *Rep) handleTask(ctx context.Context, logger lager.Logger, ev executor.E
 // instance is kept; the harmonizer decides on its next pass.
 func (r *Rep) heldAsSuspect(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) bool {
 	index := key.Index
-	list, err := r.bbs.ActualLRPs(ctx, logger, models.ActualLRPFilter{ProcessGuid: key.ProcessGuid, Index: &index})
+	list, err := r.bbs.ActualLRPs(ctx, logger, models.ActualLRPFilter{CellID: r.cfg.CellID, ProcessGuid: key.ProcessGuid, Index: &index})
 	if err != nil {
 		logger.Error("listing-index-failed", err)
 		return true

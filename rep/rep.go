@@ -60,6 +60,8 @@ type Rep struct {
 	// adoptionPending is true while an Adopter has not yet read every
 	// container garden holds for this cell.
 	adoptionPending atomic.Bool
+
+	createFailures createFailures
 }
 
 // New returns a rep over an executor and a BBS client.
@@ -93,7 +95,7 @@ func nonNil(s []string) []string {
 // State is what GET /state answers: always the executor's own books.
 func (r *Rep) State(ctx context.Context) repapi.CellState {
 	total, remaining := r.executor.TotalResources(), r.executor.RemainingResources()
-	healthy := r.executor.Healthy(ctx)
+	healthy := r.executor.Healthy(ctx) && !r.createsBroken()
 	state := repapi.CellState{
 		CellID:                r.cfg.CellID,
 		Zone:                  r.cfg.Zone,
@@ -135,7 +137,7 @@ func (r *Rep) Perform(logger lager.Logger, work repapi.Work) repapi.Work {
 	failed := repapi.Work{LRPs: []repapi.LRPWork{}, Tasks: []repapi.TaskWork{}}
 	// An evacuating cell takes nothing, and neither does one whose garden is
 	// not answering: it would only fail the work later.
-	if r.evacuating.Load() || !r.executor.Healthy(context.Background()) {
+	if r.evacuating.Load() || r.createsBroken() || !r.executor.Healthy(context.Background()) {
 		failed.LRPs = append(failed.LRPs, work.LRPs...)
 		failed.Tasks = append(failed.Tasks, work.Tasks...)
 		return failed

@@ -3,11 +3,9 @@
 package acceptance_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -182,29 +180,4 @@ type sse struct {
 }
 
 // streamEvents follows /v1/events until the spec ends.
-func streamEvents() chan sse {
-	out := make(chan sse, 1000)
-	req, err := http.NewRequest(http.MethodGet, w.ReceptorURL+"/v1/events", nil)
-	Expect(err).NotTo(HaveOccurred())
-	resp, err := http.DefaultClient.Do(req)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(resp.StatusCode).To(Equal(http.StatusOK))
-	DeferCleanup(resp.Body.Close)
-	go func() {
-		scanner := bufio.NewScanner(resp.Body)
-		scanner.Buffer(make([]byte, 64<<10), 4<<20)
-		var name string
-		for scanner.Scan() {
-			line := scanner.Text()
-			if v, ok := strings.CutPrefix(line, "event:"); ok {
-				name = strings.TrimSpace(v)
-			} else if v, ok := strings.CutPrefix(line, "data:"); ok {
-				select {
-				case out <- sse{name: name, data: strings.TrimSpace(v)}:
-				default:
-				}
-			}
-		}
-	}()
-	return out
-}
+func streamEvents() chan sse { return followStream("/v1/events") }

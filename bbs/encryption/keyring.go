@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 )
 
 // magic starts every sealed value. Plain JSON records start with '{', so the
@@ -74,16 +73,6 @@ func New(passphrases map[string]string, active string) (*Keyring, error) {
 
 // Active is the label new records are sealed under.
 func (k *Keyring) Active() string { return k.active }
-
-// Labels lists the labels the keyring can open, sorted.
-func (k *Keyring) Labels() []string {
-	out := make([]string, 0, len(k.aeads))
-	for l := range k.aeads {
-		out = append(out, l)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // Seal encrypts plaintext under the active key. aad (the record's etcd key)
 // is authenticated but not stored: a sealed value copied to another key does

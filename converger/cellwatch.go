@@ -28,8 +28,8 @@ type CellWatch struct {
 	OnGone func(cellID string) // called for every cell key deleted
 }
 
-// Run implements ifrit.Runner. It reads the prefix's current revision first and
-// watches from just after it; when etcd ends the watch (a restart, a lost
+// Run implements ifrit.Runner. It reads the prefix's current revision before it
+// is ready and watches from just after it; when etcd ends the watch (a restart, a lost
 // leader) it watches again from just after the last event it delivered, so no
 // deletion is missed and none is reported twice.
 func (w *CellWatch) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
@@ -48,20 +48,25 @@ func (w *CellWatch) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		}
 	}()
 
-	close(ready)
+	// Ready only once the starting revision is known: every deletion after
+	// ready is then delivered, which is what a caller starting us relies on.
 	var rev int64 // every deletion up to rev has been delivered
+	for rev == 0 {
+		resp, err := w.Client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err == nil {
+			rev = resp.Header.Revision
+			break
+		}
+		logger.Error("reading-revision-failed", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.Clock.After(time.Second):
+		}
+	}
+	close(ready)
 	for ctx.Err() == nil {
-		if rev == 0 {
-			resp, err := w.Client.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
-			if err != nil {
-				logger.Error("reading-revision-failed", err)
-			} else {
-				rev = resp.Header.Revision
-			}
-		}
-		if rev != 0 {
-			rev = w.watch(ctx, logger, prefix, rev)
-		}
+		rev = w.watch(ctx, logger, prefix, rev)
 		select {
 		case <-ctx.Done():
 		case <-w.Clock.After(time.Second):

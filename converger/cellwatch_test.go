@@ -68,7 +68,7 @@ var _ = Describe("CellWatch", func() {
 		_, err = etcdClient.Delete(context.Background(), "/diego/v1/tasks/t")
 		Expect(err).NotTo(HaveOccurred())
 		del("cell-2")
-		Eventually(seen, 10*time.Second).Should(Equal([]string{"cell-2"})) // the watch may still be starting on a loaded machine
+		Eventually(seen, 10*time.Second).Should(Equal([]string{"cell-2"}))
 		Consistently(seen, 300*time.Millisecond).Should(Equal([]string{"cell-2"}))
 	})
 

@@ -132,6 +132,8 @@ type Executor struct {
 	containers  map[string]*entry
 	remaining   Resources
 	subscribers map[chan Event]struct{}
+
+	usage usageTable // the last samples of each running container (usage.go)
 }
 
 // Publisher sends container metrics (a *nats.Conn).

@@ -26,7 +26,7 @@ const (
 	// which shares its disk with etcd: the oldest lines go first.
 	DefaultLogsMaxBytes = 256 << 20
 	DefaultLogsMaxAge   = 24 * time.Hour
-	DefaultReadyTimeout          = 10 * time.Second
+	DefaultReadyTimeout = 10 * time.Second
 	// LogsStream is the JetStream stream that keeps recent log lines.
 	LogsStream = "LOGS"
 	// LogsSubjects is the subject filter of LogsStream.

@@ -84,6 +84,9 @@ var _ = Describe("Keeping etcd within its space quota", func() {
 		Expect(h.Alarms).To(Equal([]string{models.AlarmNoSpace}))
 		Expect(h.Writable).To(BeFalse())
 		Expect(h.QuotaBytes).To(BeEquivalentTo(16 * mib))
+		public := w.publicHealth()
+		Expect(public.Alarms).To(Equal([]string{models.AlarmNoSpace}))
+		Expect(public.Writable).To(BeFalse())
 		routes := spacecheck.Routes(1, 1024)
 		err := w.bbs.UpdateDesiredLRP(ctx, w.logger, "web", models.DesiredLRPUpdate{Routes: &routes})
 		Expect(err).To(MatchError(models.ErrServiceUnavailable))
@@ -97,6 +100,7 @@ var _ = Describe("Keeping etcd within its space quota", func() {
 		Expect(junk).NotTo(BeEmpty())
 
 		Eventually(func() bool { return w.health().Writable }, 20*time.Second, 200*time.Millisecond).Should(BeTrue())
+		Expect(w.publicHealth()).To(And(HaveField("Writable", true), HaveField("Alarms", BeEmpty())))
 		Expect(w.metric(`diego_bbs_etcd_alarm{alarm="NOSPACE"}`)).To(Equal(0.0))
 		Expect(w.metric(`diego_bbs_etcd_alarms_disarmed_total`)).To(BeNumerically(">=", 1))
 		Expect(w.metric(`diego_bbs_etcd_defragmentations_total`)).To(BeNumerically(">=", 1))

@@ -9,10 +9,14 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/tedsuo/ifrit"
+	ginkgomon "github.com/tedsuo/ifrit/ginkgomon_v2"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/diego-runtime/diego/bbs/maintain"
 	"github.com/diego-runtime/diego/bbs/maintain/spacecheck"
+	"github.com/diego-runtime/diego/lock"
 	"github.com/diego-runtime/diego/models"
 )
 
@@ -130,6 +134,20 @@ var _ = Describe("Keeping etcd within its space quota", func() {
 		Expect(w.metric(`diego_bbs_etcd_compactions_total`)).To(BeNumerically(">=", 1))
 		Expect(w.health().DBSizeBytes).To(BeNumerically("<", 8*mib))
 		Expect(w.bbs.UpdateDesiredLRP(ctx, w.logger, "web", models.DesiredLRPUpdate{Routes: &routes})).To(Succeed())
+	})
+
+	It("leaves compaction to the holder of the maintenance lock: a BBS without it only observes", func() {
+		w := startWorld(worldOptions{quota: 64 * mib, interval: 100 * time.Millisecond, keepRevisions: 10, lockless: true})
+		holder := ifrit.Invoke(&lock.Runner{Logger: w.logger, Client: w.etcdClient, Name: maintain.LockName, Value: "another-bbs", TTL: 5 * time.Second})
+		DeferCleanup(func() { ginkgomon.Interrupt(holder, 10*time.Second) })
+		Eventually(holder.Ready(), 10*time.Second).Should(BeClosed())
+		w.desire("web")
+		for i := 0; i < 40; i++ {
+			routes := spacecheck.Routes(i, 1024)
+			Expect(w.bbs.UpdateDesiredLRP(context.Background(), w.logger, "web", models.DesiredLRPUpdate{Routes: &routes})).To(Succeed())
+		}
+		Eventually(func() float64 { return w.metric(`diego_bbs_etcd_db_size_bytes`) }, 5*time.Second).Should(BeNumerically(">", 0))
+		Consistently(func() float64 { return w.metric(`diego_bbs_etcd_compactions_total`) }, time.Second, 100*time.Millisecond).Should(BeZero())
 	})
 
 	It("recovers from NOSPACE when nobody can take the maintenance lock (a lease grant is a write)", func() {

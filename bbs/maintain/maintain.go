@@ -29,10 +29,11 @@ const (
 	// DefaultDisarmFraction of the quota: NOSPACE is disarmed only once every
 	// member's database is below it, so that writes have room again.
 	DefaultDisarmFraction = 0.9
-	// DefaultRequestTimeout bounds each status, alarm and compaction request.
+	// DefaultRequestTimeout bounds each status, alarm and disarm request.
 	DefaultRequestTimeout = 5 * time.Second
-	// DefaultDefragTimeout bounds one member's defragmentation, which
-	// rewrites its whole database.
+	// DefaultDefragTimeout bounds one compaction (which waits until etcd has
+	// freed the pages: long for a large backlog) or one member's
+	// defragmentation (which rewrites its whole database).
 	DefaultDefragTimeout = 2 * time.Minute
 	// defaultQuota is etcd's own quota, assumed when a member does not say.
 	defaultQuota = 2 << 30
@@ -53,9 +54,10 @@ type Options struct {
 	DefragMinFreeBytes int64
 	// DisarmFraction of the quota below which NOSPACE is disarmed. Default 0.9.
 	DisarmFraction float64
-	// RequestTimeout bounds each etcd request but defragmentation. Default 5 s.
+	// RequestTimeout bounds each etcd request but compaction and
+	// defragmentation. Default 5 s.
 	RequestTimeout time.Duration
-	// DefragTimeout bounds one defragmentation. Default 2 min.
+	// DefragTimeout bounds one compaction or defragmentation. Default 2 min.
 	DefragTimeout time.Duration
 	// Registerer receives the metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
@@ -249,7 +251,7 @@ func (m *Maintainer) Maintain(ctx context.Context, logger lager.Logger) (*Report
 // compact compacts history to rev; history already compacted past rev is
 // not an error (another BBS, or etcd's own compaction, went first).
 func (m *Maintainer) compact(ctx context.Context, logger lager.Logger, rev int64, pressure bool) (bool, error) {
-	rctx, cancel := context.WithTimeout(ctx, m.opts.RequestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, m.opts.DefragTimeout)
 	defer cancel()
 	// Physical: wait until the freed pages are free, so that the sizes read
 	// next and a defragmentation see them.

@@ -89,12 +89,33 @@ type Config struct {
 	// loopback, link-local and the host's addresses are refused.
 	AllowLoopbackDownloads bool
 
+	// EtcdQuotaMB is etcd's space quota in MiB; past it etcd refuses writes
+	// (NOSPACE) until the BBS has compacted, defragmented and disarmed it.
+	// Default 512.
+	EtcdQuotaMB int
+	// EtcdMaintenanceInterval is how often the BBS looks at etcd's space and
+	// compacts; zero keeps DefaultEtcdMaintenanceInterval (2 s, where the
+	// BBS's own default is 10 s: one machine's writes fill a small quota fast).
+	EtcdMaintenanceInterval time.Duration
+	// LogsMaxMB and LogsMaxAge bound the JetStream LOGS stream, which shares
+	// the state dir's disk with etcd. Defaults 256 MiB and 24h.
+	LogsMaxMB  int
+	LogsMaxAge time.Duration
+
 	// InsecureLinks runs every daemon-to-daemon link (BBS, auctioneer, rep,
 	// etcd, NATS) in plain text without authentication, for an operator who
 	// asks for it (`diego up --insecure-links`). Default false: mutual TLS
 	// with certificates kept under CertDir.
 	InsecureLinks bool
 }
+
+// Space defaults of a cluster on one machine.
+const (
+	DefaultEtcdQuotaMB             = 512
+	DefaultEtcdMaintenanceInterval = 2 * time.Second
+	DefaultLogsMaxMB               = 256
+	DefaultLogsMaxAge              = 24 * time.Hour
+)
 
 // DefaultConfig is every default in one place.
 func DefaultConfig() Config {
@@ -113,6 +134,9 @@ func DefaultConfig() Config {
 		RepBasePort:    1800,
 		CellPortBase:   61000,
 		CellPortRange:  1000,
+		EtcdQuotaMB:    DefaultEtcdQuotaMB,
+		LogsMaxMB:      DefaultLogsMaxMB,
+		LogsMaxAge:     DefaultLogsMaxAge,
 	}
 }
 
@@ -140,6 +164,9 @@ func (c *Config) ShiftPorts(offset int) {
 func (c Config) Validate() error {
 	if c.InsecureLinks && c.IsolateCells {
 		return fmt.Errorf("insecure links are for loopback only: they cannot go with isolated cells, which reach the brain across a network link")
+	}
+	if c.EtcdQuotaMB < 0 || c.LogsMaxMB < 0 || c.LogsMaxAge < 0 || c.EtcdMaintenanceInterval < 0 {
+		return fmt.Errorf("etcd quota, logs bounds and the maintenance interval must not be negative")
 	}
 	if c.Overcommit < 0 || c.CellMemoryMB < 0 || c.CellDiskMB < 0 {
 		return fmt.Errorf("overcommit, cell memory and cell disk must not be negative")

@@ -11,6 +11,7 @@
 //	Method, path                          Request fields                    Response fields
 //	GET  /ping                            -                                 200 when etcd answers, else 503
 //	GET  /v1/events?after=ID              -                                 text/event-stream (see below)
+//	POST /v1/store/health                 -                                 store_health (etcd alarms, db size, quota)
 //	POST /v1/domains/upsert               domain, ttl_seconds               -
 //	POST /v1/domains/list                 -                                 domains
 //	POST /v1/cells/register               cell_presence, ttl_seconds        lease_id

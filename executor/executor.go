@@ -39,7 +39,7 @@ type Garden interface {
 
 // Config holds the executor's settings; DefaultConfig has every default.
 type Config struct {
-	CellID   string    `json:"cell_id"`
+	CellID   string    `json:"cell_id"`  // the rep overwrites it with its own cell_id
 	Capacity Resources `json:"capacity"` // default: 8192 MB, 65536 MB disk, 250 containers
 	// ExternalIP is the cell's address, announced as CF_INSTANCE_IP and the
 	// instance's address. Default 127.0.0.1.

@@ -101,6 +101,9 @@ func Pack(dir, top, out string) error {
 			return err
 		}
 		hdr.Name = path.Join(top, filepath.ToSlash(rel))
+		if rel == "." {
+			hdr.Mode = 0o755 // the stage may be a private temporary directory
+		}
 		if e.IsDir() {
 			hdr.Name += "/"
 		}

@@ -46,7 +46,8 @@ type Config struct {
 	ExternalIP string `json:"external_ip"`
 	// GracePeriod is the time between SIGTERM and SIGKILL. Default 10 s.
 	GracePeriod time.Duration `json:"grace_period"`
-	// Health timing (DESIGN 8.3); defaults 2 s, 30 s, 1 s, 60 s.
+	// Health timing (DESIGN 8.3): HealthStartupInterval, HealthLivenessInterval,
+	// HealthAttemptTimeout and DefaultStartTimeout; defaults 2 s, 30 s, 1 s, 60 s.
 	HealthStartupInterval  time.Duration `json:"health_startup_interval"`
 	HealthLivenessInterval time.Duration `json:"health_liveness_interval"`
 	HealthAttemptTimeout   time.Duration `json:"health_attempt_timeout"`

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/diego-runtime/diego/internal/config"
@@ -29,9 +30,11 @@ func newDocs(root string) *docs {
 
 // of returns the description of the field d declares. A command's own Config
 // (package "main") is looked up in mainDir. A field with no comment of its
-// own shares the doc comment of the field above it when the two are written
-// on consecutive lines (one comment heading a group of fields, as in
-// "Defaults 3 and 1 min."); otherwise it has none, and "" is returned.
+// own shares the doc comment heading its group (the fields written on
+// consecutive lines below it) only if that comment names it, as in
+// "Username and Password turn on basic auth"; otherwise it has none, and ""
+// is returned, so a field added below a documented one does not pass under
+// its neighbour's description.
 func (d *docs) of(decl config.Declaration, mainDir string) (string, error) {
 	dir := mainDir
 	if decl.Package != "main" {
@@ -60,7 +63,7 @@ func (d *docs) of(decl config.Declaration, mainDir string) (string, error) {
 		case f.Comment != nil:
 			doc = strings.TrimSpace(f.Comment.Text())
 			group = ""
-		case start == prevEnd+1 && group != "":
+		case start == prevEnd+1 && group != "" && names(group, f):
 			doc = group
 		default:
 			group = ""
@@ -73,6 +76,19 @@ func (d *docs) of(decl config.Declaration, mainDir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("field %s.%s not found in %s", decl.Type, decl.Field, dir)
+}
+
+// names reports whether doc mentions one of f's names, as a word.
+func names(doc string, f *ast.Field) bool {
+	words := strings.FieldsFunc(doc, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+	for _, n := range f.Names {
+		if slices.Contains(words, n.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *docs) structs(dir string) (map[string]*ast.StructType, error) {

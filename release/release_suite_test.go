@@ -18,8 +18,11 @@ func TestRelease(t *testing.T) {
 }
 
 // staged is a release staged once for the suite from freshly built, static
-// binaries and this source tree.
-var staged release.Dir
+// binaries and this source tree, in suiteDir.
+var (
+	staged   release.Dir
+	suiteDir string
+)
 
 // source is the module's root.
 const source = ".."
@@ -42,9 +45,12 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	Expect(err).NotTo(HaveOccurred())
 	return []byte(dir)
 }, func(dir []byte) {
-	staged = release.Dir(filepath.Join(string(dir), "release"))
+	suiteDir = string(dir)
+	staged = release.Dir(filepath.Join(suiteDir, "release"))
 })
 
 var _ = SynchronizedAfterSuite(func() {}, func() {
-	Expect(os.RemoveAll(filepath.Dir(string(staged)))).To(Succeed())
+	if suiteDir != "" {
+		Expect(os.RemoveAll(suiteDir)).To(Succeed())
+	}
 })

@@ -228,6 +228,7 @@ type Config struct {
 	// Low and High bound it; defaults 1 and 2.
 	Low  int ` + "`json:\"low\"`" + `
 	High int ` + "`json:\"high\"`" + `
+	Sneaky int ` + "`json:\"sneaky\"`" + `
 
 	Forgotten int ` + "`json:\"forgotten\"`" + `
 }
@@ -255,6 +256,11 @@ type Config struct {
 	It("fails when a Config field has no description, naming the property and the field", func() {
 		_, err := release.GenerateSpec(fake, []config.Property{prop("listen", "Listen"), prop("forgotten", "Forgotten")}, src)
 		Expect(err).To(MatchError(ContainSubstring("job fake: property forgotten has no description: write a doc comment on Config.Forgotten")))
+	})
+
+	It("does not lend a group's comment to a field it does not name", func() {
+		_, err := release.GenerateSpec(fake, []config.Property{prop("high", "High"), prop("sneaky", "Sneaky")}, src)
+		Expect(err).To(MatchError(ContainSubstring("property sneaky has no description")))
 	})
 
 	It("fails when the binary describes a field the source does not declare", func() {

@@ -47,7 +47,7 @@ property without a description fails the build. make release runs this.`,
 			if err != nil {
 				return fmt.Errorf("staging the release: %w", err)
 			}
-			defer os.RemoveAll(stage)
+			defer removeTemp(cmd, stage)
 			m, err := release.Stage(opts, stage)
 			if err != nil {
 				return err
@@ -98,7 +98,7 @@ prints the config.`,
 				if err != nil {
 					return fmt.Errorf("rendering: %w", err)
 				}
-				defer os.RemoveAll(tmp)
+				defer removeTemp(cmd, tmp)
 				path = filepath.Join(tmp, "config.json")
 			}
 			if _, err := rel.Render(job, props, path); err != nil {
@@ -166,4 +166,11 @@ systemctl enable --now diego-JOB.`,
 	f.StringVar(&opts.Root, "root", "/", "the machine's root")
 	f.StringVar(&opts.Certs, "certs", "", "a directory 'diego certs' wrote; the job's certificate is installed from it")
 	return cmd
+}
+
+// removeTemp removes a temporary directory, saying so if it cannot.
+func removeTemp(cmd *cobra.Command, dir string) {
+	if err := os.RemoveAll(dir); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "diego: leaving %s behind: %v\n", dir, err)
+	}
 }

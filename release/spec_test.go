@@ -88,6 +88,25 @@ func rendered(j release.Job, props map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
+var _ = Describe("the jobs", func() {
+	It("are one per daemon under cmd/ (every command but the CLI, the bench reporter and garden's init)", func() {
+		entries, err := os.ReadDir(filepath.Join(source, "cmd"))
+		Expect(err).NotTo(HaveOccurred())
+		var daemons, jobs []string
+		for _, e := range entries {
+			switch e.Name() {
+			case "diego", "benchreport", "garden-init":
+			default:
+				daemons = append(daemons, e.Name())
+			}
+		}
+		for _, j := range release.Jobs {
+			jobs = append(jobs, j.Name)
+		}
+		Expect(jobs).To(ConsistOf(daemons))
+	})
+})
+
 var _ = Describe("every job's spec", func() {
 	DescribeTable("lists every property of the daemon's Config with a description and the daemon's own default",
 		func(name string) {

@@ -12,7 +12,7 @@ LDFLAGS   ?= -X github.com/diego-runtime/diego/internal/version.release=$(VERSIO
 # Suites run real etcd, NATS and runc; two packages at a time fits 2 cores.
 TEST_FLAGS ?= -count=1 -p 2 -timeout 25m
 
-.PHONY: all setup build test vet bench up e2e fuzz clean
+.PHONY: all setup build test vet bench up e2e fuzz clean release
 
 all: build
 
@@ -58,8 +58,20 @@ e2e: build
 	$(GO) test -tags e2e -count=1 -p 1 -timeout 60m ./e2e/acceptance ./e2e/cli
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/attack
 
+# The release: diego-$(VERSION).tgz holds every binary (built static), one job
+# per daemon (its spec, generated from the daemon's Config and its fields' doc
+# comments; its systemd unit and lifecycle scripts) and release.json (sha256 of
+# every file). See docs/operations.md, "Release".
+RELEASE_BINS = auctioneer bbs converger diego garden garden-init receptor rep route-emitter router
+RELEASE_STAGE ?= .release
+
+release:
+	@rm -rf $(RELEASE_STAGE) && mkdir -p $(RELEASE_STAGE)/bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(RELEASE_STAGE)/bin/ $(addprefix ./cmd/,$(RELEASE_BINS))
+	$(RELEASE_STAGE)/bin/diego release --source . --bin $(RELEASE_STAGE)/bin --version $(VERSION) --out diego-$(VERSION).tgz
+
 up: setup build
 	bin/diego up
 
 clean:
-	rm -rf bin .bench
+	rm -rf bin .bench $(RELEASE_STAGE) diego-*.tgz

@@ -49,7 +49,7 @@ func NewRoot() *cobra.Command {
 		newCreateCommand(g), newScaleCommand(g), newUpdateCommand(g), newDeleteCommand(g),
 		newListCommand(g), newStatusCommand(g), newRestartCommand(g), newCellsCommand(g),
 		newLogsCommand(g), newEventsCommand(g), newTaskCommand(g), newVisualizeCommand(g), newDemoCommand(g),
-		newCertsCommand(),
+		newCertsCommand(), newReleaseCommand(), newRenderCommand(), newInstallCommand(),
 	)
 	return root
 }

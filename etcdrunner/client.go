@@ -17,9 +17,13 @@ const DefaultDialTimeout = 5 * time.Second
 
 // ClientTLS names the files for mutual TLS to etcd; all empty means plain.
 type ClientTLS struct {
+	// CACertFile is the PEM file of the CA etcd's certificate is checked
+	// against. Default "" (plain HTTP).
 	CACertFile string `json:"ca_cert_file,omitempty"`
-	CertFile   string `json:"cert_file,omitempty"`
-	KeyFile    string `json:"key_file,omitempty"`
+	// CertFile is the PEM client certificate presented to etcd. Default "".
+	CertFile string `json:"cert_file,omitempty"`
+	// KeyFile is the PEM file of CertFile's private key. Default "".
+	KeyFile string `json:"key_file,omitempty"`
 }
 
 // ClientConfig says how to reach an etcd cluster (the -etcd-endpoints of a daemon).

@@ -39,14 +39,15 @@ type Garden interface {
 
 // Config holds the executor's settings; DefaultConfig has every default.
 type Config struct {
-	CellID   string    `json:"cell_id"`
+	CellID   string    `json:"cell_id"`  // the rep overwrites it with its own cell_id
 	Capacity Resources `json:"capacity"` // default: 8192 MB, 65536 MB disk, 250 containers
 	// ExternalIP is the cell's address, announced as CF_INSTANCE_IP and the
 	// instance's address. Default 127.0.0.1.
 	ExternalIP string `json:"external_ip"`
 	// GracePeriod is the time between SIGTERM and SIGKILL. Default 10 s.
 	GracePeriod time.Duration `json:"grace_period"`
-	// Health timing (DESIGN 8.3); defaults 2 s, 30 s, 1 s, 60 s.
+	// Health timing (DESIGN 8.3): HealthStartupInterval, HealthLivenessInterval,
+	// HealthAttemptTimeout and DefaultStartTimeout; defaults 2 s, 30 s, 1 s, 60 s.
 	HealthStartupInterval  time.Duration `json:"health_startup_interval"`
 	HealthLivenessInterval time.Duration `json:"health_liveness_interval"`
 	HealthAttemptTimeout   time.Duration `json:"health_attempt_timeout"`

@@ -26,9 +26,9 @@ const (
 
 // Resources counts a cell's memory, disk and container slots.
 type Resources struct {
-	MemoryMB   int `json:"memory_mb"`
-	DiskMB     int `json:"disk_mb"`
-	Containers int `json:"containers"`
+	MemoryMB   int `json:"memory_mb"`  // memory offered to instances and tasks, in MB
+	DiskMB     int `json:"disk_mb"`    // disk offered to instances and tasks, in MB
+	Containers int `json:"containers"` // containers run at once
 }
 
 func (r Resources) fits(res models.Resource) bool {

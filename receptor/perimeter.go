@@ -36,8 +36,11 @@ var (
 // TLSFiles are the receptor's server certificate and key (PEM). Both empty
 // means plain HTTP.
 type TLSFiles struct {
+	// CertFile is the PEM certificate the public API is served with over
+	// HTTPS. Default "" (plain HTTP).
 	CertFile string `json:"tls_cert_file,omitempty"`
-	KeyFile  string `json:"tls_key_file,omitempty"`
+	// KeyFile is the PEM file of CertFile's private key. Default "".
+	KeyFile string `json:"tls_key_file,omitempty"`
 }
 
 // Enabled reports whether HTTPS is configured.

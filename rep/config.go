@@ -52,9 +52,9 @@ type Config struct {
 	EvacuationTimeout         time.Duration `json:"evacuation_timeout"`          // default 10 min
 	EvacuationPollingInterval time.Duration `json:"evacuation_polling_interval"` // default 10 s
 
-	RootFSProviders       models.RootFSProviders `json:"rootfs_providers"` // default {"docker": []}
-	PlacementTags         []string               `json:"placement_tags"`
-	OptionalPlacementTags []string               `json:"optional_placement_tags"`
+	RootFSProviders       models.RootFSProviders `json:"rootfs_providers"`        // default {"docker": []}
+	PlacementTags         []string               `json:"placement_tags"`          // work must ask for every one of these to land here; default none
+	OptionalPlacementTags []string               `json:"optional_placement_tags"` // work may also ask for these; default none
 
 	// LogRateLimit is the lines per second each instance may log; 0 = no limit.
 	LogRateLimit int `json:"log_rate_limit"`

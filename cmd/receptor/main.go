@@ -122,7 +122,10 @@ func (c Config) Validate() error {
 	return err
 }
 
-func main() { daemon.Main("receptor", run) }
+func main() { daemon.Main("receptor", run, defaults) }
+
+// defaults is the config run loads its file into.
+func defaults() config.Validator { c := DefaultConfig(); return &c }
 
 func run(configPath string) error {
 	cfg := DefaultConfig()

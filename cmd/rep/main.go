@@ -2,7 +2,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -20,23 +19,33 @@ import (
 	"github.com/diego-runtime/diego/executor/logstream"
 	"github.com/diego-runtime/diego/garden"
 	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/daemon"
 	"github.com/diego-runtime/diego/internal/debugserver"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/rep"
 )
 
-func main() {
-	configPath := flag.String("config", "", "path to the rep's JSON config")
-	flag.Parse()
+func main() { daemon.Main("rep", run, defaults) }
 
-	cfg := rep.DefaultConfig()
-	if err := config.Load(*configPath, &cfg); err != nil {
-		fail(err)
+// fileConfig is the rep's config file: rep.Config, whose executor works for
+// the cell the file names in cell_id.
+type fileConfig struct{ rep.Config }
+
+// Validate gives the executor the cell id, then validates.
+func (c *fileConfig) Validate() error {
+	c.Executor.CellID = c.CellID
+	return c.Config.Validate()
+}
+
+// defaults is the config run loads its file into.
+func defaults() config.Validator { return &fileConfig{rep.DefaultConfig()} }
+
+func run(configPath string) error {
+	file := &fileConfig{rep.DefaultConfig()}
+	if err := config.LoadValid(configPath, file); err != nil {
+		return err
 	}
-	cfg.Executor.CellID = cfg.CellID
-	if err := cfg.Validate(); err != nil {
-		fail(err)
-	}
+	cfg := file.Config
 
 	logger := lager.NewLogger("rep")
 	logger.RegisterSink(lager.NewWriterSink(os.Stdout, lager.INFO))
@@ -44,17 +53,17 @@ func main() {
 
 	httpClient, err := transport.NewClient(cfg.TLS, 30*time.Second)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	bbs := bbsclient.NewClient(httpClient, cfg.BBSURLs...)
 
 	natsTLS, err := transport.NATSOption(cfg.NATSTLS)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	natsConn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("rep-"+cfg.CellID), natsTLS)
 	if err != nil {
-		fail(fmt.Errorf("connecting to NATS: %w", err))
+		return fmt.Errorf("connecting to NATS: %w", err)
 	}
 	defer natsConn.Close()
 
@@ -63,16 +72,16 @@ func main() {
 	r := rep.New(logger, cfg, bbs, exec, clk)
 	api, err := transport.NewLinkServer(cfg.TLS, cfg.ListenAddress, r.Handler())
 	if err != nil {
-		fail(err)
+		return err
 	}
 	admin, err := transport.NewServer(transport.TLS{}, cfg.AdminListenAddress, r.AdminHandler())
 	if err != nil {
-		fail(err)
+		return err
 	}
 	prometheus.MustRegister(exec.Collectors()...)
 	debug, err := debugserver.New(cfg.DebugAddress, nil)
 	if err != nil {
-		fail(err)
+		return err
 	}
 
 	members := grouper.Members{
@@ -92,13 +101,9 @@ func main() {
 	}
 	process := ifrit.Invoke(sigmon.New(grouper.NewOrdered(os.Interrupt, members)))
 	logger.Info("started", lager.Data{"cell_id": cfg.CellID, "listen": api.Addr()})
-	if err := <-process.Wait(); err != nil {
+	err = <-process.Wait()
+	if err != nil {
 		logger.Error("exited", err)
-		os.Exit(1)
 	}
-}
-
-func fail(err error) {
-	fmt.Fprintf(os.Stderr, "rep: %v\n", err)
-	os.Exit(1)
+	return err
 }

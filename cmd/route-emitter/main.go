@@ -3,7 +3,7 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -18,6 +18,7 @@ import (
 	bbsclient "github.com/diego-runtime/diego/bbs/client"
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/daemon"
 	"github.com/diego-runtime/diego/internal/debugserver"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
@@ -33,29 +34,56 @@ type Config struct {
 	Etcd         etcdrunner.ClientConfig `json:"etcd"`          // for the lock; default 127.0.0.1:2379
 	LockTTL      time.Duration           `json:"lock_ttl"`      // default 15 s
 	DebugAddress string                  `json:"debug_address"` // default 127.0.0.1:17009
-	ID           string                  `json:"id"`            // lock value; default the host name
+	ID           string                  `json:"id"`            // lock value; default "" (the host name)
 	Emitter      emitter.Config          `json:"emitter"`
 }
 
-func defaultConfig() Config {
-	host, _ := os.Hostname()
+// DefaultConfig returns the defaults of every field.
+func DefaultConfig() Config {
 	return Config{
 		BBSURLs:      []string{"http://127.0.0.1:8889"},
 		NATSURL:      "nats://127.0.0.1:4222",
 		Etcd:         etcdrunner.ClientConfig{Endpoints: []string{"http://127.0.0.1:2379"}, DialTimeout: 5 * time.Second},
 		LockTTL:      15 * time.Second,
 		DebugAddress: "127.0.0.1:17009",
-		ID:           host,
 		Emitter:      emitter.DefaultConfig(),
 	}
 }
 
-func main() {
-	configPath := flag.String("config", "", "path to the route emitter's JSON config")
-	flag.Parse()
-	cfg := defaultConfig()
-	if err := config.Load(*configPath, &cfg); err != nil {
-		fail(err)
+// Validate reports what is wrong with the config.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.BBSURLs) == 0 {
+		errs = append(errs, errors.New("bbs_urls is required"))
+	}
+	if c.NATSURL == "" {
+		errs = append(errs, errors.New("nats_url is required"))
+	}
+	if len(c.Etcd.Endpoints) == 0 {
+		errs = append(errs, errors.New("etcd.endpoints is required"))
+	}
+	if c.LockTTL < time.Second {
+		errs = append(errs, errors.New("lock_ttl must be at least 1s"))
+	}
+	return errors.Join(errs...)
+}
+
+func main() { daemon.Main("route-emitter", run, defaults) }
+
+// defaults is the config run loads its file into.
+func defaults() config.Validator { c := DefaultConfig(); return &c }
+
+func run(configPath string) error {
+	cfg := DefaultConfig()
+	if err := config.LoadValid(configPath, &cfg); err != nil {
+		return err
+	}
+	if cfg.ID == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("id is empty and the host name is unknown: %w", err)
+		}
+		cfg.ID = host
 	}
 
 	logger := lager.NewLogger("route-emitter")
@@ -64,25 +92,25 @@ func main() {
 
 	httpClient, err := transport.NewClient(cfg.BBSTLS, 30*time.Second)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	etcd, err := etcdrunner.NewClient(cfg.Etcd)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	defer etcd.Close()
 	natsTLS, err := transport.NATSOption(cfg.NATSTLS)
 	if err != nil {
-		fail(err)
+		return err
 	}
 	conn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("route-emitter"), natsTLS)
 	if err != nil {
-		fail(fmt.Errorf("connecting to NATS: %w", err))
+		return fmt.Errorf("connecting to NATS: %w", err)
 	}
 	defer conn.Close()
 	debug, err := debugserver.New(cfg.DebugAddress, nil)
 	if err != nil {
-		fail(err)
+		return err
 	}
 
 	members := grouper.Members{
@@ -97,13 +125,9 @@ func main() {
 		}},
 	}
 	process := ifrit.Invoke(sigmon.New(grouper.NewOrdered(os.Interrupt, members)))
-	if err := <-process.Wait(); err != nil {
+	err = <-process.Wait()
+	if err != nil {
 		logger.Error("exited", err)
-		os.Exit(1)
 	}
-}
-
-func fail(err error) {
-	fmt.Fprintf(os.Stderr, "route-emitter: %v\n", err)
-	os.Exit(1)
+	return err
 }

@@ -56,7 +56,10 @@ func (c Config) Validate() error {
 	return c.Config.Validate()
 }
 
-func main() { daemon.Main("router", run) }
+func main() { daemon.Main("router", run, defaults) }
+
+// defaults is the config run loads its file into.
+func defaults() config.Validator { c := DefaultConfig(); return &c }
 
 func run(configPath string) error {
 	cfg := DefaultConfig()

@@ -27,6 +27,9 @@ type SetOptions struct {
 	Hosts []string
 	// CAName is the CA's CommonName when one is made. Default "Diego CA".
 	CAName string
+	// HostsOf adds hosts to one identity's leaf, by Identity.Name ("bbs",
+	// "rep-cell-1"): the addresses of the machines that run it. Default none.
+	HostsOf map[string][]string
 }
 
 // DefaultHosts are the SANs of a leaf when SetOptions.Hosts is empty.
@@ -77,10 +80,11 @@ func WriteSet(dir string, opts SetOptions) (*CA, error) {
 	}
 	for _, id := range opts.Identities {
 		files := FilesIn(dir, id)
-		if current(files, ca, opts.Hosts) {
+		hosts := append(slices.Clone(opts.Hosts), opts.HostsOf[id.Name()]...)
+		if current(files, ca, hosts) {
 			continue
 		}
-		leaf, err := ca.Issue(id, opts.Hosts, DefaultLeafValidity)
+		leaf, err := ca.Issue(id, hosts, DefaultLeafValidity)
 		if err != nil {
 			return nil, err
 		}

@@ -22,9 +22,14 @@ import (
 
 // TLS names the files for mutual TLS. All empty means plain HTTP.
 type TLS struct {
+	// CACertFile is the PEM file of the deployment's CA, the only issuer
+	// the peer's certificate is accepted from. Default "" (no TLS).
 	CACertFile string `json:"ca_cert_file,omitempty"`
-	CertFile   string `json:"cert_file,omitempty"`
-	KeyFile    string `json:"key_file,omitempty"`
+	// CertFile is the PEM file of this daemon's certificate, which names
+	// its role (diego certs). Default "".
+	CertFile string `json:"cert_file,omitempty"`
+	// KeyFile is the PEM file of CertFile's private key. Default "".
+	KeyFile string `json:"key_file,omitempty"`
 }
 
 // Enabled reports whether TLS is configured.

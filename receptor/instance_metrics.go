@@ -80,16 +80,7 @@ func (h *Handler) followInstanceMetrics(w http.ResponseWriter, r *http.Request) 
 	defer cancel()
 	samples, stop := h.opts.Metrics.Follow(d.MetricsGuid)
 	defer stop()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	flush := func() {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-	}
-	flush()
+	flush := beginEventStream(w)
 	keepalive := time.NewTicker(h.opts.KeepaliveInterval)
 	defer keepalive.Stop()
 	for {

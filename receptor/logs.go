@@ -60,16 +60,7 @@ func (s *LogStream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, models.ErrServiceUnavailable.WithMessage("the log store is unavailable: %s", err.Error()))
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	flush := func() {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
-		}
-	}
-	flush()
+	flush := beginEventStream(w)
 	if iter == nil {
 		return
 	}

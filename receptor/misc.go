@@ -151,14 +151,24 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, logger lager.Lo
 		h.writeError(w, logger, err)
 		return
 	}
+	beginEventStream(w)
+	client.StreamEvents(ctx, w, &wireEvents{EventSource: source, types: types}, h.opts.KeepaliveInterval)
+}
+
+// beginEventStream answers 200 as a server-sent event stream that no proxy
+// buffers, sends the headers at once, and returns the stream's flush.
+func beginEventStream(w http.ResponseWriter) (flush func()) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
+	flush = func() {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
 	}
-	client.StreamEvents(ctx, w, &wireEvents{EventSource: source, types: types}, h.opts.KeepaliveInterval)
+	flush()
+	return flush
 }
 
 // wireEvents passes on the events of the given types, fills the derived

@@ -83,7 +83,10 @@ type API interface {
 	CompleteTask(ctx context.Context, logger lager.Logger, taskGuid, cellID string, failed bool, failureReason, result string) error
 	CancelTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 	FailTask(ctx context.Context, logger lager.Logger, taskGuid, failureReason string) error
-	RejectTask(ctx context.Context, logger lager.Logger, taskGuid, reason string) error // the 3rd rejection fails it
+	// RejectTask gives a task back for another auction (the 3rd rejection
+	// fails it): cellID "" from the auctioneer (PENDING tasks only), or the
+	// cell that runs it.
+	RejectTask(ctx context.Context, logger lager.Logger, taskGuid, cellID, reason string) error
 	ResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 	DeleteTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 	AuctionTasks(ctx context.Context, logger lager.Logger, taskGuids []string) error // PENDING: auction again

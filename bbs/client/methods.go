@@ -186,8 +186,8 @@ func (c *Client) FailTask(ctx context.Context, _ lager.Logger, taskGuid, failure
 	return c.call(ctx, FailTaskPath, &Request{TaskGuid: taskGuid, Reason: failureReason}, nil)
 }
 
-func (c *Client) RejectTask(ctx context.Context, _ lager.Logger, taskGuid, reason string) error {
-	return c.call(ctx, RejectTaskPath, &Request{TaskGuid: taskGuid, Reason: reason}, nil)
+func (c *Client) RejectTask(ctx context.Context, _ lager.Logger, taskGuid, cellID, reason string) error {
+	return c.call(ctx, RejectTaskPath, &Request{TaskGuid: taskGuid, CellID: cellID, Reason: reason}, nil)
 }
 
 func (c *Client) ResolvingTask(ctx context.Context, _ lager.Logger, taskGuid string) error {

@@ -95,13 +95,13 @@ var policy = map[string]access{
 	client.RemoveSuspectActualLRPPath:    only(certs.RoleConverger),
 	client.RevertSuspectActualLRPPath:    only(certs.RoleConverger),
 
-	client.DesireTaskPath:          only(certs.RoleReceptor),
-	client.TasksPath:               {roles: readers, ownCell: func(r *req) string { return r.TaskFilter.CellID }},
-	client.TaskByGuidPath:          readOne,
-	client.StartTaskPath:           {ownCell: func(r *req) string { return r.CellID }},
-	client.CompleteTaskPath:        {ownCell: func(r *req) string { return r.CellID }},
-	client.CancelTaskPath:          only(certs.RoleReceptor),
-	client.FailTaskPath:            only(certs.RoleConverger),
+	client.DesireTaskPath:   only(certs.RoleReceptor),
+	client.TasksPath:        {roles: readers, ownCell: func(r *req) string { return r.TaskFilter.CellID }},
+	client.TaskByGuidPath:   readOne,
+	client.StartTaskPath:    {ownCell: func(r *req) string { return r.CellID }},
+	client.CompleteTaskPath: {ownCell: func(r *req) string { return r.CellID }},
+	client.CancelTaskPath:   only(certs.RoleReceptor),
+	client.FailTaskPath:     only(certs.RoleConverger),
 	// The auctioneer rejects a placement as no cell (cell_id ""), which the
 	// BBS applies to PENDING tasks only; a rep may give back a task it runs.
 	client.RejectTaskPath: {roles: []string{certs.RoleAuctioneer}, noCellForRoles: true,

@@ -279,6 +279,22 @@ func (db *DB) RevertResolvingTask(ctx context.Context, logger lager.Logger, task
 	return err
 }
 
+// RenewResolvingTask renews the delivery lease of a RESOLVING task: it bumps
+// updated_at, which the converger's resolving timeout counts from, so a
+// callback that takes longer than that timeout is not handed to a second
+// deliverer while the first is still waiting for its answer. Any other state
+// answers models.ErrInvalidStateTransition: the lease was lost (the task was
+// reverted, and another delivery may start) or the task moved on.
+func (db *DB) RenewResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error {
+	_, err := db.modifyTask(ctx, taskGuid, func(t *models.Task) (*models.Task, bool, error) {
+		if t.State != models.TaskStateResolving {
+			return nil, false, models.ErrInvalidStateTransition.WithMessage("task %s is %s, not RESOLVING: its delivery lease is lost", taskGuid, t.State)
+		}
+		return t, false, nil
+	})
+	return err
+}
+
 // DeleteTask deletes a COMPLETED (or RESOLVING) task; any other state answers
 // models.ErrTaskNotDeletable.
 func (db *DB) DeleteTask(ctx context.Context, logger lager.Logger, taskGuid string) error {

@@ -76,6 +76,20 @@ var _ = Describe("Tasks", func() {
 		Expect(err).To(MatchError(models.ErrTaskNotFound))
 	})
 
+	It("renews the delivery lease of a RESOLVING task only", func() {
+		Expect(db.FailTask(ctx, logger, "t1", "x")).To(Succeed())
+		Expect(db.RenewResolvingTask(ctx, logger, "t1")).To(MatchError(models.ErrInvalidStateTransition))
+		Expect(db.ResolvingTask(ctx, logger, "t1")).To(Succeed())
+		before := task("t1").UpdatedAt
+		clock.Increment(20 * time.Second)
+		Expect(db.RenewResolvingTask(ctx, logger, "t1")).To(Succeed())
+		t := task("t1")
+		Expect(t.State).To(Equal(models.TaskStateResolving))
+		Expect(t.UpdatedAt).To(Equal(before + int64(20*time.Second)))
+		Expect(db.RevertResolvingTask(ctx, logger, "t1")).To(Succeed())
+		Expect(db.RenewResolvingTask(ctx, logger, "t1")).To(MatchError(models.ErrInvalidStateTransition), "the lease is lost once reverted")
+	})
+
 	It("deletes a task whose callback was delivered while RESOLVING", func() {
 		Expect(db.FailTask(ctx, logger, "t1", "x")).To(Succeed())
 		Expect(db.ResolvingTask(ctx, logger, "t1")).To(Succeed())

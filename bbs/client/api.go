@@ -91,6 +91,10 @@ type API interface {
 	DeleteTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 	AuctionTasks(ctx context.Context, logger lager.Logger, taskGuids []string) error // PENDING: auction again
 	RevertResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error
+	// RenewResolvingTask tells the BBS a RESOLVING task's callback is still
+	// being delivered (its lease: the converger reverts only a RESOLVING
+	// task not renewed for its resolving timeout).
+	RenewResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 
 	// Events, in etcd commit order. afterID 0 starts from now; a positive afterID
 	// replays every event after that id (while etcd still holds the history).

@@ -202,6 +202,10 @@ func (c *Client) AuctionTasks(ctx context.Context, _ lager.Logger, taskGuids []s
 	return c.call(ctx, AuctionTasksPath, &Request{TaskGuids: taskGuids}, nil)
 }
 
+func (c *Client) RenewResolvingTask(ctx context.Context, _ lager.Logger, taskGuid string) error {
+	return c.call(ctx, RenewResolvingTaskPath, &Request{TaskGuid: taskGuid}, nil)
+}
+
 func (c *Client) RevertResolvingTask(ctx context.Context, _ lager.Logger, taskGuid string) error {
 	return c.call(ctx, RevertResolvingTaskPath, &Request{TaskGuid: taskGuid}, nil)
 }

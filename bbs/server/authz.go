@@ -110,6 +110,7 @@ var policy = map[string]access{
 	client.DeleteTaskPath:          only(certs.RoleReceptor, certs.RoleConverger),
 	client.AuctionTasksPath:        only(certs.RoleConverger),
 	client.RevertResolvingTaskPath: only(certs.RoleReceptor, certs.RoleConverger),
+	client.RenewResolvingTaskPath:  only(certs.RoleReceptor),
 }
 
 // authorize decides whether the caller of hr may call path with body (nil

@@ -127,6 +127,7 @@ var _ = Describe("The BBS under mutual TLS: what each role may do", func() {
 		Entry("a rep failing a placement", cell1, client.FailActualLRPPath, client.Request{ActualLRPKey: key, Reason: "x"}),
 		Entry("a rep marking an instance suspect", cell1, client.MarkActualLRPSuspectPath, client.Request{ActualLRPKey: key}),
 		Entry("a rep failing a task", cell1, client.FailTaskPath, client.Request{TaskGuid: "t-1", Reason: "x"}),
+		Entry("a rep renewing a callback lease", cell1, client.RenewResolvingTaskPath, client.Request{TaskGuid: "t-1"}),
 		Entry("a rep upserting a domain", cell1, client.UpsertDomainPath, client.Request{Domain: "d", TTLSeconds: 1}),
 		// A rep cannot touch another cell's records.
 		Entry("a rep crashing another cell's instance", cell2, client.CrashActualLRPPath, client.Request{ActualLRPKey: key, InstanceKey: onCell1, Reason: "x"}),

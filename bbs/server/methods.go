@@ -219,5 +219,8 @@ func methods() map[string]method {
 		client.RevertResolvingTaskPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
 			return db.RevertResolvingTask(ctx, l, r.TaskGuid)
 		}),
+		client.RenewResolvingTaskPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
+			return db.RenewResolvingTask(ctx, l, r.TaskGuid)
+		}),
 	}
 }

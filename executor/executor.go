@@ -133,6 +133,8 @@ type Executor struct {
 	remaining   Resources
 	subscribers map[chan Event]*subscription
 	dropped     uint64 // events dropped for slow subscribers, ever
+
+	usage usageTable // the last samples of each running container (usage.go)
 }
 
 // subscription is one subscriber's state.

@@ -100,6 +100,16 @@ var _ = Describe("Config", func() {
 			})
 		})
 
+		Context("with a short presence TTL", func() {
+			It("gives the converger an absent-cell task grace of two TTLs, and the reps the TTL", func() {
+				Expect(configs(cfg)["converger"]).NotTo(HaveKey("absent_cell_task_grace"))
+				cfg.PresenceTTL = 3 * time.Second
+				docs := configs(cfg)
+				Expect(docs["converger"]).To(HaveKeyWithValue("absent_cell_task_grace", "6s"))
+				Expect(docs["cell-1-rep"]).To(HaveKeyWithValue("presence_ttl", "3s"))
+			})
+		})
+
 		Context("links", func() {
 			tlsOf := func(d doc, key string) transport.TLS {
 				t, ok := d[key].(transport.TLS)

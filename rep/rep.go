@@ -60,13 +60,17 @@ type Rep struct {
 	// adoptionPending is true while an Adopter has not yet read every
 	// container garden holds for this cell.
 	adoptionPending atomic.Bool
+	// resync asks the Harmonizer for a pass now: the processor missed
+	// executor events (executor.EventLagged). Buffered 1; requests coalesce.
+	resync chan struct{}
 
 	createFailures createFailures
 }
 
 // New returns a rep over an executor and a BBS client.
 func New(logger lager.Logger, cfg Config, bbs BBS, exec Executor, clk clock.Clock) *Rep {
-	return &Rep{cfg: cfg, logger: logger.Session("rep"), bbs: bbs, executor: exec, clock: clk, evacuated: make(chan struct{})}
+	return &Rep{cfg: cfg, logger: logger.Session("rep"), bbs: bbs, executor: exec, clock: clk, evacuated: make(chan struct{}),
+		resync: make(chan struct{}, 1)}
 }
 
 // PresenceRecord is what the rep heartbeats.
@@ -235,8 +239,13 @@ func (r *Rep) startTask(logger lager.Logger, work repapi.TaskWork) {
 		start, err = r.bbs.StartTask(ctx, logger, work.TaskGuid, r.cfg.CellID)
 	}
 	if err != nil || !start {
+		// A refused start (models.ErrTaskCellMismatch: the auction's work
+		// reached this cell late and another cell runs the task) leaves the
+		// task to that cell: no container here, and no completion reported.
 		logger.Info("not-starting", lager.Data{"error": fmt.Sprint(err)})
-		_ = r.executor.Delete(ctx, work.TaskGuid)
+		if err := r.executor.Delete(ctx, work.TaskGuid); err != nil && !errors.Is(err, executor.ErrNotFound) {
+			logger.Error("deleting-reservation-failed", err)
+		}
 		return
 	}
 	req := executor.RunRequest{

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -102,7 +103,10 @@ func (p *diskPool) take(size int64) int {
 	if q := p.ready[size]; len(q) > 0 {
 		mnt, p.ready[size] = q[0], q[1:]
 	}
-	if !p.filling[size] && !p.stopped {
+	// Refill in batches, from half empty: a create that runs beside a
+	// refill shares the CPU and the loop and mount locks with it, and
+	// batches leave most creates alone. The first take of a size fills.
+	if !p.filling[size] && !p.stopped && len(p.ready[size]) <= p.depth/2 {
 		p.filling[size] = true
 		p.busy++
 		go p.fill(size)
@@ -114,6 +118,7 @@ func (p *diskPool) take(size int64) int {
 // size is no longer kept, or the pool stops. A failure ends it (logged); the
 // next take starts another.
 func (p *diskPool) fill(size int64) {
+	p.background()
 	defer func() {
 		p.mu.Lock()
 		delete(p.filling, size)
@@ -155,6 +160,7 @@ func (p *diskPool) releaseLocked(mnts ...int) {
 	}
 	p.busy++
 	go func() {
+		p.background()
 		for _, fd := range mnts {
 			if err := unix.Close(fd); err != nil {
 				p.logger.Error("release-failed", err, lager.Data{"fd": fd})
@@ -231,4 +237,16 @@ func (p *diskPool) detachAll(mounts []string) error {
 		held = append(held, fd)
 	}
 	return nil
+}
+
+// background lowers the calling goroutine's thread to the lowest CPU
+// priority and keeps the goroutine on it: formatting and releasing file
+// systems gives way to creates. The thread ends with the goroutine (it is
+// never unlocked), so no other goroutine inherits the priority.
+func (p *diskPool) background() {
+	runtime.LockOSThread()
+	if err := unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19); err != nil {
+		// At worst the work runs at normal priority.
+		p.logger.Error("lowering-priority-failed", err)
+	}
 }

@@ -92,6 +92,8 @@ var _ = AfterSuite(func() {
 	}
 	if store != nil {
 		Expect(store.Cleanup(logger)).To(Succeed())
+		store.Close()
+		Expect(loopsBackedUnder(stateDir)).To(BeEmpty(), "every container's disk and every ready one is released")
 	}
 	if registry != nil {
 		registry.Close()

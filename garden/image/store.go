@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"code.cloudfoundry.org/lager/v3"
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +68,7 @@ type Store struct {
 	disks                         *disks    // containers' file systems (disk.go)
 	diskPool                      *diskPool // ready ones, and releases (diskpool.go)
 	transport                     http.RoundTripper
+	anonymous                     *remote.Puller     // for pulls without credentials
 	unpacks                       singleflight.Group // keyed by cache dir
 	cache                         *layerCache
 
@@ -123,6 +125,12 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 		s.insecure[host] = true
 	}
 	s.transport = &httpsUnlessInsecure{next: remote.DefaultTransport, insecure: s.insecure}
+	// Anonymous pulls share one puller: it keeps each repository's
+	// transport (and token), so a create from a cached image costs the
+	// manifest request alone, not a /v2/ ping before it.
+	if s.anonymous, err = remote.NewPuller(remote.WithAuth(authn.Anonymous), remote.WithTransport(s.transport), remote.WithPlatform(platform)); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
 
 	if err := s.makeDirs(); err != nil {
 		return nil, err

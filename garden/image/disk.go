@@ -71,7 +71,7 @@ func (d *disks) format(ctx context.Context, size int64) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	img, err := os.OpenFile(d.dir, unix.O_TMPFILE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	img, err := unnamedFile(d.dir)
 	if err != nil {
 		return -1, fmt.Errorf("creating a disk file in %s: %w", d.dir, err)
 	}
@@ -90,6 +90,40 @@ func (d *disks) format(ctx context.Context, size int64) (int, error) {
 		return -1, fmt.Errorf("mounting %s: %w", dev, err)
 	}
 	return mnt, nil
+}
+
+// unnamedFile opens a new file in dir that has no name: O_TMPFILE, or on a
+// file system without it a file removed as soon as it is open (a crash in
+// between leaves it for the next template build's directory to hold).
+func unnamedFile(dir string) (*os.File, error) {
+	f, err := os.OpenFile(dir, unix.O_TMPFILE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) {
+		return f, err
+	}
+	f, err = os.CreateTemp(dir, "disk-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return f, nil
+}
+
+// removeStale deletes disk files a crash left between their creation and
+// their removal (only where O_TMPFILE is missing).
+func (d *disks) removeStale() error {
+	stale, err := filepath.Glob(filepath.Join(d.dir, "disk-*.tmp"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // attachDisk moves the detached mount mnt over dir, gives its root dir's

@@ -353,6 +353,9 @@ func (s *Store) Cleanup(logger lager.Logger) error {
 	logger = logger.Session("cleanup")
 	s.diskPool.drain(false)
 	var errs []error
+	if err := s.disks.removeStale(); err != nil {
+		errs = append(errs, fmt.Errorf("removing stale disk files: %w", err))
+	}
 	mounts, err := mountsUnder(s.containersDir)
 	if err != nil {
 		return fmt.Errorf("listing mounts: %w", err)

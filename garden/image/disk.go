@@ -17,21 +17,22 @@ import (
 )
 
 // A container's writable layer lives on a file system of its own, its disk
-// limit in size: a sparse file in the container's directory, formatted ext4
-// and loop-mounted over that directory. Writes past the limit fail with
-// ENOSPC inside the container, and the host file system gives the sparse file
-// at most its size. The kernel frees the loop device when the file system is
-// unmounted (the loop device is attached auto-clearing), so Destroy and Cleanup need nothing
-// beyond the unmount and the directory removal they already do.
+// limit in size: a sparse file formatted ext4, attached to an auto-clearing
+// loop device and mounted over the container's directory. Writes past the
+// limit fail with ENOSPC inside the container, and the host file system gives
+// the sparse file at most its size.
+//
+// The sparse file has no name (O_TMPFILE in <Dir>/disks) and the mount is made
+// detached (fsmount) before it is moved over the directory, so the file system
+// is held only by its mount: when the last reference to the mount goes (the
+// unmount, or a crashed garden's descriptors closing), the kernel frees the
+// loop device and then the file. Nothing of it can outlive garden on disk.
+// That is also what lets the pool (diskpool.go) keep file systems ready.
 //
 // Why not a project quota on one shared file system: it needs the host's
 // file system mounted with prjquota (ext4) or pquota (xfs) and a kernel with
 // quota support, which ordinary hosts, and this project's test machines, do
 // not all have; loop devices and ext4 are everywhere. See docs/garden.md.
-
-// diskImage is the sparse file's name inside the container's directory; the
-// mount hides it from everything but the loop device.
-const diskImage = "disk.img"
 
 // MinDiskBytes is the smallest limit a container's file system can have.
 const MinDiskBytes = 16 << 20
@@ -44,38 +45,100 @@ const loFlagsAutoclear = 4
 // for each container: a copy of the few hundred KB a fresh ext4 holds is
 // far cheaper than mkfs on every create.
 type disks struct {
-	dir      string // templates: <dir>/<size>.img
+	dir      string // templates: <dir>/<size>.img; unnamed disk files
 	building singleflight.Group
 }
 
 // makeDisk gives dir a file system of its own, size bytes, mounted over it
-// with dir's mode; the sparse file backing it is dir/disk.img underneath.
-// On error the caller unmounts dir (it lists the mounts under it).
+// with dir's mode. On error nothing is mounted.
 func (d *disks) makeDisk(ctx context.Context, dir string, size int64) error {
-	if size < MinDiskBytes {
-		return fmt.Errorf("disk limit %d bytes is below the %d MiB minimum", size, MinDiskBytes>>20)
-	}
-	tmpl, err := d.template(ctx, size)
+	mnt, err := d.format(ctx, size)
 	if err != nil {
 		return err
 	}
+	return attachDisk(mnt, dir)
+}
+
+// format makes a file system of size bytes and returns it as a detached
+// mount (an fsmount descriptor): nosuid, nodev, noatime; no write barriers and
+// no background inode table zeroing, since it is thrown away with its
+// container. Closing the descriptor frees everything.
+func (d *disks) format(ctx context.Context, size int64) (int, error) {
+	if size < MinDiskBytes {
+		return -1, fmt.Errorf("disk limit %d bytes is below the %d MiB minimum", size, MinDiskBytes>>20)
+	}
+	tmpl, err := d.template(ctx, size)
+	if err != nil {
+		return -1, err
+	}
+	img, err := unnamedFile(d.dir)
+	if err != nil {
+		return -1, fmt.Errorf("creating a disk file in %s: %w", d.dir, err)
+	}
+	defer img.Close() // the loop device holds its own reference
+	if err := copySparse(tmpl, img, size); err != nil {
+		return -1, fmt.Errorf("copying disk image: %w", err)
+	}
+	lfd, dev, err := attachLoop(img)
+	if err != nil {
+		return -1, err
+	}
+	// The mount holds the device once made; unused, it detaches.
+	defer unix.Close(lfd)
+	mnt, err := mountExt4(dev)
+	if err != nil {
+		return -1, fmt.Errorf("mounting %s: %w", dev, err)
+	}
+	return mnt, nil
+}
+
+// unnamedFile opens a new file in dir that has no name: O_TMPFILE, or on a
+// file system without it a file removed as soon as it is open (a crash in
+// between leaves it for the next template build's directory to hold).
+func unnamedFile(dir string) (*os.File, error) {
+	f, err := os.OpenFile(dir, unix.O_TMPFILE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) {
+		return f, err
+	}
+	f, err = os.CreateTemp(dir, "disk-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return f, nil
+}
+
+// removeStale deletes disk files a crash left between their creation and
+// their removal (only where O_TMPFILE is missing).
+func (d *disks) removeStale() error {
+	stale, err := filepath.Glob(filepath.Join(d.dir, "disk-*.tmp"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// attachDisk moves the detached mount mnt over dir, gives its root dir's
+// mode, and closes mnt. On error mnt is closed and nothing is mounted.
+func attachDisk(mnt int, dir string) error {
+	defer unix.Close(mnt)
 	st, err := os.Stat(dir)
 	if err != nil {
 		return err
 	}
-	img, err := os.OpenFile(filepath.Join(dir, diskImage), os.O_CREATE|os.O_EXCL|os.O_RDWR|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("creating disk image: %w", err)
-	}
-	defer img.Close() // the loop device holds its own reference
-	if err := copySparse(tmpl, img, size); err != nil {
-		return fmt.Errorf("copying disk image: %w", err)
-	}
-	if err := mountLoop(img, dir); err != nil {
-		return err
+	if err := unix.MoveMount(mnt, "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mounting a disk on %s: %w", dir, err)
 	}
 	if err := os.Chmod(dir, st.Mode().Perm()); err != nil {
-		return err
+		return errors.Join(fmt.Errorf("setting the mode of %s: %w", dir, err), unmount(dir))
 	}
 	return nil
 }
@@ -163,23 +226,23 @@ func copySparse(src string, dst *os.File, size int64) error {
 	return dst.Truncate(size)
 }
 
-// mountLoop attaches img to a free loop device (auto-clearing) and mounts
-// the ext4 on it at dir, nosuid and nodev.
-func mountLoop(img *os.File, dir string) error {
+// attachLoop attaches img to a free loop device, auto-clearing, and returns
+// an open descriptor of the device and its path.
+func attachLoop(img *os.File) (int, string, error) {
 	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("opening loop control: %w", err)
+		return -1, "", fmt.Errorf("opening loop control: %w", err)
 	}
 	defer ctl.Close()
 	for attempt := 0; ; attempt++ {
 		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
 		if err != nil {
-			return fmt.Errorf("finding a free loop device: %w", err)
+			return -1, "", fmt.Errorf("finding a free loop device: %w", err)
 		}
 		dev := fmt.Sprintf("/dev/loop%d", n)
 		lfd, err := unix.Open(dev, unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("opening %s: %w", dev, err)
+			return -1, "", fmt.Errorf("opening %s: %w", dev, err)
 		}
 		cfg := unix.LoopConfig{Fd: uint32(img.Fd()), Info: unix.LoopInfo64{Flags: loFlagsAutoclear}}
 		err = unix.IoctlLoopConfigure(lfd, &cfg)
@@ -189,15 +252,39 @@ func mountLoop(img *os.File, dir string) error {
 		}
 		if err != nil {
 			unix.Close(lfd)
-			return fmt.Errorf("attaching %s: %w", dev, err)
+			return -1, "", fmt.Errorf("attaching %s: %w", dev, err)
 		}
-		err = unix.Mount(dev, dir, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, "")
-		unix.Close(lfd) // the mount holds the device now; unused, it detaches
-		if err != nil {
-			return fmt.Errorf("mounting %s on %s: %w", dev, dir, err)
-		}
-		return nil
+		return lfd, dev, nil
 	}
+}
+
+// mountExt4 mounts the ext4 on dev detached and returns the mount's
+// descriptor.
+func mountExt4(dev string) (int, error) {
+	fsfd, err := unix.Fsopen("ext4", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen: %w", err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigSetString(fsfd, "source", dev); err != nil {
+		return -1, fmt.Errorf("source: %w", err)
+	}
+	// No flush of the host's disk on sync or unmount (the data dies with
+	// the container), and no kernel thread zeroing inode tables that the
+	// group checksums already mark unused.
+	for _, flag := range []string{"nobarrier", "noinit_itable"} {
+		if err := unix.FsconfigSetFlag(fsfd, flag); err != nil {
+			return -1, fmt.Errorf("%s: %w", flag, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("creating the file system: %w", err)
+	}
+	mnt, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOATIME)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount: %w", err)
+	}
+	return mnt, nil
 }
 
 func command(ctx context.Context, name string, args ...string) error {

@@ -37,16 +37,12 @@ func (s *Store) fetchImage(ctx context.Context, spec Spec, src source) (v1.Image
 		if err != nil {
 			return nil, badURI(spec.URI, "%v", err)
 		}
-		auth := authn.Anonymous
+		opts := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(platform), remote.Reuse(s.anonymous)}
 		if spec.Username != "" {
-			auth = &authn.Basic{Username: spec.Username, Password: spec.Password}
+			auth := &authn.Basic{Username: spec.Username, Password: spec.Password}
+			opts = []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(s.transport), remote.WithPlatform(platform)}
 		}
-		img, err := remote.Image(ref,
-			remote.WithContext(ctx),
-			remote.WithAuth(auth),
-			remote.WithTransport(s.transport),
-			remote.WithPlatform(platform),
-		)
+		img, err := remote.Image(ref, opts...)
 		if err != nil {
 			return nil, fail(registryReason(err, spec.Username != ""), err)
 		}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"code.cloudfoundry.org/lager/v3"
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,10 @@ type StoreConfig struct {
 	// together; past it the create fails (ErrImageTooLarge) and the layer
 	// being unpacked is not cached. Default DefaultMaxImageBytes.
 	MaxImageBytes int64
+	// DiskPoolDepth is how many containers' file systems of each recently
+	// used size are kept formatted and ready (diskpool.go). Default (0)
+	// DefaultDiskPoolDepth; negative: none, each create formats its own.
+	DiskPoolDepth int
 }
 
 // Store makes container root filesystems from images. It is safe for
@@ -60,8 +65,10 @@ type Store struct {
 	hostPaths                     []string // cleaned HostImagePaths
 	defaultRegistry               string
 	maxImageBytes                 int64
-	disks                         *disks // containers' file systems (disk.go)
+	disks                         *disks    // containers' file systems (disk.go)
+	diskPool                      *diskPool // ready ones, and releases (diskpool.go)
 	transport                     http.RoundTripper
+	anonymous                     *remote.Puller     // for pulls without credentials
 	unpacks                       singleflight.Group // keyed by cache dir
 	cache                         *layerCache
 
@@ -96,6 +103,11 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 		s.defaultRegistry = DefaultRegistry
 	}
 	s.disks = &disks{dir: filepath.Join(dir, "disks")}
+	depth := cfg.DiskPoolDepth
+	if depth == 0 {
+		depth = DefaultDiskPoolDepth
+	}
+	s.diskPool = newDiskPool(logger.Session("image-store"), s.disks, depth)
 	s.maxImageBytes = cfg.MaxImageBytes
 	if s.maxImageBytes <= 0 {
 		s.maxImageBytes = DefaultMaxImageBytes
@@ -113,6 +125,12 @@ func NewStore(logger lager.Logger, cfg StoreConfig) (*Store, error) {
 		s.insecure[host] = true
 	}
 	s.transport = &httpsUnlessInsecure{next: remote.DefaultTransport, insecure: s.insecure}
+	// Anonymous pulls share one puller: it keeps each repository's
+	// transport (and token), so a create from a cached image costs the
+	// manifest request alone, not a /v2/ ping before it.
+	if s.anonymous, err = remote.NewPuller(remote.WithAuth(authn.Anonymous), remote.WithTransport(s.transport), remote.WithPlatform(platform)); err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
 
 	if err := s.makeDirs(); err != nil {
 		return nil, err
@@ -186,7 +204,7 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 	}()
 
 	if spec.DiskLimitBytes > 0 {
-		if err := s.disks.makeDisk(ctx, p.dir, spec.DiskLimitBytes); err != nil {
+		if err := s.diskPool.attach(ctx, p.dir, spec.DiskLimitBytes); err != nil {
 			return Image{}, fmt.Errorf("creating rootfs for %s: disk limit: %w", handle, err)
 		}
 	}
@@ -310,17 +328,17 @@ func (s *Store) Destroy(logger lager.Logger, handle string) error {
 	return nil
 }
 
-// removeContainer unmounts everything under a container's directory (its
-// rootfs, and anything a runtime left mounted inside it), then deletes it.
+// removeContainer detaches everything mounted under a container's
+// directory (its disk, its rootfs, and anything a runtime left mounted
+// inside it), then deletes the directory. The detached file systems are torn
+// down in the background (diskpool.go).
 func (s *Store) removeContainer(p containerPaths) error {
 	mounts, err := mountsUnder(p.dir)
 	if err != nil {
 		return err
 	}
-	for _, m := range mounts {
-		if err := unmount(m); err != nil {
-			return err
-		}
+	if err := s.diskPool.detachAll(mounts); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(p.dir); err != nil {
 		return fmt.Errorf("removing %s: %w", p.dir, err)
@@ -333,7 +351,11 @@ func (s *Store) removeContainer(p containerPaths) error {
 // before any Create; completed layers stay cached.
 func (s *Store) Cleanup(logger lager.Logger) error {
 	logger = logger.Session("cleanup")
+	s.diskPool.drain(false)
 	var errs []error
+	if err := s.disks.removeStale(); err != nil {
+		errs = append(errs, fmt.Errorf("removing stale disk files: %w", err))
+	}
 	mounts, err := mountsUnder(s.containersDir)
 	if err != nil {
 		return fmt.Errorf("listing mounts: %w", err)
@@ -364,6 +386,16 @@ func (s *Store) Cleanup(logger lager.Logger) error {
 	}
 	return nil
 }
+
+// WaitIdle returns once no container file system is being formatted for the
+// pool or released after a destroy in the background.
+func (s *Store) WaitIdle() { s.diskPool.wait() }
+
+// Close releases the file systems the store keeps ready and waits until they
+// and those of destroyed containers are gone; the store formats no more
+// ahead of creates afterwards. Containers' own file systems stay mounted for
+// Cleanup. Call it when garden stops.
+func (s *Store) Close() { s.diskPool.drain(true) }
 
 // DiskUsage is the space used by what handle's container has written (its
 // overlay upper dir), in bytes of allocated blocks; hard links count once.

@@ -29,7 +29,7 @@ const (
 	idleContainers   = 300
 	createP50Target  = 150.0 // ms
 	createP99Target  = 300.0 // ms
-	floorRatioTarget = 2.0   // garden create p50 / raw runc run -d p50
+	floorRatioTarget = 1.2   // garden create p50 / raw runc run -d p50, at most (issues 14 and 17)
 	idleRSSTarget    = 200.0 // MB
 )
 
@@ -71,7 +71,7 @@ func benchCreate(b *testing.B) {
 	be, err := New(logger, clock.NewClock(), cfg, store)
 	must(b, err)
 	must(b, be.Start(ctx))
-	defer func() { must(b, be.Shutdown(ctx)) }()
+	defer func() { must(b, be.Shutdown(ctx)); store.Close() }()
 
 	spec := func(h string) garden.ContainerSpec {
 		return garden.ContainerSpec{Handle: h, Image: garden.ImageRef{URI: uri}, Limits: garden.Limits{MemoryBytes: 64 << 20, Pids: 100}}
@@ -91,6 +91,12 @@ func benchCreate(b *testing.B) {
 		floor := make([]time.Duration, benchContainers)
 		destroys := make([]time.Duration, benchContainers)
 		creates := forEach(b, benchContainers, par, func(i int) time.Duration {
+			if par == 1 {
+				// Nothing of garden's background work (the disk pool
+				// refilling, a destroyed container's file systems going)
+				// may run into the floor's time.
+				store.WaitIdle()
+			}
 			floor[i] = rawRunc(b, be, store, logger, fmt.Sprintf("raw-%d-%d", par, i), spec(""))
 			h := fmt.Sprintf("c-%d-%d", par, i)
 			start := time.Now()
@@ -106,7 +112,7 @@ func benchCreate(b *testing.B) {
 		benchreport.Baseline("garden", "raw runc run -d p99 ("+label+")", ms(pct(floor, 99)), "ms")
 		benchreport.Below("garden", "create+run p50 ("+label+")", ms(pct(creates, 50)), "ms", createP50Target)
 		benchreport.Below("garden", "create+run p99 ("+label+")", ms(pct(creates, 99)), "ms", createP99Target)
-		benchreport.Below("garden", "create+run p50 / raw runc p50 ("+label+")", ms(pct(creates, 50))/ms(pct(floor, 50)), "x", floorRatioTarget)
+		benchreport.AtMost("garden", "create+run p50 / raw runc p50 ("+label+")", ms(pct(creates, 50))/ms(pct(floor, 50)), "x", floorRatioTarget)
 		benchreport.Baseline("garden", "destroy p50 ("+label+")", ms(pct(destroys, 50)), "ms")
 	}
 

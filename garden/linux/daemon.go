@@ -122,5 +122,9 @@ func (d *Daemon) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			d.logger.Error("shutdown-failed", serr)
 		}
 	}
+	// The file systems kept ready for creates, and those of destroyed
+	// containers still being released, go now; containers' own stay for
+	// the next start unless destroyed above.
+	d.store.Close()
 	return err
 }

@@ -92,6 +92,10 @@ var _ = AfterSuite(func() {
 	}
 	if store != nil {
 		Expect(store.Cleanup(logger)).To(Succeed())
+		store.Close()
+		// The suite's own store; gardens that specs abandon as if killed keep
+		// theirs until this process exits.
+		Expect(loopsBackedUnder(filepath.Join(stateDir, "img"))).To(BeEmpty(), "every container's disk and every ready one is released")
 	}
 	if registry != nil {
 		registry.Close()

@@ -144,7 +144,7 @@ var _ = Describe("Net-out rules on a garden that denies the rest", Ordered, func
 		denying, err = linux.New(logger, clock.NewClock(), c, s)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(denying.Start(ctx)).To(Succeed())
-		DeferCleanup(func() { Expect(denying.Shutdown(ctx)).To(Succeed()) })
+		DeferCleanup(func() { Expect(denying.Shutdown(ctx)).To(Succeed()); s.Close() })
 		host = startTestHost([]int{7001, 7002, 7003, 7010}, []int{7101, 7102})
 		pinger = filepath.Join(stateDir, "pinger")
 		Expect(os.MkdirAll(pinger, 0o755)).To(Succeed())

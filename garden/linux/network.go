@@ -54,7 +54,9 @@ func ipAt(subnet *net.IPNet, i int) net.IP {
 }
 
 func (n *network) hostVeth(index int) string { return n.bridge + "-" + strconv.Itoa(index) }
-func (n *network) peerVeth(index int) string { return n.bridge + "c" + strconv.Itoa(index) }
+
+// loopbackIndex is the interface index of lo in every network namespace.
+const loopbackIndex = 1
 
 // setup creates the bridge (if missing) with the gateway address, and turns on
 // forwarding and loopback routing (net-in answers on 127.0.0.1 by DNAT to the
@@ -118,9 +120,14 @@ func (n *network) create(pid, index int) (err error) {
 	if err != nil {
 		return fmt.Errorf("finding bridge %s: %w", n.bridge, err)
 	}
+	// Each netlink call is a round trip under the kernel's rtnl lock, which
+	// every other container's start and end also take: the peer is made as
+	// eth0 in the container's namespace and the host end up, in one call.
+	// The peer stays down until it is addressed, so nothing passes the
+	// port before it is isolated.
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: n.hostVeth(index), MTU: n.mtu, MasterIndex: br.Attrs().Index},
-		PeerName:      n.peerVeth(index),
+		LinkAttrs:     netlink.LinkAttrs{Name: n.hostVeth(index), MTU: n.mtu, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+		PeerName:      "eth0",
 		PeerNamespace: netlink.NsFd(int(nsh)),
 	}
 	if err := netlink.LinkAdd(veth); err != nil {
@@ -131,21 +138,15 @@ func (n *network) create(pid, index int) (err error) {
 	if err := netlink.LinkSetIsolated(veth, true); err != nil {
 		return fmt.Errorf("isolating bridge port %s: %w", veth.Name, err)
 	}
-	if err := netlink.LinkSetUp(veth); err != nil {
-		return fmt.Errorf("bringing up %s: %w", veth.Name, err)
-	}
 
 	h, err := netlink.NewHandleAt(nsh)
 	if err != nil {
 		return fmt.Errorf("netlink in netns %s: %w", path, err)
 	}
 	defer h.Close()
-	peer, err := h.LinkByName(n.peerVeth(index))
+	peer, err := h.LinkByName("eth0")
 	if err != nil {
-		return fmt.Errorf("finding %s in netns: %w", n.peerVeth(index), err)
-	}
-	if err := h.LinkSetName(peer, "eth0"); err != nil {
-		return fmt.Errorf("renaming %s to eth0: %w", n.peerVeth(index), err)
+		return fmt.Errorf("finding eth0 in netns: %w", err)
 	}
 	ones, _ := n.subnet.Mask.Size()
 	if err := h.AddrAdd(peer, &netlink.Addr{IPNet: &net.IPNet{IP: ipAt(n.subnet, index), Mask: net.CIDRMask(ones, 32)}}); err != nil {
@@ -154,10 +155,9 @@ func (n *network) create(pid, index int) (err error) {
 	if err := h.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("bringing up eth0: %w", err)
 	}
-	if lo, err := h.LinkByName("lo"); err == nil {
-		if err := h.LinkSetUp(lo); err != nil {
-			return fmt.Errorf("bringing up lo: %w", err)
-		}
+	// lo is the first device of every network namespace: index 1.
+	if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: loopbackIndex}}); err != nil {
+		return fmt.Errorf("bringing up lo: %w", err)
 	}
 	if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: n.gateway}); err != nil {
 		return fmt.Errorf("adding default route: %w", err)

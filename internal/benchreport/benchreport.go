@@ -58,6 +58,12 @@ func Below(area, name string, value float64, unit string, limit float64) {
 		Target: fmt.Sprintf("< %g %s", limit, unit), Met: value < limit})
 }
 
+// AtMost records a figure whose target is an upper bound it may reach.
+func AtMost(area, name string, value float64, unit string, limit float64) {
+	Record(Figure{Area: area, Name: name, Value: value, Unit: unit,
+		Target: fmt.Sprintf("<= %g %s", limit, unit), Met: value <= limit})
+}
+
 // Above records a figure whose target is a lower bound.
 func Above(area, name string, value float64, unit string, floor float64) {
 	Record(Figure{Area: area, Name: name, Value: value, Unit: unit,

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/sys/unix"
@@ -246,8 +247,13 @@ func attachLoop(img *os.File) (int, string, error) {
 		}
 		cfg := unix.LoopConfig{Fd: uint32(img.Fd()), Info: unix.LoopInfo64{Flags: loFlagsAutoclear}}
 		err = unix.IoctlLoopConfigure(lfd, &cfg)
-		if errors.Is(err, unix.EBUSY) && attempt < 20 {
-			unix.Close(lfd) // another attach took it first
+		if errors.Is(err, unix.EBUSY) && attempt < 50 {
+			// Another attach took it first: every garden of the machine
+			// (each cell of diego up has one) asks the same kernel for the
+			// lowest free device, and the winner may not have bound it yet.
+			// Back off a little so the race does not repeat at once.
+			unix.Close(lfd)
+			time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 			continue
 		}
 		if err != nil {

@@ -209,10 +209,16 @@ type Cell struct {
 	GardenDebug  int
 	StateDir     string
 	GardenSocket string
-	// UIDMapStart is the host uid (and gid) its containers' root maps to;
-	// each cell has its own 65536 ids.
+	// UIDMapStart is the start of the cell's host uids (and gids): its
+	// garden's base range, then one 65536-id range per container
+	// (CellUIDRanges of them); cells' spans do not overlap.
 	UIDMapStart uint32
 }
+
+// CellUIDRanges is each cell's garden's uid_range_count: how many
+// containers may hold a uid range of their own at once (garden's default
+// max_containers).
+const CellUIDRanges = 250
 
 // HostImagesDir is where the cells' gardens serve oci:/// and
 // docker-archive:/// images from (their image_host_paths): StateDir/images.
@@ -235,6 +241,6 @@ func (c Config) CellLayout(i int) Cell {
 		GardenDebug:  c.DebugBasePort + 101 + 2*i,
 		StateDir:     dir,
 		GardenSocket: filepath.Join(dir, "garden.sock"),
-		UIDMapStart:  uint32(100000 + i*65536),
+		UIDMapStart:  uint32(100000 + i*(CellUIDRanges+1)*65536),
 	}
 }

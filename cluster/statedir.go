@@ -12,7 +12,7 @@ import (
 
 // prepareStateDir lays out the state dir so that every cell's containers can
 // reach their garden's directories: runc mounts a container's rootfs as the
-// container's root, an unprivileged host uid (the cell's uid_map_start), so
+// container's root, an unprivileged host uid (in the cell's container ranges), so
 // every directory from / down to a cell's garden must let that uid search it.
 //
 // What diego up creates (the state dir if it is missing, cells/, each
@@ -23,7 +23,10 @@ import (
 func prepareStateDir(cfg Config) error {
 	ids := make([]reach.Identity, cfg.Cells)
 	for i := range ids {
-		start := cfg.CellLayout(i).UIDMapStart
+		// The root of the cell's first container range: the base range
+		// (UIDMapStart) owns only image layers; no range owns anything on
+		// the way, so what one may search all may.
+		start := cfg.CellLayout(i).UIDMapStart + 65536
 		ids[i] = reach.Identity{UID: start, GID: start}
 	}
 	// check refuses a blocked directory; below the state dir only if

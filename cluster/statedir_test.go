@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -39,7 +40,9 @@ var _ = Describe("Preparing the state dir", func() {
 		c := &Cluster{Config: cfg}
 		docs := c.daemonConfigs()
 		Expect(docs["cell-1-garden"]["uid_map_start"]).To(BeEquivalentTo(100000))
-		Expect(docs["cell-2-garden"]["uid_map_start"]).To(BeEquivalentTo(165536))
+		Expect(docs["cell-1-garden"]["uid_range_count"]).To(BeEquivalentTo(CellUIDRanges))
+		By("spacing cells so that no container range of one overlaps another's")
+		Expect(docs["cell-2-garden"]["uid_map_start"]).To(BeEquivalentTo(100000 + (CellUIDRanges+1)*65536))
 	})
 
 	DescribeTable("refuses what was there before and keeps a cell's containers out, naming it",
@@ -70,7 +73,7 @@ var _ = Describe("Preparing the state dir", func() {
 		Entry("a parent the first cell's root owns but may not search",
 			func(parent, _ string) {
 				Expect(os.Mkdir(parent, 0o755)).To(Succeed())
-				Expect(os.Chown(parent, 100000, 0)).To(Succeed())
+				Expect(os.Chown(parent, 100000+65536, 0)).To(Succeed()) // cell 1's first container root
 				Expect(os.Chmod(parent, 0o655)).To(Succeed())
 			},
 			func(parent, _ string) string { return parent }, "u+x"),
@@ -79,10 +82,11 @@ var _ = Describe("Preparing the state dir", func() {
 	It("checks every cell's uid range, not only the first", func() {
 		parent := filepath.Dir(cfg.StateDir)
 		Expect(os.Mkdir(parent, 0o700)).To(Succeed())
-		Expect(os.Chown(parent, 100000, 100000)).To(Succeed())
+		first := int(cfg.CellLayout(0).UIDMapStart) + 65536 // cell 1's first container root
+		Expect(os.Chown(parent, first, first)).To(Succeed())
 		err := prepareStateDir(cfg)
 		Expect(err).To(MatchError(ContainSubstring("cells/cell-2/garden: " + parent)))
-		Expect(err).To(MatchError(ContainSubstring("host uid 165536")))
+		Expect(err).To(MatchError(ContainSubstring(fmt.Sprintf("host uid %d", cfg.CellLayout(1).UIDMapStart+65536))))
 	})
 
 	It("creates a missing state dir and the cells' directories searchable, whatever the umask", func() {

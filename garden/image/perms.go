@@ -18,6 +18,8 @@ import (
 //	<Dir>/containers/<handle> 0700  owned by that container's root (host root
 //	                                for a privileged one): only it passes
 //	  rootfs 0755, upper 0755 (the container's "/", its root's), work 0700
+//	  l 0700 (host root): the idmapped layer clones of a container with
+//	  its own id range (idmount.go)
 //	<Dir>/layers              0700  host root only
 //
 // The layers need no search permission for containers: overlayfs looks up and
@@ -57,9 +59,14 @@ func (s *Store) makeDirs() error {
 	return nil
 }
 
+// owner is the host identity of a container's root.
+type owner struct{ uid, gid int }
+
+func ownerOf(iso *IDIsolation) owner { return owner{uid: int(iso.RootUID), gid: int(iso.RootGID)} }
+
 // makeContainerDirs fills a container's directory (made 0700 by Create) and
 // hands it and the upper dir, the merged "/", to the container's root.
-func makeContainerDirs(p containerPaths, ids idShifter) error {
+func makeContainerDirs(p containerPaths, root owner) error {
 	for _, d := range []struct {
 		path string
 		mode os.FileMode
@@ -72,7 +79,7 @@ func makeContainerDirs(p containerPaths, ids idShifter) error {
 		}
 	}
 	for _, d := range []string{p.dir, p.upper} {
-		if err := os.Chown(d, ids.uid(0), ids.gid(0)); err != nil {
+		if err := os.Chown(d, root.uid, root.gid); err != nil {
 			return err
 		}
 	}

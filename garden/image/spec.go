@@ -32,6 +32,11 @@ type Spec struct {
 	// system of this size (at least MinDiskBytes): writes past it fail with
 	// ENOSPC. 0: the writable layer shares the store's file system, unbounded.
 	DiskLimitBytes int64
+	// Isolation, if not nil, gives the container its own host id range: its
+	// overlay's lower dirs are idmapped clones of the layers (idmount.go) and
+	// its directory and upper dir belong to Isolation's root. Nil: the
+	// container sees the layers as unpacked, owned by UIDMappings' range.
+	Isolation *IDIsolation
 }
 
 // Config is the part of an image's config file that a container needs.

@@ -221,8 +221,17 @@ func (s *Store) Create(ctx context.Context, logger lager.Logger, handle string, 
 		return Image{}, err
 	}
 
-	if err := makeContainerDirs(p, ids); err != nil {
+	root := owner{uid: ids.uid(0), gid: ids.gid(0)}
+	if iso := spec.Isolation; iso != nil {
+		root = ownerOf(iso)
+	}
+	if err := makeContainerDirs(p, root); err != nil {
 		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
+	}
+	if spec.Isolation != nil {
+		if lowers, err = mountIDMapped(lowers, p.dir, spec.Isolation.UserNS); err != nil {
+			return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)
+		}
 	}
 	if err := mountOverlay(lowers, p.upper, p.work, p.rootfs); err != nil {
 		return Image{}, fmt.Errorf("creating rootfs for %s: %w", handle, err)

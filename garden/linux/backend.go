@@ -34,6 +34,7 @@ type Backend struct {
 	cfg    Config
 	images ImageStore
 	runc   runc
+	uids   *uidPool // nil unless uid_isolation is per-container
 	net    *network
 	ipt    *iptables
 
@@ -69,7 +70,12 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 	if ext == "" {
 		ext = defaultExternalIP()
 	}
+	var uids *uidPool
+	if cfg.UIDIsolation == UIDIsolationPerContainer {
+		uids = newUIDPool(cfg.UIDMapStart, int(cfg.UIDRangeCount))
+	}
 	return &Backend{
+		uids:        uids,
 		logger:      logger.Session("garden-linux"),
 		clock:       clk,
 		cfg:         cfg,
@@ -122,6 +128,9 @@ func (b *Backend) Start(ctx context.Context) error {
 			return fmt.Errorf("disk_quota is %q but this cell cannot enforce disk limits (set disk_quota to %q to run without them): %w", DiskQuotaRequired, DiskQuotaOff, err)
 		}
 	}
+	if err := b.checkUIDIsolation(); err != nil {
+		return err
+	}
 	if st, err := os.Stat(b.cfg.InitPath); err != nil || st.IsDir() || st.Mode()&0o005 != 0o005 {
 		return fmt.Errorf("init_path %s must be an executable every user can read (garden-init): %v", b.cfg.InitPath, err)
 	}
@@ -155,6 +164,9 @@ func (b *Backend) Shutdown(ctx context.Context) error {
 		errs = append(errs, removeCgroupTree(filepath.Join("/sys/fs/cgroup", ctrl, b.cfg.CgroupParent)))
 	}
 	errs = append(errs, b.unmountRunDir())
+	if b.uids != nil {
+		b.uids.close(b.logger)
+	}
 	return errors.Join(errs...)
 }
 

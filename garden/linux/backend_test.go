@@ -236,9 +236,16 @@ var _ = Describe("Backend", func() {
 			Expect(out).To(Equal("/.garden-init\x00"))
 		})
 
-		It("maps container root to an unprivileged host uid", func() {
+		It("maps container root to an unprivileged host uid of a range of its own, past the layers' base range", func() {
 			_, out, _ := run(handle, sh("cat /proc/self/uid_map"))
-			Expect(strings.Fields(out)).To(Equal([]string{"0", strconv.Itoa(int(cfg.UIDMapStart)), "65536"}))
+			fields := strings.Fields(out)
+			Expect(fields).To(HaveLen(3))
+			Expect(fields[0]).To(Equal("0"))
+			Expect(fields[2]).To(Equal("65536"))
+			host, err := strconv.Atoi(fields[1])
+			Expect(err).NotTo(HaveOccurred())
+			Expect(host).To(BeNumerically(">", int(cfg.UIDMapStart)))
+			Expect((host - int(cfg.UIDMapStart)) % 65536).To(Equal(0))
 		})
 
 		It("denies dangerous syscalls and keeps root from re-gaining privileges", func() {

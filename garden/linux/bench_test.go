@@ -149,7 +149,7 @@ func rawRunc(b *testing.B, be *Backend, store *image.Store, logger lager.Logger,
 	m := []image.IDMapping{{ContainerID: 0, HostID: be.cfg.UIDMapStart, Size: mappedUsersSize}}
 	img, err := store.Create(ctx, logger, handle, image.Spec{URI: spec.Image.URI, UIDMappings: m, GIDMappings: m})
 	must(b, err)
-	c := &container{handle: handle, spec: spec, dir: filepath.Join(be.containersDir(), handle), rootfs: img.RootFSPath, ip: ipAt(be.net.subnet, 2)}
+	c := &container{handle: handle, spec: spec, dir: filepath.Join(be.containersDir(), handle), rootfs: img.RootFSPath, ip: ipAt(be.net.subnet, 2), hostRoot: be.cfg.UIDMapStart}
 	must(b, os.Mkdir(c.dir, 0o711))
 	must(b, be.makeWorkCgroup(c))
 	must(b, be.writeBundle(c))

@@ -46,6 +46,18 @@ type Config struct {
 	// UIDMapStart is the host uid (and gid) that container root maps to in
 	// unprivileged containers; 65536 ids from it are used. Default 100000.
 	UIDMapStart uint32 `json:"uid_map_start"`
+	// UIDIsolation is "per-container": each unprivileged container maps its
+	// root to a host uid range of its own, from uid_map_start +
+	// (slot+1)*65536, its slot one of uid_range_count; the range from
+	// uid_map_start owns the shared image layers, which each container sees
+	// through idmapped mounts (garden refuses to start where the image
+	// store's file system cannot be idmapped). Or "shared": every
+	// unprivileged container maps to the range from uid_map_start. Default
+	// "per-container".
+	UIDIsolation string `json:"uid_isolation"`
+	// UIDRangeCount is how many per-container ranges there are: past it a
+	// create fails with OutOfCapacity. Default max_containers.
+	UIDRangeCount uint64 `json:"uid_range_count"`
 	// CgroupParent is the cgroup (under each v1 controller) containers are
 	// created in. Default "garden-" + BridgeName.
 	CgroupParent string `json:"cgroup_parent"`
@@ -148,6 +160,7 @@ func DefaultConfig() Config {
 		MaxCPUShares:     DefaultMaxCPUShares,
 		DefaultDiskMB:    DefaultDiskMB,
 		DiskQuota:        DiskQuotaRequired,
+		UIDIsolation:     UIDIsolationPerContainer,
 		MaxImageMB:       DefaultMaxImageMB,
 	}
 }
@@ -203,6 +216,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxContainers == 0 {
 		c.MaxContainers = DefaultMaxContainers
+	}
+	if err := c.validateUIDIsolation(); err != nil {
+		return err
 	}
 	if c.DefaultNofile == 0 {
 		c.DefaultNofile = DefaultNofile

@@ -39,5 +39,24 @@ var _ = Describe("Config", func() {
 		Entry("a long chain prefix", func(c *linux.Config) { c.ChainPrefix = "a-very-long-chain-prefix" }, "chain_prefix"),
 		Entry("a relative init path", func(c *linux.Config) { c.InitPath = "garden-init" }, "init_path"),
 		Entry("a negative start limit", func(c *linux.Config) { c.MaxConcurrentStarts = -1 }, "max_concurrent_starts"),
+		Entry("an unknown uid isolation", func(c *linux.Config) { c.UIDIsolation = "none" }, "uid_isolation"),
+		Entry("uid ranges past the largest id", func(c *linux.Config) { c.UIDMapStart, c.UIDRangeCount = 1<<32-65536*10, 10 }, "past the largest id"),
 	)
+
+	It("gives one uid range per container by default, as many as max_containers", func() {
+		c := valid()
+		c.MaxContainers = 40
+		Expect(c.Validate()).To(Succeed())
+		Expect(c.UIDIsolation).To(Equal(linux.UIDIsolationPerContainer))
+		Expect(c.UIDRangeCount).To(BeEquivalentTo(40))
+	})
+
+	It("accepts the last range ending at the largest id, and a shared range needing only one", func() {
+		c := valid()
+		c.UIDMapStart, c.UIDRangeCount = 1<<32-1-65536*11, 10
+		Expect(c.Validate()).To(Succeed())
+		c = valid()
+		c.UIDIsolation, c.UIDMapStart = linux.UIDIsolationShared, 1<<32-1-65536
+		Expect(c.Validate()).To(Succeed())
+	})
 })

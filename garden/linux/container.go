@@ -26,7 +26,8 @@ type container struct {
 	dir        string // bundle: config.json, process files, pid files
 	rootfs     string
 	imgConfig  image.Config
-	index      int // subnet index
+	index      int    // subnet index
+	hostRoot   uint32 // host uid and gid of container root (unprivileged)
 	ip         net.IP
 	initPid    int
 	init       *os.Process   // garden's child (as subreaper)
@@ -97,6 +98,12 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	if !spec.Privileged {
 		m := []image.IDMapping{{ContainerID: 0, HostID: b.cfg.UIDMapStart, Size: mappedUsersSize}}
 		imgSpec.UIDMappings, imgSpec.GIDMappings = m, m
+		iso, err := b.claimUIDRange(c)
+		if err != nil {
+			return garden.ContainerInfo{}, err
+		}
+		undo = append(undo, func() error { b.releaseUIDRange(c); return nil })
+		imgSpec.Isolation = iso
 	}
 	if b.cfg.DiskQuota == DiskQuotaRequired {
 		imgSpec.DiskLimitBytes = int64(spec.Limits.DiskBytes)
@@ -201,12 +208,20 @@ func (b *Backend) Destroy(ctx context.Context, handle string) error {
 	c.mu.Lock()
 	hasNat, hasFwd, ports := c.hasNat, c.hasFwd, c.ports
 	c.mu.Unlock()
+	imgErr := b.images.Destroy(logger, handle)
 	errs = append(errs,
 		b.ipt.remove(ctx, c.index, c.ip, hasNat, hasFwd),
 		b.net.destroy(c.index),
-		b.images.Destroy(logger, handle),
+		imgErr,
 		os.RemoveAll(c.dir),
 	)
+	if imgErr == nil {
+		b.releaseUIDRange(c)
+	} else {
+		// Its layer clones and upper dir may still be there, owned by its
+		// range: no other container gets the range while they are.
+		logger.Info("keeping-uid-range", lager.Data{"host_root": c.hostRoot})
+	}
 	b.release(handle, c.index, ports)
 	if err := errors.Join(errs...); err != nil {
 		logger.Error("failed", err)
@@ -393,7 +408,10 @@ func (b *Backend) writeBundle(c *container) error {
 		},
 	}
 	if !c.spec.Privileged {
-		m := []ociIDMapping{{ContainerID: 0, HostID: b.cfg.UIDMapStart, Size: mappedUsersSize}}
+		if c.hostRoot == 0 {
+			return fmt.Errorf("container %s has no uid range: its root would be host root", c.handle)
+		}
+		m := []ociIDMapping{{ContainerID: 0, HostID: c.hostRoot, Size: mappedUsersSize}}
 		spec.Linux.UIDMappings, spec.Linux.GIDMappings = m, m
 		spec.Linux.Namespaces = append(spec.Linux.Namespaces, ociNamespace{Type: "user"})
 		// Only mapped ids are valid in the range.

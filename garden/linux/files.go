@@ -148,7 +148,7 @@ func (b *Backend) ids(c *container) idMap {
 	if c.spec.Privileged {
 		return idMap{start: 0, size: maxID + 1}
 	}
-	return idMap{start: int64(b.cfg.UIDMapStart), size: mappedUsersSize}
+	return idMap{start: int64(c.hostRoot), size: mappedUsersSize}
 }
 
 // toHost maps a container id to the host; ok is false for an id outside the

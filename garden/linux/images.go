@@ -3,6 +3,7 @@ package linux
 import (
 	"context"
 	"errors"
+	"os"
 
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/diego-runtime/diego/garden"
@@ -16,6 +17,9 @@ type ImageStore interface {
 	Destroy(logger lager.Logger, handle string) error
 	Cleanup(logger lager.Logger) error
 	DiskUsage(handle string) (uint64, error)
+	// CheckIDMapping fails, naming the directory, if the store's layers
+	// cannot be idmapped through userns.
+	CheckIDMapping(userns *os.File) error
 }
 
 // imageError maps the store's errors onto garden's wire errors.

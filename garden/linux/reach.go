@@ -11,8 +11,14 @@ import (
 // to. runc mounts the rootfs from inside the user namespace, as this
 // identity, so it must be able to search every directory down to the state
 // dir and the image store.
+// With per-container ranges it is the first range's root; whichever range,
+// it owns nothing on the way, so what one may search all may.
 func (c Config) ContainerRoot() reach.Identity {
-	return reach.Identity{UID: c.UIDMapStart, GID: c.UIDMapStart}
+	if c.UIDIsolation == UIDIsolationShared {
+		return reach.Identity{UID: c.UIDMapStart, GID: c.UIDMapStart}
+	}
+	first := c.UIDMapStart + idMapSize
+	return reach.Identity{UID: first, GID: first}
 }
 
 // prepareReachable creates dir and its missing parents searchable by

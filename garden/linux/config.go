@@ -46,8 +46,9 @@ type Config struct {
 	// UIDMapStart is the host uid (and gid) that container root maps to in
 	// unprivileged containers; 65536 ids from it are used. Default 100000.
 	UIDMapStart uint32 `json:"uid_map_start"`
-	// CgroupParent is the cgroup (under each v1 controller) containers are
-	// created in. Default "garden-" + BridgeName.
+	// CgroupParent is the cgroup containers are created in: under each
+	// controller on a v1 host, in the unified hierarchy on a v2 host.
+	// Default "garden-" + BridgeName.
 	CgroupParent string `json:"cgroup_parent"`
 	// MaxContainers caps how many containers may exist at once. Default 250.
 	MaxContainers uint64 `json:"max_containers"`

@@ -45,9 +45,11 @@ E2E_FLAGS ?= -count=1 -p 1 -timeout 30m
 # (Debian's 6.1 kernel, cgroup_no_v1=all; scripts/vm/test.sh): the host runs
 # v1, and cells must run on both. Installs QEMU and fetches the kernel first
 # (scripts/setup.sh vm). It fails, never skips, when the guest cannot boot.
+# VM_SUITES="PKG[:FOCUS] ..." picks other suites (default: garden/linux,
+# garden, rep; about 12 minutes).
 vm-test:
 	@scripts/setup.sh vm
-	GO=$(GO) scripts/vm/test.sh
+	GO=$(GO) VM_SUITES="$(VM_SUITES)" scripts/vm/test.sh
 
 # Each benchmark records its figures through internal/benchreport; the report
 # collects them into docs/benchmarks.md beside their targets.

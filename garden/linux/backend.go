@@ -35,8 +35,10 @@ type Backend struct {
 	images ImageStore
 	runc   runc
 	uids   *uidPool // nil unless uid_isolation is per-container
-	net    *network
-	ipt    *iptables
+	// cgroups is the host's cgroup mode (v1 or v2), found by New.
+	cgroups cgroupManager
+	net     *network
+	ipt     *iptables
 
 	externalIP string
 
@@ -66,6 +68,11 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 	if err != nil {
 		return nil, err
 	}
+	cgroups, err := detectCgroups(cfg.CgroupParent)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("cgroups", lager.Data{"version": cgroups.version(), "parent": cfg.CgroupParent})
 	ext := cfg.ExternalIP
 	if ext == "" {
 		ext = defaultExternalIP()
@@ -81,6 +88,7 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 		cfg:         cfg,
 		images:      images,
 		runc:        runc{path: cfg.RuncPath, root: filepath.Join(cfg.StateDir, "run", "runc")},
+		cgroups:     cgroups,
 		net:         nw,
 		ipt:         &iptables{prefix: cfg.ChainPrefix, bridge: cfg.BridgeName, subnet: nw.subnet.String(), deny: cfg.DenyNetOut},
 		externalIP:  ext,
@@ -160,9 +168,7 @@ func (b *Backend) Shutdown(ctx context.Context) error {
 		}
 	}
 	errs = append(errs, b.ipt.removeAll(ctx), b.net.teardownBridge())
-	for _, ctrl := range cgroupControllers {
-		errs = append(errs, removeCgroupTree(filepath.Join("/sys/fs/cgroup", ctrl, b.cfg.CgroupParent)))
-	}
+	errs = append(errs, b.cgroups.removeAll())
 	errs = append(errs, b.unmountRunDir())
 	if b.uids != nil {
 		b.uids.close(b.logger)
@@ -392,17 +398,13 @@ func (b *Backend) Metrics(ctx context.Context, handle string) (garden.Metrics, e
 	if err != nil {
 		return garden.Metrics{}, err
 	}
-	m := c.cgroupMetrics(b.cgroupDir)
+	m := c.cgroupMetrics(b.cgroups)
 	m.MemoryLimitBytes = c.spec.Limits.MemoryBytes
 	m.DiskLimitBytes = c.spec.Limits.DiskBytes
 	if du, err := b.images.DiskUsage(handle); err == nil {
 		m.DiskBytes = du
 	}
 	return m, nil
-}
-
-func (b *Backend) cgroupDir(controller, handle string) string {
-	return filepath.Join("/sys/fs/cgroup", controller, b.cfg.CgroupParent, handle)
 }
 
 func (b *Backend) NetIn(ctx context.Context, handle string, rule garden.NetInRule) (garden.PortMapping, error) {

@@ -301,22 +301,6 @@ var _ = Describe("Backend", func() {
 			Expect(info.Events).To(ContainElement(garden.EventOutOfMemory))
 		})
 
-		It("sets cpu shares and the memory limit on the container's cgroups", func() {
-			handle := create(garden.ContainerSpec{Limits: garden.Limits{CPUShares: 512, MemoryBytes: 96 << 20}}).Handle
-			read := func(ctrl, file string) string {
-				b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", ctrl, cfg.CgroupParent, handle, file))
-				Expect(err).NotTo(HaveOccurred())
-				return strings.TrimSpace(string(b))
-			}
-			Expect(read("cpu", "cpu.shares")).To(Equal("512"))
-			Expect(read("memory", "memory.limit_in_bytes")).To(Equal(strconv.Itoa(96 << 20)))
-			run(handle, sh("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"))
-			m, err := backend.Metrics(ctx, handle)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(m.CPUTime).To(BeNumerically(">", 0))
-			Expect(m.MemoryLimitBytes).To(BeEquivalentTo(96 << 20))
-		})
-
 		It("caps the number of processes", func() {
 			handle := create(garden.ContainerSpec{Limits: garden.Limits{Pids: 10}}).Handle
 			status, _, errOut := run(handle, sh("for i in $(seq 1 40); do sleep 2 & done; wait"))
@@ -494,7 +478,7 @@ var _ = Describe("Backend", func() {
 			By("checking the traces exist first, so their absence means something")
 			Eventually(func() error { return exec.Command("pgrep", "-f", "sleep 987654").Run() }).Should(Succeed())
 			Expect(iptablesSave()).To(ContainSubstring(info.ContainerIP))
-			Expect(filepath.Join("/sys/fs/cgroup/memory", cfg.CgroupParent, "doomed")).To(BeADirectory())
+			Expect(cgroupPath("memory", "doomed", "")).To(BeADirectory())
 			Expect(filepath.Join(cfg.StateDir, "run", "containers", "doomed")).To(BeADirectory())
 			index := info.ContainerIP[strings.LastIndex(info.ContainerIP, ".")+1:]
 			_, err = netlink.LinkByName(bridgeName + "-" + index)
@@ -584,7 +568,7 @@ func expectNoTrace(handle, ip string) {
 	Expect(filepath.Join(cfg.StateDir, "run", "runc", handle)).NotTo(BeAnExistingFile())
 	Expect(filepath.Join(stateDir, "img", "containers", handle)).NotTo(BeAnExistingFile())
 	for _, ctrl := range []string{"memory", "cpu", "pids", "freezer"} {
-		Expect(filepath.Join("/sys/fs/cgroup", ctrl, cfg.CgroupParent, handle)).NotTo(BeAnExistingFile())
+		Expect(cgroupPath(ctrl, handle, "")).NotTo(BeAnExistingFile())
 	}
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	Expect(err).NotTo(HaveOccurred())

@@ -58,8 +58,9 @@ type Config struct {
 	// UIDRangeCount is how many per-container ranges there are: past it a
 	// create fails with OutOfCapacity. Default max_containers.
 	UIDRangeCount uint64 `json:"uid_range_count"`
-	// CgroupParent is the cgroup (under each v1 controller) containers are
-	// created in. Default "garden-" + BridgeName.
+	// CgroupParent is the cgroup containers are created in: under each
+	// controller on a v1 host, in the unified hierarchy on a v2 host.
+	// Default "garden-" + BridgeName.
 	CgroupParent string `json:"cgroup_parent"`
 	// MaxContainers caps how many containers may exist at once. Default 250.
 	MaxContainers uint64 `json:"max_containers"`

@@ -118,9 +118,7 @@ var _ = Describe("Confinement", Ordered, ContinueOnFailure, func() {
 			a = create(garden.ContainerSpec{Image: garden.ImageRef{URI: probeURI}}).Handle
 			b = create(garden.ContainerSpec{Image: garden.ImageRef{URI: probeURI}}).Handle
 		})
-		cg := func(controller, handle, file string) string {
-			return filepath.Join("/sys/fs/cgroup", controller, cfg.CgroupParent, handle, file)
-		}
+		cg := cgroupPath
 
 		DescribeTable("refuses writes from inside",
 			func(path func() string) {
@@ -135,10 +133,12 @@ var _ = Describe("Confinement", Ordered, ContinueOnFailure, func() {
 				}
 			},
 			Entry("its own pids limit", func() string { return cg("pids", a, "pids.max") }),
-			Entry("its own memory limit", func() string { return cg("memory", a, "memory.limit_in_bytes") }),
+			Entry("its own memory limit", func() string {
+				return cg("memory", a, map[bool]string{false: "memory.limit_in_bytes", true: "memory.max"}[cgroupV2])
+			}),
 			Entry("the cell's cgroup.procs", func() string { return cg("pids", "", "cgroup.procs") }),
 			Entry("a neighbour's pids limit", func() string { return cg("pids", b, "pids.max") }),
-			Entry("the host's root pids cgroup", func() string { return "/sys/fs/cgroup/pids/cgroup.procs" }),
+			Entry("the host's root pids cgroup", func() string { return filepath.Join(hostCgroupRoot(), "cgroup.procs") }),
 			Entry("a kernel setting", func() string { return "/sys/kernel/mm/transparent_hugepage/enabled" }),
 		)
 
@@ -156,7 +156,7 @@ var _ = Describe("Confinement", Ordered, ContinueOnFailure, func() {
 		})
 
 		It("keeps a container's processes out of a neighbour's cgroup", func() {
-			status, stdout, stderr := run(a, sh(fmt.Sprintf("echo $$ > %s; grep :pids: /proc/self/cgroup", cg("pids", b, "work/cgroup.procs"))))
+			status, stdout, stderr := run(a, sh(fmt.Sprintf("echo $$ > %s; grep %s /proc/self/cgroup", cg("pids", b, "work/cgroup.procs"), pidsCgroupLine())))
 			Expect(status).To(Equal(0))
 			Expect(stderr).To(ContainSubstring("nonexistent directory"))
 			Expect(stdout).To(ContainSubstring("/" + a + "/work"))
@@ -165,15 +165,15 @@ var _ = Describe("Confinement", Ordered, ContinueOnFailure, func() {
 
 		It("keeps them out even where the host's cgroups are bound in", func() {
 			c := create(garden.ContainerSpec{Image: garden.ImageRef{URI: probeURI}, BindMounts: []garden.BindMount{
-				{SrcPath: "/sys/fs/cgroup/pids", DstPath: "/host-pids"},
+				{SrcPath: hostCgroupRoot(), DstPath: "/host-pids"},
 			}}).Handle
 			target := filepath.Join("/host-pids", cfg.CgroupParent, b, "work/cgroup.procs")
-			status, stdout, stderr := run(c, sh(fmt.Sprintf("ls %s && echo $$ > %s; grep :pids: /proc/self/cgroup", target, target)))
+			status, stdout, stderr := run(c, sh(fmt.Sprintf("ls %s && echo $$ > %s; grep %s /proc/self/cgroup", target, target, pidsCgroupLine())))
 			Expect(status).To(Equal(0))
 			Expect(stdout).To(HavePrefix(target + "\n")) // it is there to be tried
 			Expect(stderr).To(ContainSubstring("Permission denied"))
-			Expect(stdout).To(ContainSubstring(":pids:/" + cfg.CgroupParent + "/" + c + "/work"))
-			Expect(stdout).NotTo(ContainSubstring(":pids:/" + cfg.CgroupParent + "/" + b))
+			Expect(stdout).To(ContainSubstring(pidsCgroupLine() + "/" + cfg.CgroupParent + "/" + c + "/work"))
+			Expect(stdout).NotTo(ContainSubstring(pidsCgroupLine() + "/" + cfg.CgroupParent + "/" + b))
 		})
 	})
 })

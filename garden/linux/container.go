@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -164,6 +163,9 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 		return garden.ContainerInfo{}, fmt.Errorf("starting %s: %w", spec.Handle, err)
 	}
 	c.init, c.initExited = reap(c.initPid)
+	if err := b.cgroups.started(spec.Handle, c.initPid, c.spec.Limits.Pids); err != nil {
+		return garden.ContainerInfo{}, err
+	}
 	mark("runc")
 	// No process but init runs before the network is in place: Run needs the
 	// container registered, which happens below.
@@ -314,18 +316,19 @@ func (c *container) noticeInitExitLocked() {
 // checkOOM records the "out of memory" event once the kernel has OOM-killed
 // anything in the container's memory cgroup.
 func (c *container) checkOOM(b *Backend) {
-	data, err := os.ReadFile(filepath.Join(b.cgroupDir("memory", c.handle), "memory.oom_control"))
+	killed, err := b.cgroups.oomKilled(c.handle)
 	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) { // gone with the container
+			b.logger.Error("reading-oom-events", err, lager.Data{"handle": c.handle})
+		}
 		return
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "oom_kill "); ok && v != "0" {
-			c.mu.Lock()
-			if !containsString(c.events, garden.EventOutOfMemory) {
-				c.events = append(c.events, garden.EventOutOfMemory)
-			}
-			c.mu.Unlock()
+	if killed {
+		c.mu.Lock()
+		if !containsString(c.events, garden.EventOutOfMemory) {
+			c.events = append(c.events, garden.EventOutOfMemory)
 		}
+		c.mu.Unlock()
 	}
 }
 
@@ -338,20 +341,9 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-func (c *container) cgroupMetrics(dir func(controller, handle string) string) garden.Metrics {
-	read := func(controller, file string) uint64 {
-		b, err := os.ReadFile(filepath.Join(dir(controller, c.handle), file))
-		if err != nil {
-			return 0
-		}
-		v, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-		return v
-	}
-	return garden.Metrics{
-		MemoryBytes: read("memory", "memory.usage_in_bytes"),
-		CPUTime:     durationNS(read("cpuacct", "cpuacct.usage")),
-		Pids:        read("pids", filepath.Join(workCgroup, "pids.current")),
-	}
+func (c *container) cgroupMetrics(cg cgroupManager) garden.Metrics {
+	s := cg.stats(c.handle)
+	return garden.Metrics{MemoryBytes: s.memoryBytes, CPUTime: durationNS(s.cpuNanos), Pids: s.pids}
 }
 
 // updateRules adds ports and net-out rules and rewrites the container's chains.

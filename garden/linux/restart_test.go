@@ -63,7 +63,7 @@ var _ = Describe("a second garden on the same machine", func() {
 		Expect(err).To(MatchError(garden.ErrOutOfCapacity))
 		Expect(filepath.Join(otherCfg.StateDir, "run", "containers", "third")).NotTo(BeAnExistingFile())
 
-		Expect(filepath.Join("/sys/fs/cgroup/memory", "garden-dgk", "survivor-check")).To(BeADirectory())
+		Expect(survivorCgroup()).To(BeADirectory())
 		By("abandoning it as if it had been killed, and starting a new one on the same state")
 		restarted := newGarden()
 		other = restarted
@@ -71,7 +71,7 @@ var _ = Describe("a second garden on the same machine", func() {
 		entries, err := os.ReadDir(filepath.Join(otherCfg.StateDir, "run", "runc"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(entries).To(BeEmpty())
-		Expect(filepath.Join("/sys/fs/cgroup/memory", "garden-dgk", "survivor-check")).NotTo(BeAnExistingFile())
+		Expect(survivorCgroup()).NotTo(BeAnExistingFile())
 		links, err := netlink.LinkList()
 		Expect(err).NotTo(HaveOccurred())
 		for _, l := range links {

@@ -1,13 +1,9 @@
 package linux
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-)
+import "os"
 
-// A container's processes run in a child pids cgroup, "work", limited to the
+// A container's processes run in a child cgroup, "work", with a pids limit:
+// on v1 in the pids hierarchy, on v2 beside initd's leaf (cgroupv2.go), limited to the
 // container's pids; the container's own cgroup adds a reserve for initd.
 // initd is a Go program that may need a new thread at any time, and failing
 // to get one ends it and the container: in a shared cgroup a fork bomb could
@@ -28,43 +24,20 @@ const (
 	initPidsReserve = 32
 )
 
-func (b *Backend) workCgroupDir(handle string) string {
-	return filepath.Join(b.cgroupDir("pids", handle), workCgroup)
-}
-
-// makeWorkCgroup creates the container's pids cgroup and its work child
-// before runc runs (runc uses the existing one) and limits work to pids (0: no
-// limit).
+// makeWorkCgroup creates the container's cgroup and its work child before
+// runc runs (runc uses the existing one).
 func (b *Backend) makeWorkCgroup(c *container) error {
-	dir := b.workCgroupDir(c.handle)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating pids cgroup %s: %w", dir, err)
-	}
-	if c.spec.Limits.Pids > 0 {
-		if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.FormatInt(c.spec.Limits.Pids, 10)), 0); err != nil {
-			return fmt.Errorf("limiting pids cgroup %s: %w", dir, err)
-		}
-	}
-	return nil
+	return b.cgroups.prepare(c.handle, c.spec.Limits.Pids)
 }
 
-// openWorkCgroupProcs opens work's cgroup.procs for writing, for initd: the
-// only way into work from inside the container.
+// openWorkCgroupProcs opens work's cgroup.procs for writing, for initd.
 func (b *Backend) openWorkCgroupProcs(handle string) (*os.File, error) {
-	path := filepath.Join(b.workCgroupDir(handle), "cgroup.procs")
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s for init: %w", path, err)
-	}
-	return f, nil
+	return b.cgroups.openWorkProcs(handle)
 }
 
-// removePidsCgroup removes the container's pids cgroup and its work child,
-// once the container's processes are gone: runc cannot remove a cgroup that
-// has a child.
+// removePidsCgroup removes what runc leaves of the container's cgroups (on
+// v1 the pids cgroup with work, on v2 the whole container cgroup), once the
+// container's processes are gone.
 func (b *Backend) removePidsCgroup(handle string) error {
-	if err := removeCgroupTree(b.cgroupDir("pids", handle)); err != nil {
-		return fmt.Errorf("removing pids cgroup of %s: %w", handle, err)
-	}
-	return nil
+	return b.cgroups.remove(handle)
 }

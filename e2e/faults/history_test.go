@@ -32,3 +32,15 @@ var _ = Describe("A route emitter resuming into compacted history", func() {
 		Expect(res.Corrected).To(BeNumerically("<", 10*time.Second))
 	})
 })
+
+var _ = Describe("A loop of large route updates", func() {
+	It("does not fill etcd, and the BBS keeps writing", func() {
+		res, err := scenario.RouteLoop(env)
+		AddReportEntry("result", res)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.FailedUpdates).To(BeEmpty())
+		Expect(res.Alarms).To(BeEmpty())
+		Expect(res.InUse).To(BeNumerically("<", 48<<20), "etcd's live data after %d updates of %d bytes", res.Updates, res.BytesPerUpdate)
+		Expect(res.Wrote).To(BeTrue(), "a new app ran and every cell was present after the loop")
+	})
+})

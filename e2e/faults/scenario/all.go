@@ -21,4 +21,5 @@ var All = []Named{
 	{"BlackHole", figured(BlackHole)},
 	{"LateCell", figured(LateCell)},
 	{"CompactedResume", figured(CompactedResume)},
+	{"RouteLoop", figured(RouteLoop)},
 }

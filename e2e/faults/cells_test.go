@@ -28,6 +28,7 @@ var _ = Describe("An app whose readiness check passes only 5 seconds after start
 		Expect(res.EarlyAnswers).To(BeZero())
 		Expect(res.FirstRoutedUptime).To(BeNumerically(">=", res.ReadyAfter))
 		Expect(res.RoutableUptime).To(BeNumerically(">=", res.ReadyAfter))
+		Expect(res.RegisteredUptime).To(BeNumerically(">=", res.ReadyAfter), "the route emitter's first router.register")
 	})
 })
 

@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -126,97 +125,6 @@ func (r HeldHeartbeatsResult) Figures() []benchreport.Figure {
 		zero("faults", name+": its instances restarted", float64(len(r.Restarted)), "instances"),
 		zero("faults", name+": its running task failed", failed, "tasks"),
 		below("faults", name+": cell present and instances running again", r.Recovered.Seconds(), "s", 10),
-	}
-}
-
-// LateReadinessResult is when an app whose readiness passes late was first
-// routed, by its own clock.
-type LateReadinessResult struct {
-	ReadyAfter time.Duration
-	// FirstRoutedUptime is how long the app had run when the router first
-	// brought it a request; RoutableUptime, when its record first said
-	// routable (what the route emitter registers).
-	FirstRoutedUptime, RoutableUptime time.Duration
-	// EarlyAnswers counts answers through the router from before ReadyAfter.
-	EarlyAnswers int
-}
-
-// LateReadiness starts one instance whose readiness check (HTTP on a second
-// port) passes only 5 s after start, while its liveness check (TCP on the
-// routed port) passes at once, and asks for it through the router and the
-// API every 50 ms until it is routed.
-func LateReadiness(env Env) (res LateReadinessResult, err error) {
-	res.ReadyAfter = 5 * time.Second
-	c, err := start(env, world.Options{Cells: 2})
-	if err != nil {
-		return res, err
-	}
-	defer c.stop(&err)
-	const guid = "ready-late"
-	lrp := c.app(guid, 1, J{
-		"ports":  []int{8080, 8081},
-		"action": run("/bin/sh", "-c", "(sleep 5; PORT=8081 exec /app/httpapp) & exec /app/httpapp"),
-		"check_definition": J{
-			"checks":           []J{{"tcp_check": J{"port": 8080}}},
-			"readiness_checks": []J{{"http_check": J{"port": 8081, "path": "/health"}}},
-		},
-	})
-	if err := c.expect(http.MethodPost, "/v1/desired_lrps", lrp, http.StatusCreated); err != nil {
-		return res, err
-	}
-	direct := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(2 * time.Minute); res.FirstRoutedUptime == 0 || res.RoutableUptime == 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return res, fmt.Errorf("%s not routed within 2 minutes (%+v)", guid, res)
-		}
-		if in, err := c.GetInstance(host(guid)); err == nil {
-			up := time.Duration(in.UptimeMs) * time.Millisecond
-			if up < res.ReadyAfter {
-				res.EarlyAnswers++
-			}
-			if res.FirstRoutedUptime == 0 {
-				res.FirstRoutedUptime = up
-			}
-		}
-		if res.RoutableUptime == 0 {
-			if up, ok := routableUptime(c, direct, guid); ok {
-				res.RoutableUptime = up
-			}
-		}
-	}
-	return res, nil
-}
-
-// routableUptime asks a routable instance of guid directly (its host port)
-// how long it has run.
-func routableUptime(c *cluster, direct *http.Client, guid string) (time.Duration, bool) {
-	list, err := c.ActualLRPs(guid)
-	if err != nil {
-		return 0, false
-	}
-	for _, a := range list {
-		if !a.Routable || len(a.Ports) == 0 {
-			continue
-		}
-		resp, err := direct.Get(fmt.Sprintf("http://%s:%d/", a.Address, a.Ports[0].HostPort))
-		if err != nil {
-			return 0, false
-		}
-		var in world.Instance
-		err = json.NewDecoder(resp.Body).Decode(&in)
-		resp.Body.Close()
-		return time.Duration(in.UptimeMs) * time.Millisecond, err == nil
-	}
-	return 0, false
-}
-
-// Figures implements Figured.
-func (r LateReadinessResult) Figures() []benchreport.Figure {
-	name := fmt.Sprintf("readiness passing %s after start", r.ReadyAfter)
-	return []benchreport.Figure{
-		zero("faults", name+": answers through the router before it", float64(r.EarlyAnswers), "requests"),
-		baseline("faults", name+": app uptime at its first routed request", r.FirstRoutedUptime.Seconds(), "s"),
-		baseline("faults", name+": app uptime when its record turned routable", r.RoutableUptime.Seconds(), "s"),
 	}
 }
 

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -164,25 +165,52 @@ type Instance struct {
 	Index        int
 	InstanceGuid string
 	CellID       string
-	Since        int64
 	CrashCount   int
+	// Started is when its process started, by its own uptime (asked at its
+	// host port, not through the router).
+	Started time.Time
 }
 
-// instances is every RUNNING ORDINARY instance of guid, by index.
+// instances is every RUNNING ORDINARY instance of guid, by index, each
+// asked directly how long its process has run.
 func (c *cluster) instances(guid string) (map[int]Instance, error) {
 	running, err := c.RunningIndices(guid)
 	if err != nil {
 		return nil, err
 	}
+	direct := &http.Client{Timeout: 5 * time.Second}
 	out := map[int]Instance{}
 	for i, a := range running {
-		out[i] = Instance{Index: i, InstanceGuid: a.InstanceGuid, CellID: a.CellID, Since: a.Since, CrashCount: a.CrashCount}
+		if len(a.Ports) == 0 {
+			return nil, fmt.Errorf("%s index %d runs without ports", guid, i)
+		}
+		up, err := uptime(direct, fmt.Sprintf("http://%s:%d/", a.Address, a.Ports[0].HostPort))
+		if err != nil {
+			return nil, fmt.Errorf("%s index %d: %w", guid, i, err)
+		}
+		out[i] = Instance{Index: i, InstanceGuid: a.InstanceGuid, CellID: a.CellID, CrashCount: a.CrashCount, Started: time.Now().Add(-up)}
 	}
 	return out, nil
 }
 
+// uptime asks the test app at url how long its process has run.
+func uptime(client *http.Client, url string) (time.Duration, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var in world.Instance
+	if err := json.NewDecoder(resp.Body).Decode(&in); err != nil {
+		return 0, fmt.Errorf("%s: %w", url, err)
+	}
+	return time.Duration(in.UptimeMs) * time.Millisecond, nil
+}
+
 // restarted lists the instances of before that are not running unchanged
-// in after (another instance guid, another since, or gone).
+// in after: another instance guid, a crash counted, a process started
+// again (more than a second's difference, for the requests' latency), or
+// gone.
 func restarted(before, after map[int]Instance) []string {
 	var out []string
 	for i, b := range before {
@@ -192,8 +220,9 @@ func restarted(before, after map[int]Instance) []string {
 			out = append(out, fmt.Sprintf("index %d (%s on %s) no longer runs", i, b.InstanceGuid, b.CellID))
 		case a.InstanceGuid != b.InstanceGuid:
 			out = append(out, fmt.Sprintf("index %d: %s on %s replaced by %s on %s", i, b.InstanceGuid, b.CellID, a.InstanceGuid, a.CellID))
-		case a.Since != b.Since || a.CrashCount != b.CrashCount:
-			out = append(out, fmt.Sprintf("index %d (%s): since %d -> %d, crashes %d -> %d", i, b.InstanceGuid, b.Since, a.Since, b.CrashCount, a.CrashCount))
+		case a.CrashCount != b.CrashCount || a.Started.Sub(b.Started) > time.Second:
+			out = append(out, fmt.Sprintf("index %d (%s): process started %s, then %s; crashes %d -> %d", i, b.InstanceGuid,
+				b.Started.Format("15:04:05.000"), a.Started.Format("15:04:05.000"), b.CrashCount, a.CrashCount))
 		}
 	}
 	sort.Strings(out)

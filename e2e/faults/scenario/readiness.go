@@ -137,14 +137,8 @@ func routableUptime(c *cluster, direct *http.Client, guid string) (time.Duration
 		if !a.Routable || len(a.Ports) == 0 {
 			continue
 		}
-		resp, err := direct.Get(fmt.Sprintf("http://%s:%d/", a.Address, a.Ports[0].HostPort))
-		if err != nil {
-			return 0, false
-		}
-		var in world.Instance
-		err = json.NewDecoder(resp.Body).Decode(&in)
-		resp.Body.Close()
-		return time.Duration(in.UptimeMs) * time.Millisecond, err == nil
+		up, err := uptime(direct, fmt.Sprintf("http://%s:%d/", a.Address, a.Ports[0].HostPort))
+		return up, err == nil
 	}
 	return 0, false
 }

@@ -24,7 +24,10 @@ type BBS interface {
 	FailActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, placementError string) error
 	// RejectTask counts a rejection; below models.MaxTaskRejections the BBS
 	// asks for a new auction of the task, at the last one it fails the task.
-	RejectTask(ctx context.Context, logger lager.Logger, taskGuid, reason string) error
+	// The auctioneer rejects as no cell (cellID ""), which the BBS applies
+	// only to a task still PENDING: a cell that took the work although its
+	// POST /work failed keeps the task it started.
+	RejectTask(ctx context.Context, logger lager.Logger, taskGuid, cellID, reason string) error
 }
 
 // reportConcurrency bounds the parallel calls to the BBS when reporting failures.
@@ -287,7 +290,11 @@ func (a *Auctioneer) reportFailures(ctx context.Context, logger lager.Logger, lr
 	}
 	for _, f := range tasks {
 		g.Go(func() error {
-			if err := a.BBS.RejectTask(ctx, logger, f.TaskGuid, f.Reason); err != nil {
+			if err := a.BBS.RejectTask(ctx, logger, f.TaskGuid, "", f.Reason); err != nil {
+				if errors.Is(err, models.ErrTaskCellMismatch) {
+					logger.Info("task-started-meanwhile", lager.Data{"task-guid": f.TaskGuid, "reason": f.Reason, "detail": err.Error()})
+					return nil
+				}
 				logger.Error("reject-task-failed", err, lager.Data{"task-guid": f.TaskGuid, "reason": f.Reason})
 			}
 			return nil

@@ -119,35 +119,39 @@ func (db *DB) TaskByGuid(ctx context.Context, logger lager.Logger, taskGuid stri
 }
 
 // StartTask moves a PENDING task to RUNNING on cellID. shouldStart is false when
-// the task already runs on that cell (a repeated call); another cell is refused.
+// the task already runs on that cell (a repeated call); a task that runs on
+// another cell answers models.ErrTaskCellMismatch (a cell that answered the
+// auction late must not run it a second time).
 func (db *DB) StartTask(ctx context.Context, logger lager.Logger, taskGuid, cellID string) (bool, error) {
 	shouldStart := false
 	_, err := db.modifyTask(ctx, taskGuid, func(t *models.Task) (*models.Task, bool, error) {
 		shouldStart = false
-		switch {
-		case t.State == models.TaskStatePending:
+		if err := t.CheckCell(cellID); err != nil {
+			return nil, false, err
+		}
+		switch t.State {
+		case models.TaskStatePending:
 			t.State = models.TaskStateRunning
 			t.CellID = cellID
 			shouldStart = true
 			return t, false, nil
-		case t.State == models.TaskStateRunning && t.CellID == cellID:
+		case models.TaskStateRunning:
 			return nil, false, nil
-		case t.State == models.TaskStateRunning:
-			return nil, false, models.ErrInvalidStateTransition.WithMessage("task %s runs on cell %s, not %s", taskGuid, t.CellID, cellID)
 		}
 		return nil, false, taskTransitionErr(t, models.TaskStateRunning)
 	})
 	return shouldStart, err
 }
 
-// CompleteTask records the outcome reported by the cell running the task.
+// CompleteTask records the outcome reported by the cell running the task;
+// another cell answers models.ErrTaskCellMismatch.
 func (db *DB) CompleteTask(ctx context.Context, logger lager.Logger, taskGuid, cellID string, failed bool, failureReason, result string) error {
 	_, err := db.modifyTask(ctx, taskGuid, func(t *models.Task) (*models.Task, bool, error) {
 		if t.State != models.TaskStateRunning {
 			return nil, false, taskTransitionErr(t, models.TaskStateCompleted)
 		}
-		if t.CellID != cellID {
-			return nil, false, models.ErrInvalidStateTransition.WithMessage("task %s runs on cell %s, not %s", taskGuid, t.CellID, cellID)
+		if err := t.CheckCell(cellID); err != nil {
+			return nil, false, err
 		}
 		return db.complete(t, failed, failureReason, result), false, nil
 	})
@@ -219,14 +223,22 @@ func (db *DB) FailTask(ctx context.Context, logger lager.Logger, taskGuid, failu
 }
 
 // RejectTask records that a placement failed. The task goes back to PENDING
-// and is auctioned again; the 3rd rejection fails it with reason.
-func (db *DB) RejectTask(ctx context.Context, logger lager.Logger, taskGuid, reason string) error {
-	logger = logger.Session("reject-task", lager.Data{"task-guid": taskGuid})
+// and is auctioned again; the 3rd rejection fails it with reason. cellID is
+// the cell giving the task back, "" for the auctioneer (no cell took it): a
+// RUNNING task is given back only by its own cell, and anything else answers
+// models.ErrTaskCellMismatch (see models.Task.CheckCell). So a rejection sent
+// because a cell's POST /work timed out cannot undo the start that cell made
+// meanwhile, and the task runs once.
+func (db *DB) RejectTask(ctx context.Context, logger lager.Logger, taskGuid, cellID, reason string) error {
+	logger = logger.Session("reject-task", lager.Data{"task-guid": taskGuid, "cell-id": cellID})
 	var retry *models.TaskStartRequest
 	_, err := db.modifyTask(ctx, taskGuid, func(t *models.Task) (*models.Task, bool, error) {
 		retry = nil
 		if t.State != models.TaskStatePending && t.State != models.TaskStateRunning {
 			return nil, false, taskTransitionErr(t, models.TaskStatePending)
+		}
+		if err := t.CheckCell(cellID); err != nil {
+			return nil, false, err
 		}
 		t.RejectionCount++
 		t.CellID = ""
@@ -262,6 +274,22 @@ func (db *DB) RevertResolvingTask(ctx context.Context, logger lager.Logger, task
 			return nil, false, taskTransitionErr(t, models.TaskStateCompleted)
 		}
 		t.State = models.TaskStateCompleted
+		return t, false, nil
+	})
+	return err
+}
+
+// RenewResolvingTask renews the delivery lease of a RESOLVING task: it bumps
+// updated_at, which the converger's resolving timeout counts from, so a
+// callback that takes longer than that timeout is not handed to a second
+// deliverer while the first is still waiting for its answer. Any other state
+// answers models.ErrInvalidStateTransition: the lease was lost (the task was
+// reverted, and another delivery may start) or the task moved on.
+func (db *DB) RenewResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error {
+	_, err := db.modifyTask(ctx, taskGuid, func(t *models.Task) (*models.Task, bool, error) {
+		if t.State != models.TaskStateResolving {
+			return nil, false, models.ErrInvalidStateTransition.WithMessage("task %s is %s, not RESOLVING: its delivery lease is lost", taskGuid, t.State)
+		}
 		return t, false, nil
 	})
 	return err

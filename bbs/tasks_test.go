@@ -53,10 +53,10 @@ var _ = Describe("Tasks", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(shouldStart).To(BeFalse())
 		_, err = db.StartTask(ctx, logger, "t1", "cell-2")
-		Expect(err).To(MatchError(models.ErrInvalidStateTransition))
+		Expect(err).To(MatchError(models.ErrTaskCellMismatch))
 
 		Expect(db.DeleteTask(ctx, logger, "t1")).To(MatchError(models.ErrTaskNotDeletable))
-		Expect(db.CompleteTask(ctx, logger, "t1", "cell-2", false, "", "x")).To(MatchError(models.ErrInvalidStateTransition))
+		Expect(db.CompleteTask(ctx, logger, "t1", "cell-2", false, "", "x")).To(MatchError(models.ErrTaskCellMismatch))
 		clock.Increment(time.Second)
 		big := strings.Repeat("r", 20000)
 		Expect(db.CompleteTask(ctx, logger, "t1", "cell-1", false, "", big)).To(Succeed())
@@ -74,6 +74,20 @@ var _ = Describe("Tasks", func() {
 		Expect(db.DeleteTask(ctx, logger, "t1")).To(Succeed())
 		_, err = db.TaskByGuid(ctx, logger, "t1")
 		Expect(err).To(MatchError(models.ErrTaskNotFound))
+	})
+
+	It("renews the delivery lease of a RESOLVING task only", func() {
+		Expect(db.FailTask(ctx, logger, "t1", "x")).To(Succeed())
+		Expect(db.RenewResolvingTask(ctx, logger, "t1")).To(MatchError(models.ErrInvalidStateTransition))
+		Expect(db.ResolvingTask(ctx, logger, "t1")).To(Succeed())
+		before := task("t1").UpdatedAt
+		clock.Increment(20 * time.Second)
+		Expect(db.RenewResolvingTask(ctx, logger, "t1")).To(Succeed())
+		t := task("t1")
+		Expect(t.State).To(Equal(models.TaskStateResolving))
+		Expect(t.UpdatedAt).To(Equal(before + int64(20*time.Second)))
+		Expect(db.RevertResolvingTask(ctx, logger, "t1")).To(Succeed())
+		Expect(db.RenewResolvingTask(ctx, logger, "t1")).To(MatchError(models.ErrInvalidStateTransition), "the lease is lost once reverted")
 	})
 
 	It("deletes a task whose callback was delivered while RESOLVING", func() {
@@ -99,19 +113,57 @@ var _ = Describe("Tasks", func() {
 	})
 
 	It("fails a task at its third rejection with the placement error as reason", func() {
-		Expect(db.RejectTask(ctx, logger, "t1", "insufficient resources: memory")).To(Succeed())
+		Expect(db.RejectTask(ctx, logger, "t1", "", "insufficient resources: memory")).To(Succeed())
 		Expect(task("t1").State).To(Equal(models.TaskStatePending))
 		Expect(task("t1").RejectionCount).To(Equal(1))
-		Expect(db.RejectTask(ctx, logger, "t1", "insufficient resources: memory")).To(Succeed())
+		Expect(db.RejectTask(ctx, logger, "t1", "", "insufficient resources: memory")).To(Succeed())
 		Expect(task("t1").State).To(Equal(models.TaskStatePending))
-		Expect(db.RejectTask(ctx, logger, "t1", "insufficient resources: memory")).To(Succeed())
+		Expect(db.RejectTask(ctx, logger, "t1", "", "insufficient resources: memory")).To(Succeed())
 		t := task("t1")
 		Expect(t.State).To(Equal(models.TaskStateCompleted))
 		Expect(t.Failed).To(BeTrue())
 		Expect(t.FailureReason).To(Equal("insufficient resources: memory"))
 		Expect(t.RejectionCount).To(Equal(3))
 		Expect(auctioneer.taskGuids()).To(Equal([]string{"t1", "t1", "t1"}))
-		Expect(db.RejectTask(ctx, logger, "t1", "again")).To(MatchError(models.ErrInvalidStateTransition))
+		Expect(db.RejectTask(ctx, logger, "t1", "", "again")).To(MatchError(models.ErrInvalidStateTransition))
+	})
+
+	Describe("task transitions check the cell (issue 19, item 5)", func() {
+		BeforeEach(func() {
+			started, err := db.StartTask(ctx, logger, "t1", "cell-a")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(started).To(BeTrue())
+		})
+
+		It("refuses a placement rejection that arrives after a cell started the task: it keeps running there, once", func() {
+			Expect(db.RejectTask(ctx, logger, "t1", "", "cell cell-a did not take the work: timeout")).To(MatchError(models.ErrTaskCellMismatch))
+			t := task("t1")
+			Expect(t.State).To(Equal(models.TaskStateRunning))
+			Expect(t.CellID).To(Equal("cell-a"))
+			Expect(t.RejectionCount).To(BeZero())
+			Expect(auctioneer.taskGuids()).To(Equal([]string{"t1"}), "no second auction")
+		})
+
+		It("refuses another cell's rejection, start and completion, and keeps the result of the cell that runs it", func() {
+			Expect(db.RejectTask(ctx, logger, "t1", "cell-b", "x")).To(MatchError(models.ErrTaskCellMismatch))
+			_, err := db.StartTask(ctx, logger, "t1", "cell-b")
+			Expect(err).To(MatchError(models.ErrTaskCellMismatch))
+			Expect(db.CompleteTask(ctx, logger, "t1", "cell-b", true, "not mine", "")).To(MatchError(models.ErrTaskCellMismatch))
+			Expect(db.CompleteTask(ctx, logger, "t1", "cell-a", false, "", "42")).To(Succeed())
+			t := task("t1")
+			Expect(t.State).To(Equal(models.TaskStateCompleted))
+			Expect(t.Failed).To(BeFalse())
+			Expect(t.Result).To(Equal("42"))
+		})
+
+		It("lets the cell that runs the task give it back for another auction", func() {
+			Expect(db.RejectTask(ctx, logger, "t1", "cell-a", "cell-a cannot run it")).To(Succeed())
+			t := task("t1")
+			Expect(t.State).To(Equal(models.TaskStatePending))
+			Expect(t.CellID).To(BeEmpty())
+			Expect(t.RejectionCount).To(Equal(1))
+			Expect(auctioneer.taskGuids()).To(Equal([]string{"t1", "t1"}))
+		})
 	})
 
 	It("fails a pending task, and auctions again only pending tasks", func() {

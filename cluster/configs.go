@@ -86,6 +86,11 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 	if cfg.ConvergenceInterval > 0 {
 		configs["converger"]["convergence_interval_ms"] = cfg.ConvergenceInterval.Milliseconds()
 	}
+	if cfg.PresenceTTL > 0 {
+		// The grace a blipped cell gets to keep its tasks is twice its
+		// presence TTL (docs/scheduling.md), as the converger's default is.
+		configs["converger"]["absent_cell_task_grace"] = (2 * cfg.PresenceTTL).String()
+	}
 	if cfg.RouterDialTimeout > 0 {
 		configs["router"]["dial_timeout"] = cfg.RouterDialTimeout.String()
 	}

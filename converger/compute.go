@@ -14,6 +14,10 @@ const (
 	DefaultPendingTaskExpiry      = 30 * time.Minute
 	DefaultCompletedTaskRetention = 2 * time.Minute
 	DefaultResolvingTaskTimeout   = 30 * time.Second
+	// DefaultAbsentCellTaskGrace is twice the cell presence TTL (15 s): a
+	// cell whose heartbeats were held back for up to two TTLs, by a slow
+	// etcd or a blip in the network, comes back before its tasks are failed.
+	DefaultAbsentCellTaskGrace = 30 * time.Second
 )
 
 // Task failure reasons written by the converger (DESIGN 7.2).
@@ -29,6 +33,10 @@ type Rules struct {
 	PendingTaskExpiry      time.Duration // PENDING older than this (since created_at) fails; default 30 min
 	CompletedTaskRetention time.Duration // COMPLETED older than this (since first_completed_at) is deleted; default 2 min
 	ResolvingTaskTimeout   time.Duration // RESOLVING not updated for this long goes back to COMPLETED; default 30 s
+	// AbsentCellTaskGrace: a RUNNING task fails as "cell disappeared" only
+	// once its cell has been absent this long (Snapshot.CellsAbsentSince);
+	// default 30 s.
+	AbsentCellTaskGrace time.Duration
 	// MaxInstances bounds the indices a pass walks per desired LRP, so that a
 	// record with a huge count (stored before the BBS bounded it) costs no
 	// more than this; default models.DefaultMaxInstances.
@@ -50,6 +58,7 @@ func (r Rules) withDefaults() Rules {
 	def(&r.PendingTaskExpiry, DefaultPendingTaskExpiry)
 	def(&r.CompletedTaskRetention, DefaultCompletedTaskRetention)
 	def(&r.ResolvingTaskTimeout, DefaultResolvingTaskTimeout)
+	def(&r.AbsentCellTaskGrace, DefaultAbsentCellTaskGrace)
 	if r.MaxInstances <= 0 {
 		r.MaxInstances = models.DefaultMaxInstances
 	}
@@ -69,6 +78,10 @@ type Snapshot struct {
 	// MassLossConfirmed says a mass loss has lasted long enough to act on
 	// (the converger sets it; see MassLoss).
 	MassLossConfirmed bool
+	// CellsAbsentSince says since when each absent cell holding a RUNNING
+	// task has been seen absent (the converger keeps it across passes; see
+	// AbsentTaskCells). A cell missing from it was first seen absent now.
+	CellsAbsentSince map[string]time.Time
 }
 
 // MissingIndices names indices of one desired LRP that have no ORDINARY record.
@@ -214,6 +227,11 @@ func (p *process) each(f func(index int, g *group)) {
 //   - EVACUATING copy on a cell not present: drop it (nobody else will);
 //   - index >= instances, or no desired LRP: retire, but only when the domain is
 //     fresh, because a stale domain means the desired state may be incomplete.
+//
+// Tasks: PENDING past PendingTaskExpiry fails, PENDING not updated for
+// TaskKickInterval is auctioned again; RUNNING on a cell absent for at least
+// AbsentCellTaskGrace fails; RESOLVING past ResolvingTaskTimeout goes back to
+// COMPLETED; COMPLETED past CompletedTaskRetention is deleted.
 func Compute(snap Snapshot, now time.Time, rules Rules) Result {
 	rules = rules.withDefaults()
 	cells := make(map[string]bool, len(snap.Cells))
@@ -276,7 +294,7 @@ func Compute(snap Snapshot, now time.Time, rules Rules) Result {
 		p.each(func(index int, g *group) { res.converge(d, index, g, cells, gone, fresh, now, rules) })
 	}
 
-	computeTasks(&res, snap.Tasks, gone, now, rules)
+	computeTasks(&res, snap.Tasks, gone, snap.CellsAbsentSince, now, rules)
 	res.sort()
 	return res
 }
@@ -337,7 +355,7 @@ func (g *group) key() models.ActualLRPKey {
 	return models.ActualLRPKey{}
 }
 
-func computeTasks(res *Result, tasks []*models.Task, gone func(string) bool, now time.Time, rules Rules) {
+func computeTasks(res *Result, tasks []*models.Task, gone func(string) bool, absentSince map[string]time.Time, now time.Time, rules Rules) {
 	older := func(ns int64, d time.Duration) bool { return now.Sub(time.Unix(0, ns)) > d }
 	for _, t := range tasks {
 		if t == nil {
@@ -352,7 +370,12 @@ func computeTasks(res *Result, tasks []*models.Task, gone func(string) bool, now
 				res.TasksToKick = append(res.TasksToKick, t.TaskGuid)
 			}
 		case models.TaskStateRunning:
-			if gone(t.CellID) {
+			since, known := absentSince[t.CellID]
+			if !known {
+				since = now
+			}
+			// A cell that comes back within the grace keeps its task.
+			if gone(t.CellID) && now.Sub(since) >= rules.AbsentCellTaskGrace {
 				res.TasksToFail = append(res.TasksToFail, TaskFailure{TaskGuid: t.TaskGuid, Reason: ReasonCellVanished})
 			}
 		case models.TaskStateResolving:
@@ -369,6 +392,28 @@ func computeTasks(res *Result, tasks []*models.Task, gone func(string) bool, now
 			}
 		}
 	}
+}
+
+// AbsentTaskCells lists the cells that hold a RUNNING task in snap and have no
+// presence: the cells whose absence the converger times for
+// Snapshot.CellsAbsentSince.
+func AbsentTaskCells(snap Snapshot) []string {
+	present := make(map[string]bool, len(snap.Cells))
+	for _, c := range snap.Cells {
+		if c != nil {
+			present[c.CellID] = true
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range snap.Tasks {
+		if t != nil && t.State == models.TaskStateRunning && t.CellID != "" && !present[t.CellID] && !seen[t.CellID] {
+			seen[t.CellID] = true
+			out = append(out, t.CellID)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (r *Result) sort() {

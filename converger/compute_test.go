@@ -247,7 +247,8 @@ var _ = Describe("Compute", func() {
 
 	DescribeTable("task rules",
 		func(t *models.Task, expected converger.Result) {
-			snap := converger.Snapshot{Cells: cells("cell-a"), Domains: []string{freshDomain}, Tasks: []*models.Task{t}}
+			snap := converger.Snapshot{Cells: cells("cell-a"), Domains: []string{freshDomain}, Tasks: []*models.Task{t},
+				CellsAbsentSince: map[string]time.Time{"cell-gone": now.Add(-30 * time.Second), "cell-blip": now.Add(-29 * time.Second)}}
 			Expect(converger.Compute(snap, now, converger.Rules{})).To(Equal(expected))
 		},
 		Entry("PENDING for over 30 min fails",
@@ -259,9 +260,15 @@ var _ = Describe("Compute", func() {
 		Entry("PENDING updated recently is left to its auction",
 			task("t", models.TaskStatePending, "", time.Minute, 10*time.Second, 0),
 			converger.Result{}),
-		Entry("RUNNING on a vanished cell fails",
+		Entry("RUNNING on a cell absent for the grace (30 s) fails",
 			task("t", models.TaskStateRunning, "cell-gone", time.Minute, time.Minute, 0),
 			converger.Result{TasksToFail: []converger.TaskFailure{{TaskGuid: "t", Reason: "cell disappeared before completion"}}}),
+		Entry("RUNNING on a cell absent for less than the grace waits for the cell to come back",
+			task("t", models.TaskStateRunning, "cell-blip", time.Minute, time.Minute, 0),
+			converger.Result{}),
+		Entry("RUNNING on a cell first seen absent now waits",
+			task("t", models.TaskStateRunning, "cell-new", time.Minute, time.Minute, 0),
+			converger.Result{}),
 		Entry("RUNNING on a present cell is left alone",
 			task("t", models.TaskStateRunning, "cell-a", time.Hour, time.Hour, 0),
 			converger.Result{}),
@@ -278,6 +285,23 @@ var _ = Describe("Compute", func() {
 			task("t", models.TaskStateCompleted, "cell-a", time.Hour, time.Second, 119*time.Second),
 			converger.Result{}),
 	)
+
+	It("lists the absent cells holding RUNNING tasks, for the converger to time", func() {
+		snap := converger.Snapshot{Cells: cells("cell-a"), Tasks: []*models.Task{
+			task("t1", models.TaskStateRunning, "cell-b", time.Minute, time.Minute, 0),
+			task("t2", models.TaskStateRunning, "cell-b", time.Minute, time.Minute, 0),
+			task("t3", models.TaskStateRunning, "cell-a", time.Minute, time.Minute, 0),
+			task("t4", models.TaskStateCompleted, "cell-c", time.Minute, time.Minute, 0),
+		}}
+		Expect(converger.AbsentTaskCells(snap)).To(Equal([]string{"cell-b"}))
+	})
+
+	It("honours a configured absent-cell grace", func() {
+		snap := converger.Snapshot{Tasks: []*models.Task{task("t", models.TaskStateRunning, "cell-b", time.Minute, time.Minute, 0)},
+			CellsAbsentSince: map[string]time.Time{"cell-b": now.Add(-2 * time.Second)}}
+		Expect(converger.Compute(snap, now, converger.Rules{AbsentCellTaskGrace: time.Second}).TasksToFail).To(HaveLen(1))
+		Expect(converger.Compute(snap, now, converger.Rules{AbsentCellTaskGrace: 3 * time.Second}).TasksToFail).To(BeEmpty())
+	})
 
 	It("honours configured limits", func() {
 		snap := lrps(one(desired("web", 1)), actual("web", 0, models.ActualLRPStateUnclaimed, "", 2*time.Second))

@@ -97,8 +97,14 @@ type Converger struct {
 	cfg     Config
 	metrics *Metrics
 	trigger chan struct{}
-	// massLoss is only touched by Pass, which runs one at a time.
+	// massLoss and absentSince are only touched by Pass, which runs one at
+	// a time.
 	massLoss massLossClock
+	// absentSince is when this converger first saw each absent cell that
+	// holds a RUNNING task (see Rules.AbsentCellTaskGrace). It starts empty
+	// when the converger starts or wins the lock: the grace then runs from
+	// its first sight of the absence, later rather than sooner.
+	absentSince map[string]time.Time
 }
 
 // New builds a Converger.
@@ -173,6 +179,7 @@ func (c *Converger) Pass(ctx context.Context) (Report, error) {
 	}
 	fetched := c.clock.Now()
 	snap.MassLossConfirmed = c.massLoss.confirmed(fetched, c.cfg.MassLossHold)
+	snap.CellsAbsentSince = c.timeAbsences(snap, fetched)
 	res := Compute(snap, fetched, c.cfg.Rules)
 	c.massLoss.observe(res.MassLoss, fetched)
 	if l := res.MassLoss; l != nil {
@@ -187,6 +194,28 @@ func (c *Converger) Pass(ctx context.Context) (Report, error) {
 	c.metrics.observe(report)
 	logger.Info("converged", report.logData())
 	return report, nil
+}
+
+// timeAbsences updates when each absent cell holding a RUNNING task was first
+// seen absent (a cell present again, or holding no task, is forgotten) and
+// returns a copy for the snapshot.
+func (c *Converger) timeAbsences(snap Snapshot, now time.Time) map[string]time.Time {
+	next := map[string]time.Time{}
+	for _, id := range AbsentTaskCells(snap) {
+		since, ok := c.absentSince[id]
+		if !ok {
+			since = now
+			c.logger.Info("cell-with-running-tasks-absent", lager.Data{"cell-id": id,
+				"grace": c.cfg.Rules.AbsentCellTaskGrace.String()})
+		}
+		next[id] = since
+	}
+	c.absentSince = next
+	out := make(map[string]time.Time, len(next))
+	for id, t := range next {
+		out[id] = t
+	}
+	return out
 }
 
 // Snapshot lists what Compute needs. The order matters: actual LRPs and tasks

@@ -22,6 +22,7 @@ func fastConfig() converger.Config {
 			PendingTaskExpiry:      time.Hour,
 			CompletedTaskRetention: time.Hour,
 			ResolvingTaskTimeout:   300 * time.Millisecond,
+			AbsentCellTaskGrace:    300 * time.Millisecond,
 		},
 	}
 }

@@ -15,7 +15,8 @@ var _ = Describe("Compute, when many cells vanish at once", func() {
 	fleet := func(present []string, confirmed bool, n int) converger.Snapshot {
 		snap := converger.Snapshot{Desired: one(desired("web", n)), Cells: cells(present...),
 			Domains: []string{freshDomain}, MassLossConfirmed: confirmed,
-			Tasks: []*models.Task{task("t", models.TaskStateRunning, "cell-0", time.Minute, time.Minute, 0)}}
+			CellsAbsentSince: map[string]time.Time{"cell-0": now.Add(-time.Hour)},
+			Tasks:            []*models.Task{task("t", models.TaskStateRunning, "cell-0", time.Minute, time.Minute, 0)}}
 		for i := 0; i < n; i++ {
 			snap.Actual = append(snap.Actual, actual("web", i, models.ActualLRPStateRunning, "cell-"+string(rune('0'+i)), time.Hour))
 		}

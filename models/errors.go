@@ -60,6 +60,9 @@ var (
 	ErrTaskNotCancelable        = newError(http.StatusConflict, "TaskNotCancelable", "the task has already completed")
 	ErrInvalidStateTransition   = newError(http.StatusConflict, "InvalidStateTransition", "the record cannot make that transition")
 	ErrActualLRPCannotBeClaimed = newError(http.StatusConflict, "ActualLRPCannotBeClaimed", "the actual LRP is held by another instance")
+	// ErrTaskCellMismatch: a cell acted on a task that runs on another cell
+	// (or a placement rejection reached a task some cell already runs).
+	ErrTaskCellMismatch = newError(http.StatusConflict, "TaskCellMismatch", "the task is not assigned to that cell")
 	// ErrResourceConflict is a lost modification-tag race (the 2015 receptor's name).
 	ErrResourceConflict = newError(http.StatusConflict, "ResourceConflict", "the record changed underneath the request; refresh and retry")
 

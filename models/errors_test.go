@@ -25,6 +25,7 @@ var _ = Describe("The wire errors", func() {
 		Entry(nil, models.ErrTaskNotFound, "TaskNotFound", http.StatusNotFound),
 		Entry(nil, models.ErrTaskGuidAlreadyExists, "TaskGuidAlreadyExists", http.StatusConflict),
 		Entry(nil, models.ErrTaskNotDeletable, "TaskNotDeletable", http.StatusConflict),
+		Entry("a cell acting on another cell's task", models.ErrTaskCellMismatch, "TaskCellMismatch", http.StatusConflict),
 		Entry("a lost modification-tag race", models.ErrResourceConflict, "ResourceConflict", http.StatusConflict),
 		Entry(nil, models.ErrUnknown, "UnknownError", http.StatusInternalServerError),
 	)

@@ -43,6 +43,33 @@ func (t *Task) CheckTransition(to string) error {
 	return nil
 }
 
+// CheckCell says whether cellID may act on the task as its cell (DESIGN 6.2,
+// issue 19 item 5). A task belongs to a cell from its start: once RUNNING only
+// that cell may start it again (a no-op), complete it or give it back. The
+// rows, for an action by cellID ("" means no cell: the auctioneer reporting
+// that a placement failed):
+//
+//	PENDING                        any cellID (start, reject) is allowed
+//	RUNNING on cellID              allowed (cellID non-empty)
+//	RUNNING on another cell, or ""  ErrTaskCellMismatch
+//
+// Other states have no cell to match; CheckTransition decides them. So a cell
+// that answered the auction late and starts a task another cell already runs
+// is refused, and a placement rejection that arrives after a cell started
+// the task cannot send it back to PENDING to run a second time.
+func (t *Task) CheckCell(cellID string) error {
+	if t.State != TaskStateRunning {
+		return nil
+	}
+	if cellID == "" {
+		return ErrTaskCellMismatch.WithMessage("task %s runs on cell %s; a placement rejection applies only to a PENDING task", t.TaskGuid, t.CellID)
+	}
+	if t.CellID != cellID {
+		return ErrTaskCellMismatch.WithMessage("task %s runs on cell %s, not %s", t.TaskGuid, t.CellID, cellID)
+	}
+	return nil
+}
+
 // CheckCancel allows cancelling only a PENDING or RUNNING task.
 func (t *Task) CheckCancel() error {
 	if t.State == TaskStatePending || t.State == TaskStateRunning {

@@ -74,6 +74,26 @@ var _ = Describe("Task lifecycle", func() {
 		Entry("RESOLVING", resolving, models.ErrTaskNotCancelable, models.ErrTaskNotDeletable, nil),
 	)
 
+	DescribeTable("CheckCell: which cell may act on a task",
+		func(state, taskCell, caller string, allowed bool) {
+			t := task(state)
+			t.CellID = taskCell
+			err := t.CheckCell(caller)
+			if allowed {
+				Expect(err).NotTo(HaveOccurred())
+			} else {
+				Expect(errors.Is(err, models.ErrTaskCellMismatch)).To(BeTrue(), "got %v", err)
+				Expect(models.AsError(err).Status).To(Equal(409))
+			}
+		},
+		Entry("PENDING, any cell", pending, "", "cell-b", true),
+		Entry("PENDING, a placement rejection", pending, "", "", true),
+		Entry("RUNNING, its own cell", running, "cell-a", "cell-a", true),
+		Entry("RUNNING, another cell", running, "cell-a", "cell-b", false),
+		Entry("RUNNING, a placement rejection (no cell)", running, "cell-a", "", false),
+		Entry("COMPLETED: CheckTransition decides", completed, "cell-a", "cell-b", true),
+	)
+
 	It("names the failure reasons the system writes", func() {
 		Expect(models.TaskFailureCancelled).To(Equal("task was cancelled"))
 		Expect(models.TaskFailureNotStarted).To(Equal("not started within time limit"))

@@ -26,6 +26,9 @@ const (
 	DefaultCallbackRetry   = 500 * time.Millisecond
 	DefaultCallbackTimeout = 10 * time.Second
 	DefaultCallbackWorkers = 16
+	// DefaultResolvingRenewInterval is a third of the converger's default
+	// resolving timeout (30 s), so two renewals may fail before it acts.
+	DefaultResolvingRenewInterval = 10 * time.Second
 )
 
 // TaskCompletionWorker delivers completion callbacks (DESIGN 6.2). It watches
@@ -36,6 +39,11 @@ const (
 //   - any answer but 503/504: deletes the task;
 //   - 503, 504, a timeout or a refused connection: tries again, Tries times in
 //     all, then puts the task back to COMPLETED for the next kick;
+//   - while the delivery runs, it renews the task's RESOLVING lease every
+//     ResolvingRenewInterval (BBS RenewResolvingTask), so a callback that
+//     answers after longer than the converger's resolving timeout is not
+//     reverted to COMPLETED and delivered a second time by another receptor:
+//     a completion is delivered at most once while its deliverer is alive;
 //   - a destination the deny list refuses (see CallbackDenyList), directly or
 //     after a redirect: logs "callback-refused" with the reason, puts the task
 //     back to COMPLETED (readable and deletable through the API) and does not
@@ -57,6 +65,10 @@ type TaskCompletionWorker struct {
 	CallbackTimeout time.Duration
 	// Workers bounds deliveries in flight. Default 16.
 	Workers int
+	// ResolvingRenewInterval is how often a delivery in flight renews its
+	// task's RESOLVING lease; keep it well below the converger's
+	// resolving_timeout_ms. Default 10 s.
+	ResolvingRenewInterval time.Duration
 	// DenyNetworks are refused as callback destinations on top of
 	// netguard.DefaultDenied and this host's addresses (when HTTP is nil).
 	DenyNetworks []string
@@ -95,6 +107,9 @@ func (w *TaskCompletionWorker) defaults() error {
 	}
 	if w.Workers <= 0 {
 		w.Workers = DefaultCallbackWorkers
+	}
+	if w.ResolvingRenewInterval <= 0 {
+		w.ResolvingRenewInterval = DefaultResolvingRenewInterval
 	}
 	w.inFlight = map[string]bool{}
 	w.refused = map[string]bool{}
@@ -255,6 +270,8 @@ func (w *TaskCompletionWorker) resolve(ctx context.Context, logger lager.Logger,
 		logger.Debug("not-resolving", lager.Data{"error": err.Error()})
 		return
 	}
+	stopRenewing := w.renewWhileDelivering(ctx, logger, task.TaskGuid)
+	defer stopRenewing()
 	body, err := json.Marshal(publicTask(task))
 	if err != nil {
 		logger.Error("encoding-task-failed", err)
@@ -295,6 +312,43 @@ func (w *TaskCompletionWorker) resolve(ctx context.Context, logger lager.Logger,
 	defer cancel()
 	if err := w.BBS.RevertResolvingTask(revertCtx, logger, task.TaskGuid); err != nil {
 		logger.Error("reverting-task-failed", err)
+	}
+}
+
+// renewWhileDelivering renews the task's RESOLVING lease every
+// ResolvingRenewInterval until the returned stop is called (which waits for
+// the renewer to end). A lost lease is logged once and renewing ends: the
+// converger put the task back, and the delivery already on the wire cannot be
+// taken back.
+func (w *TaskCompletionWorker) renewWhileDelivering(ctx context.Context, logger lager.Logger, guid string) (stop func()) {
+	renewCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := w.Clock.NewTicker(w.ResolvingRenewInterval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-renewCtx.Done():
+				return
+			case <-ticker.C():
+			}
+			err := w.BBS.RenewResolvingTask(renewCtx, logger, guid)
+			switch {
+			case err == nil:
+			case renewCtx.Err() != nil:
+				return
+			case errors.Is(err, models.ErrInvalidStateTransition) || errors.Is(err, models.ErrTaskNotFound):
+				logger.Error("resolving-lease-lost", err)
+				return
+			default:
+				logger.Error("renewing-resolving-lease-failed", err)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }
 

@@ -46,6 +46,7 @@ type BBS interface {
 	ResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 	DeleteTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 	RevertResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error
+	RenewResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 
 	SubscribeToEvents(ctx context.Context, logger lager.Logger, afterID int64) (client.EventSource, error)
 }

@@ -235,8 +235,13 @@ func (r *Rep) startTask(logger lager.Logger, work repapi.TaskWork) {
 		start, err = r.bbs.StartTask(ctx, logger, work.TaskGuid, r.cfg.CellID)
 	}
 	if err != nil || !start {
+		// A refused start (models.ErrTaskCellMismatch: the auction's work
+		// reached this cell late and another cell runs the task) leaves the
+		// task to that cell: no container here, and no completion reported.
 		logger.Info("not-starting", lager.Data{"error": fmt.Sprint(err)})
-		_ = r.executor.Delete(ctx, work.TaskGuid)
+		if err := r.executor.Delete(ctx, work.TaskGuid); err != nil && !errors.Is(err, executor.ErrNotFound) {
+			logger.Error("deleting-reservation-failed", err)
+		}
 		return
 	}
 	req := executor.RunRequest{

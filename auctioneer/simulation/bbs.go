@@ -72,7 +72,7 @@ func (b *BBS) FailActualLRP(ctx context.Context, logger lager.Logger, key models
 
 // RejectTask counts a rejection and fails the task at the third; before
 // that it resubmits the task.
-func (b *BBS) RejectTask(ctx context.Context, logger lager.Logger, taskGuid, reason string) error {
+func (b *BBS) RejectTask(ctx context.Context, logger lager.Logger, taskGuid, cellID, reason string) error {
 	b.mu.Lock()
 	if _, failed := b.failedTasks[taskGuid]; failed {
 		b.mu.Unlock()

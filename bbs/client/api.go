@@ -83,11 +83,18 @@ type API interface {
 	CompleteTask(ctx context.Context, logger lager.Logger, taskGuid, cellID string, failed bool, failureReason, result string) error
 	CancelTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 	FailTask(ctx context.Context, logger lager.Logger, taskGuid, failureReason string) error
-	RejectTask(ctx context.Context, logger lager.Logger, taskGuid, reason string) error // the 3rd rejection fails it
+	// RejectTask gives a task back for another auction (the 3rd rejection
+	// fails it): cellID "" from the auctioneer (PENDING tasks only), or the
+	// cell that runs it.
+	RejectTask(ctx context.Context, logger lager.Logger, taskGuid, cellID, reason string) error
 	ResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 	DeleteTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 	AuctionTasks(ctx context.Context, logger lager.Logger, taskGuids []string) error // PENDING: auction again
 	RevertResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error
+	// RenewResolvingTask tells the BBS a RESOLVING task's callback is still
+	// being delivered (its lease: the converger reverts only a RESOLVING
+	// task not renewed for its resolving timeout).
+	RenewResolvingTask(ctx context.Context, logger lager.Logger, taskGuid string) error
 
 	// Events, in etcd commit order. afterID 0 starts from now; a positive afterID
 	// replays every event after that id (while etcd still holds the history).

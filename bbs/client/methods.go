@@ -186,8 +186,8 @@ func (c *Client) FailTask(ctx context.Context, _ lager.Logger, taskGuid, failure
 	return c.call(ctx, FailTaskPath, &Request{TaskGuid: taskGuid, Reason: failureReason}, nil)
 }
 
-func (c *Client) RejectTask(ctx context.Context, _ lager.Logger, taskGuid, reason string) error {
-	return c.call(ctx, RejectTaskPath, &Request{TaskGuid: taskGuid, Reason: reason}, nil)
+func (c *Client) RejectTask(ctx context.Context, _ lager.Logger, taskGuid, cellID, reason string) error {
+	return c.call(ctx, RejectTaskPath, &Request{TaskGuid: taskGuid, CellID: cellID, Reason: reason}, nil)
 }
 
 func (c *Client) ResolvingTask(ctx context.Context, _ lager.Logger, taskGuid string) error {
@@ -200,6 +200,10 @@ func (c *Client) DeleteTask(ctx context.Context, _ lager.Logger, taskGuid string
 
 func (c *Client) AuctionTasks(ctx context.Context, _ lager.Logger, taskGuids []string) error {
 	return c.call(ctx, AuctionTasksPath, &Request{TaskGuids: taskGuids}, nil)
+}
+
+func (c *Client) RenewResolvingTask(ctx context.Context, _ lager.Logger, taskGuid string) error {
+	return c.call(ctx, RenewResolvingTaskPath, &Request{TaskGuid: taskGuid}, nil)
 }
 
 func (c *Client) RevertResolvingTask(ctx context.Context, _ lager.Logger, taskGuid string) error {

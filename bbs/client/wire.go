@@ -56,6 +56,7 @@ const (
 	DeleteTaskPath          = "/v1/tasks/delete"
 	AuctionTasksPath        = "/v1/tasks/auction"
 	RevertResolvingTaskPath = "/v1/tasks/revert_resolving"
+	RenewResolvingTaskPath  = "/v1/tasks/renew_resolving"
 )
 
 // Request is the body of every BBS POST; each method reads only its own fields.

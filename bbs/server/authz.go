@@ -15,6 +15,9 @@ type access struct {
 	roles   []string
 	ownCell func(r *req) string // the cell the request acts on; "" when it names none
 	anyRep  bool                // every rep may call it
+	// noCellForRoles: roles may call it only when ownCell names no cell, so
+	// that only a cell's own rep acts as that cell.
+	noCellForRoles bool
 }
 
 var (
@@ -45,7 +48,8 @@ func repCell(roles ...string) access {
 //
 // Reps may only change what runs on their own cell: claim, start, crash,
 // remove and evacuate instances whose instance key names their cell; start
-// and complete tasks for their cell id; register and heartbeat their own
+// and complete tasks for their cell id, and give back a task they run;
+// register and heartbeat their own
 // presence. They may also ask for missing indices of an existing desired LRP
 // (after giving one up), which creates no desired work and touches no other
 // cell's record. They list actual LRPs and tasks only filtered to their own
@@ -91,18 +95,22 @@ var policy = map[string]access{
 	client.RemoveSuspectActualLRPPath:    only(certs.RoleConverger),
 	client.RevertSuspectActualLRPPath:    only(certs.RoleConverger),
 
-	client.DesireTaskPath:          only(certs.RoleReceptor),
-	client.TasksPath:               {roles: readers, ownCell: func(r *req) string { return r.TaskFilter.CellID }},
-	client.TaskByGuidPath:          readOne,
-	client.StartTaskPath:           {ownCell: func(r *req) string { return r.CellID }},
-	client.CompleteTaskPath:        {ownCell: func(r *req) string { return r.CellID }},
-	client.CancelTaskPath:          only(certs.RoleReceptor),
-	client.FailTaskPath:            only(certs.RoleConverger),
-	client.RejectTaskPath:          only(certs.RoleAuctioneer),
+	client.DesireTaskPath:   only(certs.RoleReceptor),
+	client.TasksPath:        {roles: readers, ownCell: func(r *req) string { return r.TaskFilter.CellID }},
+	client.TaskByGuidPath:   readOne,
+	client.StartTaskPath:    {ownCell: func(r *req) string { return r.CellID }},
+	client.CompleteTaskPath: {ownCell: func(r *req) string { return r.CellID }},
+	client.CancelTaskPath:   only(certs.RoleReceptor),
+	client.FailTaskPath:     only(certs.RoleConverger),
+	// The auctioneer rejects a placement as no cell (cell_id ""), which the
+	// BBS applies to PENDING tasks only; a rep may give back a task it runs.
+	client.RejectTaskPath: {roles: []string{certs.RoleAuctioneer}, noCellForRoles: true,
+		ownCell: func(r *req) string { return r.CellID }},
 	client.ResolvingTaskPath:       only(certs.RoleReceptor),
 	client.DeleteTaskPath:          only(certs.RoleReceptor, certs.RoleConverger),
 	client.AuctionTasksPath:        only(certs.RoleConverger),
 	client.RevertResolvingTaskPath: only(certs.RoleReceptor, certs.RoleConverger),
+	client.RenewResolvingTaskPath:  only(certs.RoleReceptor),
 }
 
 // authorize decides whether the caller of hr may call path with body (nil
@@ -121,9 +129,13 @@ func authorize(hr *http.Request, path string, body *req) error {
 		return models.ErrForbidden.WithMessage("no role may call %s", path)
 	}
 	for _, role := range rule.roles {
-		if role == id.Role {
-			return nil
+		if role != id.Role {
+			continue
 		}
+		if rule.noCellForRoles && body != nil && rule.ownCell(body) != "" {
+			return models.ErrForbidden.WithMessage("%s may not act as cell %q (%s)", id, rule.ownCell(body), path)
+		}
+		return nil
 	}
 	if id.Role == certs.RoleRep && rule.anyRep {
 		return nil

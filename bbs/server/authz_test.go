@@ -127,6 +127,7 @@ var _ = Describe("The BBS under mutual TLS: what each role may do", func() {
 		Entry("a rep failing a placement", cell1, client.FailActualLRPPath, client.Request{ActualLRPKey: key, Reason: "x"}),
 		Entry("a rep marking an instance suspect", cell1, client.MarkActualLRPSuspectPath, client.Request{ActualLRPKey: key}),
 		Entry("a rep failing a task", cell1, client.FailTaskPath, client.Request{TaskGuid: "t-1", Reason: "x"}),
+		Entry("a rep renewing a callback lease", cell1, client.RenewResolvingTaskPath, client.Request{TaskGuid: "t-1"}),
 		Entry("a rep upserting a domain", cell1, client.UpsertDomainPath, client.Request{Domain: "d", TTLSeconds: 1}),
 		// A rep cannot touch another cell's records.
 		Entry("a rep crashing another cell's instance", cell2, client.CrashActualLRPPath, client.Request{ActualLRPKey: key, InstanceKey: onCell1, Reason: "x"}),
@@ -135,6 +136,10 @@ var _ = Describe("The BBS under mutual TLS: what each role may do", func() {
 		Entry("a rep evacuating another cell's instance", cell2, client.EvacuateRunningActualLRPPath, client.Request{ActualLRPKey: key, InstanceKey: onCell1}),
 		Entry("a rep claiming for another cell", cell1, client.ClaimActualLRPPath, client.Request{ActualLRPKey: key, InstanceKey: onCell2}),
 		Entry("a rep completing another cell's task", cell2, client.CompleteTaskPath, client.Request{TaskGuid: "t-1", CellID: "cell-1", Failed: true}),
+		Entry("a rep starting a task as another cell", cell2, client.StartTaskPath, client.Request{TaskGuid: "t-1", CellID: "cell-1"}),
+		Entry("a rep rejecting another cell's task", cell2, client.RejectTaskPath, client.Request{TaskGuid: "t-1", CellID: "cell-1", Reason: "x"}),
+		Entry("a rep rejecting a task as the auctioneer (no cell)", cell2, client.RejectTaskPath, client.Request{TaskGuid: "t-1", Reason: "x"}),
+		Entry("the auctioneer rejecting a task as a cell", auctioneerID, client.RejectTaskPath, client.Request{TaskGuid: "t-1", CellID: "cell-1", Reason: "x"}),
 		Entry("a rep registering another cell", cell2, client.RegisterCellPath, client.Request{CellPresence: &models.CellPresence{CellID: "cell-1", RepAddress: "10.0.0.1:1800", Zone: "z"}, TTLSeconds: 10}),
 		Entry("a rep heartbeating another cell", cell2, client.HeartbeatCellPath, client.Request{CellID: "cell-1", LeaseID: 1}),
 		// A rep sees only what it runs.

@@ -205,7 +205,7 @@ func methods() map[string]method {
 			return db.FailTask(ctx, l, r.TaskGuid, r.Reason)
 		}),
 		client.RejectTaskPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
-			return db.RejectTask(ctx, l, r.TaskGuid, r.Reason)
+			return db.RejectTask(ctx, l, r.TaskGuid, r.CellID, r.Reason)
 		}),
 		client.ResolvingTaskPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
 			return db.ResolvingTask(ctx, l, r.TaskGuid)
@@ -218,6 +218,9 @@ func methods() map[string]method {
 		}),
 		client.RevertResolvingTaskPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
 			return db.RevertResolvingTask(ctx, l, r.TaskGuid)
+		}),
+		client.RenewResolvingTaskPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
+			return db.RenewResolvingTask(ctx, l, r.TaskGuid)
 		}),
 	}
 }

@@ -61,6 +61,11 @@ type Config struct {
 	// MassLossHold is how long a mass loss must last before the converger
 	// marks those cells' instances suspect and fails their tasks. Default "1m".
 	MassLossHold time.Duration `json:"mass_loss_hold"`
+	// AbsentCellTaskGrace: a RUNNING task fails as "cell disappeared before
+	// completion" only once its cell has been absent this long, so a cell
+	// whose presence blipped keeps its tasks. Default "30s" (twice the
+	// presence TTL).
+	AbsentCellTaskGrace time.Duration `json:"absent_cell_task_grace"`
 	// MaxInstances bounds the indices a pass walks per desired LRP; keep it
 	// the BBS's max_instances. Default 10000.
 	MaxInstances int `json:"max_instances"`
@@ -89,6 +94,7 @@ func DefaultConfig() Config {
 		Workers:                  converger.DefaultWorkers,
 		MassLossFraction:         converger.DefaultMassLossFraction,
 		MassLossHold:             converger.DefaultMassLossHold,
+		AbsentCellTaskGrace:      converger.DefaultAbsentCellTaskGrace,
 		RequestTimeoutMs:         ms(converger.DefaultRequestTimeout),
 		LogLevel:                 "info",
 	}
@@ -155,6 +161,7 @@ func run(configPath string) error {
 				ResolvingTaskTimeout:   ms(cfg.ResolvingTimeoutMs),
 				MaxInstances:           cfg.MaxInstances,
 				MassLossFraction:       cfg.MassLossFraction,
+				AbsentCellTaskGrace:    cfg.AbsentCellTaskGrace,
 			},
 			MassLossHold:   cfg.MassLossHold,
 			Workers:        cfg.Workers,

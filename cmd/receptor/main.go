@@ -74,6 +74,10 @@ type Config struct {
 	// CallbackKickIntervalMs is how often completed tasks are scanned for
 	// callbacks to deliver. Default 30000.
 	CallbackKickIntervalMs int `json:"callback_kick_interval_ms"`
+	// ResolvingRenewInterval is how often a callback delivery in flight
+	// renews its task's RESOLVING lease; keep it well below the converger's
+	// resolving_timeout_ms. Default "10s".
+	ResolvingRenewInterval time.Duration `json:"resolving_renew_interval"`
 	// MaxBodyBytes caps a request body. Default 1048576.
 	MaxBodyBytes int64 `json:"max_body_bytes"`
 	// LogLevel is debug, info, error or fatal. Default "info".
@@ -89,6 +93,7 @@ func DefaultConfig() Config {
 		BBSRequestTimeoutMs:    15000,
 		NATSURL:                "nats://127.0.0.1:4222",
 		CallbackKickIntervalMs: 30000,
+		ResolvingRenewInterval: receptor.DefaultResolvingRenewInterval,
 		MaxBodyBytes:           receptor.DefaultMaxBodyBytes,
 		MaxStreamsPerClient:    receptor.DefaultMaxStreamsPerClient,
 		LogLevel:               "info",
@@ -176,11 +181,12 @@ func run(configPath string) error {
 		return err
 	}
 	callbacks := &receptor.TaskCompletionWorker{
-		Logger:        logger,
-		BBS:           bbs,
-		KickInterval:  time.Duration(cfg.CallbackKickIntervalMs) * time.Millisecond,
-		DenyNetworks:  cfg.CallbackDenyNetworks,
-		AllowLoopback: cfg.AllowLoopbackCallbacks,
+		Logger:                 logger,
+		BBS:                    bbs,
+		KickInterval:           time.Duration(cfg.CallbackKickIntervalMs) * time.Millisecond,
+		ResolvingRenewInterval: cfg.ResolvingRenewInterval,
+		DenyNetworks:           cfg.CallbackDenyNetworks,
+		AllowLoopback:          cfg.AllowLoopbackCallbacks,
 	}
 	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "https": cfg.TLSFiles.Enabled(),
 		"debug_address": debug.Addr(), "version": version.Release()})

@@ -10,6 +10,7 @@ import (
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/google/uuid"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-runtime/diego/bbs/client"
@@ -146,6 +147,9 @@ func storeErr(parent context.Context, op string, err error) error {
 	}
 	if parent.Err() != nil {
 		return fmt.Errorf("%s: %w", op, parent.Err())
+	}
+	if errors.Is(err, rpctypes.ErrNoSpace) {
+		return models.ErrServiceUnavailable.WithMessage("%s: etcd is out of space (NOSPACE alarm); writes resume once the BBS has compacted, defragmented and disarmed it: %v", op, err)
 	}
 	return models.ErrServiceUnavailable.WithMessage("%s: %v", op, err)
 }

@@ -28,6 +28,12 @@ const (
 	// DefaultMaxTxnOps is larger than etcd's own 128 so that one transaction can
 	// hold a batch of records; the BBS never relies on more than 128.
 	DefaultMaxTxnOps = 1024
+	// DefaultAutoCompactionMode and DefaultAutoCompactionRetention are etcd's
+	// own backstop compaction: keep the last 100,000 revisions. The BBS
+	// compacts much closer than that (bbs/maintain); this only bounds history
+	// when no BBS runs.
+	DefaultAutoCompactionMode      = "revision"
+	DefaultAutoCompactionRetention = "100000"
 )
 
 // Config describes one embedded member.
@@ -47,6 +53,19 @@ type Config struct {
 	UnsafeNoFsync bool `json:"unsafe_no_fsync"`
 	// StartTimeout bounds the wait for the member to serve. Default 60 s.
 	StartTimeout time.Duration `json:"start_timeout"`
+	// QuotaBackendBytes is the size the member's database may reach before
+	// etcd raises the NOSPACE alarm and refuses every write until the alarm
+	// is disarmed (the BBS compacts, defragments and disarms it: docs/bbs.md).
+	// Default 0: etcd's own default, 2 GiB.
+	QuotaBackendBytes int64 `json:"quota_backend_bytes"`
+	// AutoCompactionMode is "revision" (keep the last AutoCompactionRetention
+	// revisions) or "periodic" (keep AutoCompactionRetention, a Go duration,
+	// of history). Default "revision".
+	AutoCompactionMode string `json:"auto_compaction_mode"`
+	// AutoCompactionRetention goes with AutoCompactionMode: a revision count
+	// or a duration such as "1h"; "0" turns etcd's own compaction off.
+	// Default "100000".
+	AutoCompactionRetention string `json:"auto_compaction_retention"`
 	// TLS, when set, serves clients over TLS with this certificate and
 	// requires a client certificate signed by its CA (ClientURL must then be
 	// https://). Default empty: plain, no client authentication.
@@ -85,6 +104,21 @@ func New(cfg Config) (*Runner, error) {
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.QuotaBackendBytes < 0 {
+		return nil, errors.New("etcdrunner: quota_backend_bytes must not be negative")
+	}
+	if cfg.AutoCompactionMode == "" {
+		cfg.AutoCompactionMode = DefaultAutoCompactionMode
+		if cfg.AutoCompactionRetention == "" {
+			cfg.AutoCompactionRetention = DefaultAutoCompactionRetention
+		}
+	}
+	if cfg.AutoCompactionMode != "revision" && cfg.AutoCompactionMode != "periodic" {
+		return nil, fmt.Errorf("etcdrunner: auto_compaction_mode %q: want revision or periodic", cfg.AutoCompactionMode)
+	}
+	if cfg.AutoCompactionRetention == "" {
+		return nil, errors.New("etcdrunner: auto_compaction_retention is required with auto_compaction_mode")
 	}
 	clientURL, err := resolveURL(cfg.ClientURL)
 	if err != nil {
@@ -161,8 +195,9 @@ func (r *Runner) Start() error {
 	ec.UnsafeNoFsync = r.cfg.UnsafeNoFsync
 	ec.MaxTxnOps = DefaultMaxTxnOps
 	// Keep history short enough to stay small but long enough to resume watches.
-	ec.AutoCompactionMode = "revision"
-	ec.AutoCompactionRetention = "100000"
+	ec.AutoCompactionMode = r.cfg.AutoCompactionMode
+	ec.AutoCompactionRetention = r.cfg.AutoCompactionRetention
+	ec.QuotaBackendBytes = r.cfg.QuotaBackendBytes
 
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
@@ -231,7 +266,14 @@ func (r *Runner) Client() (*clientv3.Client, error) {
 // returns it with its endpoint. It panics on failure, which Ginkgo reports as a
 // failed setup; callers stop it with DeferCleanup(runner.Stop).
 func StartForTest(dir string) (*Runner, string) {
-	r, err := New(Config{DataDir: dir, UnsafeNoFsync: true, LogLevel: "fatal"})
+	return StartForTestWith(Config{DataDir: dir})
+}
+
+// StartForTestWith is StartForTest with more of the config given (a space
+// quota, say); fsync is off and etcd logs at fatal.
+func StartForTestWith(cfg Config) (*Runner, string) {
+	cfg.UnsafeNoFsync, cfg.LogLevel = true, "fatal"
+	r, err := New(cfg)
 	if err != nil {
 		panic(err)
 	}

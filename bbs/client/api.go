@@ -16,6 +16,9 @@ import (
 // answers models.ErrServiceUnavailable.
 type API interface {
 	Ping(ctx context.Context) error
+	// StoreHealth reports etcd's alarms (NOSPACE: writes are refused) and the
+	// database's size against its quota.
+	StoreHealth(ctx context.Context) (*models.StoreHealth, error)
 
 	// Domains
 	UpsertDomain(ctx context.Context, logger lager.Logger, domain string, ttlSeconds int) error

@@ -14,6 +14,18 @@ func (c *Client) UpsertDomain(ctx context.Context, _ lager.Logger, domain string
 	return c.call(ctx, UpsertDomainPath, &Request{Domain: domain, TTLSeconds: ttlSeconds}, nil)
 }
 
+// StoreHealth reads etcd's alarms and database size through the BBS.
+func (c *Client) StoreHealth(ctx context.Context) (*models.StoreHealth, error) {
+	var resp Response
+	if err := c.call(ctx, StoreHealthPath, &Request{}, &resp); err != nil {
+		return nil, err
+	}
+	if resp.StoreHealth == nil {
+		return nil, models.ErrUnknown.WithMessage("%s answered without store_health", StoreHealthPath)
+	}
+	return resp.StoreHealth, nil
+}
+
 func (c *Client) Domains(ctx context.Context, _ lager.Logger) ([]string, error) {
 	var resp Response
 	err := c.call(ctx, DomainsPath, &Request{}, &resp)

@@ -10,6 +10,8 @@ const (
 	PingPath   = "/ping"
 	EventsPath = "/v1/events" // ?after=<id>, text/event-stream
 
+	StoreHealthPath = "/v1/store/health"
+
 	UpsertDomainPath = "/v1/domains/upsert"
 	DomainsPath      = "/v1/domains/list"
 
@@ -105,4 +107,5 @@ type Response struct {
 	Tasks           []*models.Task                     `json:"tasks,omitempty"`
 	KeepContainer   bool                               `json:"keep_container,omitempty"`
 	ShouldStart     bool                               `json:"should_start,omitempty"`
+	StoreHealth     *models.StoreHealth                `json:"store_health,omitempty"`
 }

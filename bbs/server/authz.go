@@ -57,6 +57,7 @@ func repCell(roles ...string) access {
 // to run). Only the receptor desires, updates and removes LRPs and tasks.
 var policy = map[string]access{
 	client.EventsPath:       only(certs.RoleReceptor, certs.RoleRouteEmitter, certs.RoleConverger, certs.RoleAuctioneer),
+	client.StoreHealthPath:  read,
 	client.UpsertDomainPath: only(certs.RoleReceptor),
 	client.DomainsPath:      read,
 	client.RegisterCellPath: {ownCell: func(r *req) string {

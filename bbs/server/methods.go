@@ -52,6 +52,10 @@ func instanced(f func(ctx ctxt, l log, db api, r *req) error) method {
 
 func methods() map[string]method {
 	return map[string]method{
+		client.StoreHealthPath: func(ctx ctxt, l log, db api, r *req) (*resp, error) {
+			h, err := db.StoreHealth(ctx)
+			return &resp{StoreHealth: h}, err
+		},
 		client.UpsertDomainPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
 			return db.UpsertDomain(ctx, l, r.Domain, r.TTLSeconds)
 		}),

@@ -92,6 +92,7 @@ func newUpCommand(g *Globals) *cobra.Command {
 	f.BoolVar(&cfg.AllowPrivileged, "allow-privileged", false, "let apps and tasks ask for privileged containers (their root is this machine's root)")
 	f.BoolVar(&cfg.AllowLoopbackDownloads, "allow-loopback-downloads", false, "let download actions fetch from this machine's own addresses (for tests whose file servers run here)")
 	f.BoolVar(&cfg.InsecureLinks, "insecure-links", false, "run the links between daemons (BBS, auctioneer, reps, etcd, NATS) in plain text without certificates; loopback only, never with --isolate-cells")
+	f.Int64Var(&cfg.EtcdQuotaBytes, "etcd-quota-bytes", 0, "the embedded etcd's space quota in bytes (default: etcd's own, 2 GiB)")
 	f.StringArrayVar(&cfg.Settings, "set", nil, "override one field of a daemon's config, DAEMON.FIELD=JSON (e.g. router.prune_threshold='\"30s\"'); repeatable; for tests")
 	f.IntVar(&portOffset, "port-offset", 0, "add this to every well-known port (to run a second cluster beside the first)")
 	f.BoolVar(&verbose, "verbose", false, "log the cluster's own progress")

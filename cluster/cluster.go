@@ -95,6 +95,10 @@ type Config struct {
 	// with certificates kept under CertDir.
 	InsecureLinks bool
 
+	// EtcdQuotaBytes is the embedded etcd's space quota; zero keeps etcd's
+	// own (2 GiB). A small one shows what the BBS does as etcd fills.
+	EtcdQuotaBytes int64
+
 	// Settings override single fields of the daemons' configs, each
 	// "DAEMON.FIELD=JSON" (`diego up --set`): DAEMON is the config's name
 	// (router, cell-1-garden, ...) and FIELD may go down into nested objects
@@ -148,6 +152,9 @@ func (c *Config) ShiftPorts(offset int) {
 func (c Config) Validate() error {
 	if c.InsecureLinks && c.IsolateCells {
 		return fmt.Errorf("insecure links are for loopback only: they cannot go with isolated cells, which reach the brain across a network link")
+	}
+	if c.EtcdQuotaBytes < 0 {
+		return fmt.Errorf("the etcd quota must not be negative")
 	}
 	if c.Overcommit < 0 || c.CellMemoryMB < 0 || c.CellDiskMB < 0 {
 		return fmt.Errorf("overcommit, cell memory and cell disk must not be negative")

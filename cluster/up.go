@@ -94,7 +94,9 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 		DataDir:   filepath.Join(cfg.StateDir, "etcd"),
 		ClientURL: c.Addresses.Etcd,
 		PeerURL:   "http://" + local(cfg.EtcdPort+1),
-		TLS:       etcdrunner.ServerTLS{CACertFile: etcdTLS.CACertFile, CertFile: etcdTLS.CertFile, KeyFile: etcdTLS.KeyFile},
+		// Zero keeps etcd's own quota.
+		QuotaBackendBytes: cfg.EtcdQuotaBytes,
+		TLS:               etcdrunner.ServerTLS{CACertFile: etcdTLS.CACertFile, CertFile: etcdTLS.CertFile, KeyFile: etcdTLS.KeyFile},
 	})
 	if err != nil {
 		return nil, nil, err

@@ -4,87 +4,84 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/diego-runtime/diego/bbs/maintain/spacecheck"
 	"github.com/diego-runtime/diego/e2e/world"
 	"github.com/diego-runtime/diego/internal/benchreport"
+	"github.com/diego-runtime/diego/models"
 )
 
-// The route-update loop: 600 updates each carrying 120 KiB of routes
-// (72 MiB written), and what etcd's live data may hold afterwards.
+// The route-update loop: 800 updates of 120 KiB of routes (about 94 MiB
+// written, more once encrypted) into an etcd whose quota is 64 MiB, which
+// they would fill several times over if nothing compacted its history.
 const (
-	loopUpdates    = 600
+	loopUpdates    = 800
 	loopRouteBytes = 120 << 10
-	loopInUseLimit = 48 << 20
+	loopQuota      = 64 << 20
+	loopMaxStall   = 10 * time.Second
 )
 
 // RouteLoopResult is what a loop of large route updates did to etcd and to
 // the BBS's writes.
 type RouteLoopResult struct {
-	Updates, BytesPerUpdate int
-	// FailedUpdates lists updates the API refused.
-	FailedUpdates []string
-	// InUse is etcd's live data (DbSizeInUse) once history was compacted;
-	// Alarms are the alarms etcd raised.
-	InUse  int64
-	Alarms []string
+	QuotaBytes int64
+	Loop       spacecheck.Result
+	// LoopError is why the loop stopped early: an update that kept failing
+	// past spacecheck's recovery time. Empty when every update was made.
+	LoopError string
 	// Wrote says that after the loop a new app was created and ran, and
 	// every cell was still present (their heartbeats are writes too).
 	Wrote bool
 }
 
-// RouteLoop updates one app's routes loopUpdates times, each time with
-// loopRouteBytes under a router key the route emitter does not publish (so
-// only the store feels it), then waits for etcd's live data to shrink and
-// checks that writes still go through.
+// RouteLoop updates the routes of an app of 0 instances (the routes are
+// stored, and no router is bothered) loopUpdates times through the
+// receptor, reading etcd's size and alarms after each, then checks that
+// writes still go through.
 func RouteLoop(env Env) (res RouteLoopResult, err error) {
-	res = RouteLoopResult{Updates: loopUpdates, BytesPerUpdate: loopRouteBytes}
-	c, err := start(env, world.Options{Cells: 2})
+	res.QuotaBytes = loopQuota
+	c, err := start(env, world.Options{Cells: 2, EtcdQuotaBytes: loopQuota})
 	if err != nil {
 		return res, err
 	}
 	defer c.stop(&err)
 	const guid = "route-loop"
-	if err := c.desire(c.app(guid, 1, nil), 2*time.Minute); err != nil {
+	if err := c.expect(http.MethodPost, "/v1/desired_lrps", c.app(guid, 0, nil), http.StatusCreated); err != nil {
 		return res, err
-	}
-	filler := strings.Repeat("x", loopRouteBytes-200)
-	c.logf("updating %s's routes %d times", guid, loopUpdates)
-	for i := 0; i < loopUpdates; i++ {
-		r := routes(host(guid))
-		r["bulk-router"] = J{"update": i, "filler": filler}
-		if err := c.expect(http.MethodPut, "/v1/desired_lrps/"+guid, J{"routes": r}, http.StatusNoContent); err != nil {
-			res.FailedUpdates = append(res.FailedUpdates, fmt.Sprintf("update %d: %v", i, err))
-			if len(res.FailedUpdates) >= 10 {
-				break
-			}
-		}
 	}
 	etcd, err := c.Etcd()
 	if err != nil {
 		return res, err
 	}
 	defer etcd.Close()
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		status, err := etcd.Status(ctx, etcd.Endpoints()[0])
-		cancel()
-		if err == nil {
-			res.InUse = status.DbSizeInUse
-		}
-		if (err == nil && res.InUse < loopInUseLimit) || time.Now().After(deadline) {
-			break
-		}
+	loop := spacecheck.Loop{
+		Updates: loopUpdates, RouteBytes: loopRouteBytes,
+		Update: func(_ context.Context, routes models.Routes) error {
+			return c.expect(http.MethodPut, "/v1/desired_lrps/"+guid, J{"routes": routes}, http.StatusNoContent)
+		},
+		Health: func(ctx context.Context) (*models.StoreHealth, error) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			status, err := etcd.Status(ctx, etcd.Endpoints()[0])
+			if err != nil {
+				return nil, err
+			}
+			alarms, err := etcd.AlarmList(ctx)
+			if err != nil {
+				return nil, err
+			}
+			h := &models.StoreHealth{DBSizeBytes: status.DbSize, DBSizeInUseBytes: status.DbSizeInUse, QuotaBytes: loopQuota, Alarms: []string{}}
+			for _, a := range alarms.Alarms {
+				h.Alarms = append(h.Alarms, a.Alarm.String())
+			}
+			return h, nil
+		},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	alarms, err := etcd.AlarmList(ctx)
-	cancel()
+	c.logf("updating %s's routes %d times", guid, loopUpdates)
+	res.Loop, err = loop.Run(context.Background())
 	if err != nil {
-		return res, err
-	}
-	for _, a := range alarms.Alarms {
-		res.Alarms = append(res.Alarms, a.Alarm.String())
+		res.LoopError = err.Error()
 	}
 	if err := c.desire(c.app(guid+"-after", 1, nil), time.Minute); err != nil {
 		c.logf("no write after the loop: %v", err)
@@ -97,15 +94,15 @@ func RouteLoop(env Env) (res RouteLoopResult, err error) {
 
 // Figures implements Figured.
 func (r RouteLoopResult) Figures() []benchreport.Figure {
-	name := fmt.Sprintf("%d route updates of %d KiB", r.Updates, r.BytesPerUpdate>>10)
-	stopped := 1.0
-	if r.Wrote {
-		stopped = 0
+	name := fmt.Sprintf("%d route updates of %d KiB, etcd quota %d MiB", loopUpdates, loopRouteBytes>>10, r.QuotaBytes>>20)
+	refused := 0.0
+	if !r.Wrote || r.LoopError != "" {
+		refused = 1
 	}
 	return []benchreport.Figure{
-		zero("faults", name+": updates refused", float64(len(r.FailedUpdates)), "updates"),
-		zero("faults", name+": etcd alarms", float64(len(r.Alarms)), "alarms"),
-		below("faults", name+": etcd live data afterwards", float64(r.InUse)/(1<<20), "MiB", loopInUseLimit>>20),
-		zero("faults", name+": writes refused afterwards", stopped, "writes"),
+		zero("faults", name+": updates or writes given up on", refused, "writes"),
+		below("faults", name+": longest stall of one update", r.Loop.LongestStall.Seconds(), "s", loopMaxStall.Seconds()),
+		below("faults", name+": largest etcd database", float64(r.Loop.MaxDBSizeBytes)/(1<<20), "MiB", float64(r.QuotaBytes>>20)),
+		baseline("faults", name+": failed tries retried", float64(r.Loop.FailedTries), "tries"),
 	}
 }

@@ -61,16 +61,10 @@ func NATSOutage(env Env) (res NATSOutageResult, err error) {
 	load := world.StartLoad(c.RouterURL, host(guid), rate)
 	defer load.Stop()
 	time.Sleep(3 * time.Second)
-	c.logf("cutting NATS (port %d) for %s", c.Config.NATSPort, outage)
-	if err := c.CutPort(c.Config.NATSPort); err != nil {
+	back, err := c.cutFor("NATS", c.Config.NATSPort, outage)
+	if err != nil {
 		return res, err
 	}
-	time.Sleep(outage)
-	if err := c.RestorePort(c.Config.NATSPort); err != nil {
-		return res, err
-	}
-	back := time.Now()
-	c.logf("NATS is back")
 	update := J{"routes": routes(host(guid), host(guid+"-again"))}
 	if err := c.expect(http.MethodPut, "/v1/desired_lrps/"+guid, update, http.StatusNoContent); err != nil {
 		return res, err
@@ -134,16 +128,10 @@ func EtcdOutage(env Env) (res EtcdOutageResult, err error) {
 	load := world.StartLoad(c.RouterURL, host(guid), rate)
 	defer load.Stop()
 	time.Sleep(3 * time.Second)
-	c.logf("cutting etcd (port %d) for %s", c.Config.EtcdPort, outage)
-	if err := c.CutPort(c.Config.EtcdPort); err != nil {
+	back, err := c.cutFor("etcd", c.Config.EtcdPort, outage)
+	if err != nil {
 		return res, err
 	}
-	time.Sleep(outage)
-	if err := c.RestorePort(c.Config.EtcdPort); err != nil {
-		return res, err
-	}
-	back := time.Now()
-	c.logf("etcd is back")
 	if err := c.waitWhole(guid, 3, 2*time.Minute); err != nil {
 		return res, err
 	}
@@ -158,6 +146,21 @@ func EtcdOutage(env Env) (res EtcdOutageResult, err error) {
 	}
 	res.Restarted = restarted(before, after)
 	return res, nil
+}
+
+// cutFor cuts what listens on port (named what) for outage, restores it
+// and says when it was back.
+func (c *cluster) cutFor(what string, port int, outage time.Duration) (time.Time, error) {
+	c.logf("cutting %s (port %d) for %s", what, port, outage)
+	if err := c.CutPort(port); err != nil {
+		return time.Time{}, err
+	}
+	time.Sleep(outage)
+	if err := c.RestorePort(port); err != nil {
+		return time.Time{}, err
+	}
+	c.logf("%s is back", what)
+	return time.Now(), nil
 }
 
 // waitWhole waits until every cell is present and n instances of guid run.

@@ -15,6 +15,7 @@ var _ = Describe("A cell whose heartbeats are held back past its presence TTL", 
 		AddReportEntry("result", res)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Held).To(BeNumerically(">", res.PresenceTTL))
+		Expect(res.Lapsed).To(BeTrue(), "the cell's presence lapsed while it was held")
 		Expect(res.TaskFailed).To(BeFalse(), "the task failed: %s", res.TaskFailureReason)
 		Expect(res.Restarted).To(BeEmpty())
 	})

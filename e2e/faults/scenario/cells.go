@@ -17,6 +17,8 @@ import (
 // to its instances and its task.
 type HeldHeartbeatsResult struct {
 	Held, PresenceTTL time.Duration
+	// Lapsed says the cell's presence was seen gone while it was held.
+	Lapsed bool
 	// Restarted lists the cell's instances that did not run on unchanged.
 	Restarted []string
 	// TaskState, TaskFailed and TaskFailureReason are how the task that
@@ -31,12 +33,14 @@ type HeldHeartbeatsResult struct {
 
 // HeldHeartbeats runs 3 instances on 3 cells and a 25-second task, then
 // stops the rep of the task's cell (SIGSTOP: no heartbeat, no answer, its
-// containers run on) for 10 s, past its 3 s presence TTL, and lets it go on.
+// containers run on) for 6 s, past its 3 s presence TTL (and within the
+// converger's grace for its task, twice the TTL in diego up), and lets it
+// go on.
 // The app listens 15 s after it starts, as many real apps take a while:
 // the cell is back before any replacement could run (a replacement that
 // runs first wins, and the cell's copy then goes: docs/scheduling.md).
 func HeldHeartbeats(env Env) (res HeldHeartbeatsResult, err error) {
-	const ttl, held, startDelay = 3 * time.Second, 10 * time.Second, 15 * time.Second
+	const ttl, held, startDelay = 3 * time.Second, 6 * time.Second, 15 * time.Second
 	res = HeldHeartbeatsResult{Held: held, PresenceTTL: ttl}
 	c, err := start(env, world.Options{Cells: 3, PresenceTTL: ttl})
 	if err != nil {
@@ -73,7 +77,11 @@ func HeldHeartbeats(env Env) (res HeldHeartbeatsResult, err error) {
 	if err := c.Pause(rep); err != nil {
 		return res, err
 	}
-	time.Sleep(held)
+	for until := time.Now().Add(held); time.Now().Before(until); time.Sleep(100 * time.Millisecond) {
+		if cells, err := c.Cells(); err == nil && !present(cells, task.CellID) {
+			res.Lapsed = true
+		}
+	}
 	if err := c.Resume(rep); err != nil {
 		return res, err
 	}
@@ -94,6 +102,15 @@ func HeldHeartbeats(env Env) (res HeldHeartbeatsResult, err error) {
 	}
 	res.Restarted = restarted(before, after)
 	return res, nil
+}
+
+func present(cells []*models.CellPresence, id string) bool {
+	for _, p := range cells {
+		if p.CellID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // waitTask waits until the task is in one of states.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -137,11 +138,16 @@ func scheme(insecure bool) string {
 
 // Relay is a TCP relay on loopback: a daemon pointed at it (with
 // Options.Settings) reaches target through it, and CutPort(relay.Port())
-// cuts that one link and no other. TLS goes through it end to end.
+// cuts that one link and no other. TLS goes through it end to end; with
+// Delay it holds back what clients send, as a slow machine would.
 type Relay struct {
 	ln     net.Listener
 	target string
 	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	minBytes int
+	delay    time.Duration
 }
 
 // NewRelay listens on a free loopback port and relays every connection to
@@ -160,6 +166,27 @@ func NewRelay(target string) (*Relay, error) {
 // Port is the port the relay listens on.
 func (r *Relay) Port() int { return r.ln.Addr().(*net.TCPAddr).Port }
 
+// Delay holds back by d every read from a client that carries a TLS
+// application-data record and at least minBytes: requests with a body
+// (POST /work) reach the target late, small ones (GET /state) and
+// handshakes at once. What a client sent before it gave up is still
+// delivered. Zero d turns it off.
+func (r *Relay) Delay(minBytes int, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.minBytes, r.delay = minBytes, d
+}
+
+func (r *Relay) holdFor(chunk []byte) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	const tlsApplicationData = 0x17
+	if r.delay > 0 && len(chunk) >= r.minBytes && chunk[0] == tlsApplicationData {
+		return r.delay
+	}
+	return 0
+}
+
 // Close stops accepting and waits for the relay's loop (open links end
 // when either side closes).
 func (r *Relay) Close() error {
@@ -175,23 +202,49 @@ func (r *Relay) serve() {
 		if err != nil {
 			return
 		}
-		go relay(in, r.target)
+		go r.relay(in)
 	}
 }
 
-func relay(in net.Conn, target string) {
+// relay copies both ways; each direction, once its source ends, closes
+// its destination for writing, and both connections close when both ends
+// are done.
+func (r *Relay) relay(in net.Conn) {
 	defer in.Close()
-	out, err := net.Dial("tcp", target)
+	out, err := net.Dial("tcp", r.target)
 	if err != nil {
 		return
 	}
 	defer out.Close()
 	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := in.Read(buf)
+			if n > 0 {
+				time.Sleep(r.holdFor(buf[:n]))
+				if _, werr := out.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		closeWrite(out)
 		done <- struct{}{}
+	}()
+	go func() {
+		_, _ = io.Copy(in, out)
+		closeWrite(in)
+		done <- struct{}{}
+	}()
+	<-done
+	<-done
+}
+
+func closeWrite(c net.Conn) {
+	if tcp, ok := c.(*net.TCPConn); ok {
+		_ = tcp.CloseWrite()
 	}
-	go pipe(out, in)
-	go pipe(in, out)
-	<-done // either side gone: close both
 }

@@ -53,8 +53,13 @@ func CompactedResume(env Env) (res CompactedResumeResult, err error) {
 		return res, err
 	}
 	time.Sleep(2 * time.Second)
-	if err := c.expect(http.MethodPut, "/v1/desired_lrps/"+guid, J{"routes": routes(host(moved))}, http.StatusNoContent); err != nil {
-		return res, err
+	// Two changes, so that the compaction below (up to the last) takes away
+	// the first event after the emitter's resume point, not only those
+	// before it.
+	for _, hostname := range []string{host(guid + "-passing"), host(moved)} {
+		if err := c.expect(http.MethodPut, "/v1/desired_lrps/"+guid, J{"routes": routes(hostname)}, http.StatusNoContent); err != nil {
+			return res, err
+		}
 	}
 	if err := compact(c); err != nil {
 		return res, err

@@ -10,19 +10,21 @@ import (
 	"sync"
 	"time"
 
+	diegocluster "github.com/diego-runtime/diego/cluster"
 	"github.com/diego-runtime/diego/e2e/world"
 	"github.com/diego-runtime/diego/internal/benchreport"
 )
 
 // Timing of the late cell: the auctioneer gives a cell 1 s to answer
-// (cell_state_timeout_ms), and the cell is held 2.5 s at a time, well
-// inside its presence TTL, so it answers late but never leaves.
+// (cell_state_timeout_ms), and every POST /work reaches cell-1 2.5 s after
+// it was sent (its GET /state at once), so it answers every one late.
 const (
 	lateCellTimeout = time.Second
-	lateHold        = 2500 * time.Millisecond
-	lateTTL         = 20 * time.Second
-	lateRounds      = 12
-	latePerRound    = 3
+	lateDelay       = 2500 * time.Millisecond
+	// lateMinBytes tells a POST /work (headers and a JSON body) from a GET
+	// /state (headers only) by its size on the wire.
+	lateMinBytes = 300
+	lateTasks    = 16
 )
 
 // LateCellResult is how often tasks ran when one cell answered the
@@ -37,13 +39,12 @@ type LateCellResult struct {
 	RanTwice, CalledBackTwice, Failed []string
 }
 
-// LateCell submits rounds of tasks and, a little later each round, holds
-// cell-1's rep (SIGSTOP) for longer than the auctioneer waits for it, so
-// that some POST /work reaches it just before it stops and is answered
-// after the auction timed out. Every task says when it starts (a log line)
-// and calls back once done; each must run and call back exactly once.
+// LateCell puts cell-1 behind a relay that delivers every POST /work after
+// the auctioneer stopped waiting for it (the rep still takes the work, and
+// starts what it can), and submits tasks one by one. Every task says when
+// it starts (a log line) and calls back once done; each must run and call
+// back exactly once.
 func LateCell(env Env) (res LateCellResult, err error) {
-	rounds, perRound := lateRounds, latePerRound
 	var mu sync.Mutex
 	callbacks := map[string]int{}
 	receiver := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -59,31 +60,31 @@ func LateCell(env Env) (res LateCellResult, err error) {
 	}))
 	defer receiver.Close()
 
-	c, err := start(env, world.Options{Cells: 2, PresenceTTL: lateTTL, AllowLoopbackCallbacks: true,
-		Settings: []string{fmt.Sprintf("auctioneer.cell_state_timeout_ms=%d", lateCellTimeout.Milliseconds())}})
+	planned := diegocluster.DefaultConfig()
+	planned.ShiftPorts(env.PortOffset)
+	relay, err := world.NewRelay(fmt.Sprintf("127.0.0.1:%d", planned.CellLayout(0).RepPort))
+	if err != nil {
+		return res, err
+	}
+	defer relay.Close()
+	relay.Delay(lateMinBytes, lateDelay)
+	c, err := start(env, world.Options{Cells: 2, AllowLoopbackCallbacks: true, Settings: []string{
+		fmt.Sprintf("auctioneer.cell_state_timeout_ms=%d", lateCellTimeout.Milliseconds()),
+		fmt.Sprintf(`cell-1-rep.advertise_url="https://127.0.0.1:%d"`, relay.Port()),
+	}})
 	if err != nil {
 		return res, err
 	}
 	defer c.stop(&err)
 	var guids []string
-	for r := 0; r < rounds; r++ {
-		for k := 0; k < perRound; k++ {
-			guid := fmt.Sprintf("late-%d-%d", r, k)
-			guids = append(guids, guid)
-			t := c.task(guid, "echo run-start; sleep 2; echo run-end", J{"completion_callback_url": receiver.URL + "/" + guid})
-			if err := c.expect(http.MethodPost, "/v1/tasks", t, http.StatusCreated); err != nil {
-				return res, err
-			}
-		}
-		time.Sleep(time.Duration(r%8) * 10 * time.Millisecond)
-		if err := c.Pause("cell-1-rep"); err != nil {
+	for i := 0; i < lateTasks; i++ {
+		guid := fmt.Sprintf("late-%d", i)
+		guids = append(guids, guid)
+		t := c.task(guid, "echo run-start; sleep 2; echo run-end", J{"completion_callback_url": receiver.URL + "/" + guid})
+		if err := c.expect(http.MethodPost, "/v1/tasks", t, http.StatusCreated); err != nil {
 			return res, err
 		}
-		time.Sleep(lateHold)
-		if err := c.Resume("cell-1-rep"); err != nil {
-			return res, err
-		}
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(700 * time.Millisecond)
 	}
 	res.Tasks = len(guids)
 	called := func() int {
@@ -127,7 +128,7 @@ func LateCell(env Env) (res LateCellResult, err error) {
 		return res, err
 	}
 	for _, line := range strings.Split(string(logged), "\n") {
-		if strings.Contains(line, `"work-failed"`) && strings.Contains(line, `"cell-1"`) {
+		if strings.Contains(line, `work-failed"`) && strings.Contains(line, `"cell-1"`) {
 			res.LateAnswers++
 		}
 	}

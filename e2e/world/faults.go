@@ -60,10 +60,11 @@ func (w *World) Resume(name string) error {
 	return syscall.Kill(pid, syscall.SIGCONT)
 }
 
-// CutPort cuts every TCP link to a port of this machine, as if the server
-// behind it had stopped: connections under way are reset at their next
-// packet in either direction, and new ones are refused, until RestorePort.
-// The server process itself runs on (etcd keeps counting its leases down).
+// CutPort cuts every TCP link to a port of this machine, as a network
+// partition would: every packet to or from the port is dropped, so
+// connections under way hang (TCP keeps them; what was sent arrives after
+// RestorePort unless a side gave up meanwhile) and new ones time out. The
+// server process itself runs on (etcd keeps counting its leases down).
 func (w *World) CutPort(port int) error {
 	w.mu.Lock()
 	w.cuts[port] = true
@@ -91,10 +92,10 @@ func (w *World) RestorePort(port int) error {
 }
 
 // cutRules are the rules of CutPort without their -I/-D: packets towards the
-// port (INPUT) and from it (OUTPUT) are answered with a TCP reset.
+// port (INPUT) and from it (OUTPUT) are dropped.
 func cutRules(port int) [][]string {
 	p := strconv.Itoa(port)
-	tail := []string{"-m", "comment", "--comment", cutComment, "-j", "REJECT", "--reject-with", "tcp-reset"}
+	tail := []string{"-m", "comment", "--comment", cutComment, "-j", "DROP"}
 	return [][]string{
 		append([]string{"INPUT", "-p", "tcp", "--dport", p}, tail...),
 		append([]string{"OUTPUT", "-p", "tcp", "--sport", p}, tail...),
@@ -137,9 +138,9 @@ func scheme(insecure bool) string {
 }
 
 // Relay is a TCP relay on loopback: a daemon pointed at it (with
-// Options.Settings) reaches target through it, and CutPort(relay.Port())
-// cuts that one link and no other. TLS goes through it end to end; with
-// Delay it holds back what clients send, as a slow machine would.
+// Options.Settings) reaches target through it, and Break ends that one
+// link and no other. TLS goes through it end to end; with Delay it holds
+// back what clients send, as a slow machine would.
 type Relay struct {
 	ln     net.Listener
 	target string
@@ -148,6 +149,8 @@ type Relay struct {
 	mu       sync.Mutex
 	minBytes int
 	delay    time.Duration
+	broken   bool
+	open     map[net.Conn]bool
 }
 
 // NewRelay listens on a free loopback port and relays every connection to
@@ -157,7 +160,7 @@ func NewRelay(target string) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{ln: ln, target: target}
+	r := &Relay{ln: ln, target: target, open: map[net.Conn]bool{}}
 	r.wg.Add(1)
 	go r.serve()
 	return r, nil
@@ -175,6 +178,43 @@ func (r *Relay) Delay(minBytes int, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.minBytes, r.delay = minBytes, d
+}
+
+// Break closes every connection through the relay (both sides see it
+// end) and closes each new one at once, until Mend.
+func (r *Relay) Break() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.broken = true
+	for c := range r.open {
+		_ = c.Close()
+	}
+}
+
+// Mend lets connections through again.
+func (r *Relay) Mend() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.broken = false
+}
+
+// track records c as open, or closes it when the relay is broken.
+func (r *Relay) track(c net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.broken {
+		_ = c.Close()
+		return false
+	}
+	r.open[c] = true
+	return true
+}
+
+func (r *Relay) untrack(c net.Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.open, c)
+	_ = c.Close()
 }
 
 func (r *Relay) holdFor(chunk []byte) time.Duration {
@@ -210,12 +250,15 @@ func (r *Relay) serve() {
 // its destination for writing, and both connections close when both ends
 // are done.
 func (r *Relay) relay(in net.Conn) {
-	defer in.Close()
-	out, err := net.Dial("tcp", r.target)
-	if err != nil {
+	if !r.track(in) {
 		return
 	}
-	defer out.Close()
+	defer r.untrack(in)
+	out, err := net.Dial("tcp", r.target)
+	if err != nil || !r.track(out) {
+		return
+	}
+	defer r.untrack(out)
 	done := make(chan struct{}, 2)
 	go func() {
 		buf := make([]byte, 64<<10)

@@ -28,7 +28,7 @@ type CompactedResumeResult struct {
 }
 
 // CompactedResume points the route emitter at the BBS through a relay,
-// cuts that one link, moves an app to a new hostname meanwhile, compacts
+// breaks that one link (its event stream ends, its resubscriptions fail), moves an app to a new hostname meanwhile, compacts
 // etcd past every event the emitter saw, and restores the link.
 func CompactedResume(env Env) (res CompactedResumeResult, err error) {
 	planned := diegocluster.DefaultConfig()
@@ -48,10 +48,8 @@ func CompactedResume(env Env) (res CompactedResumeResult, err error) {
 	if err := c.desire(c.app(guid, 1, nil), 2*time.Minute); err != nil {
 		return res, err
 	}
-	c.logf("cutting the route emitter's link to the BBS (relay port %d)", relay.Port())
-	if err := c.CutPort(relay.Port()); err != nil {
-		return res, err
-	}
+	c.logf("breaking the route emitter's link to the BBS")
+	relay.Break()
 	time.Sleep(2 * time.Second)
 	// Two changes, so that the compaction below (up to the last) takes away
 	// the first event after the emitter's resume point, not only those
@@ -64,9 +62,7 @@ func CompactedResume(env Env) (res CompactedResumeResult, err error) {
 	if err := compact(c); err != nil {
 		return res, err
 	}
-	if err := c.RestorePort(relay.Port()); err != nil {
-		return res, err
-	}
+	relay.Mend()
 	back := time.Now()
 	for deadline := back.Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {

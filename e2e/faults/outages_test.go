@@ -29,6 +29,7 @@ var _ = Describe("An etcd outage of 30 seconds", func() {
 		res, err := scenario.EtcdOutage(env)
 		AddReportEntry("result", res)
 		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Unreachable).To(BeTrue(), "the API could not read the store during the cut")
 		Expect(res.Load.Sent).To(BeNumerically(">", 3000))
 		Expect(res.Load.Failed).To(BeZero(), "first failures: %v", res.Load.FirstFailures)
 		Expect(res.Restarted).To(BeEmpty())

@@ -98,6 +98,9 @@ type EtcdOutageResult struct {
 	Outage time.Duration
 	Rate   int
 	Load   world.LoadResult
+	// Unreachable says a read through the API failed during the cut: the
+	// BBS could not reach etcd.
+	Unreachable bool
 	// Restarted lists the instances that did not run on unchanged.
 	Restarted []string
 	// Recovered is how long after etcd came back every cell was present
@@ -128,10 +131,17 @@ func EtcdOutage(env Env) (res EtcdOutageResult, err error) {
 	load := world.StartLoad(c.RouterURL, host(guid), rate)
 	defer load.Stop()
 	time.Sleep(3 * time.Second)
+	probe := make(chan bool, 1)
+	go func() {
+		time.Sleep(outage / 4)
+		_, err := c.Cells()
+		probe <- err != nil
+	}()
 	back, err := c.cutFor("etcd", c.Config.EtcdPort, outage)
 	if err != nil {
 		return res, err
 	}
+	res.Unreachable = <-probe
 	if err := c.waitWhole(guid, 3, 2*time.Minute); err != nil {
 		return res, err
 	}

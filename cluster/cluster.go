@@ -89,15 +89,24 @@ type Config struct {
 	// loopback, link-local and the host's addresses are refused.
 	AllowLoopbackDownloads bool
 
+	// EtcdQuotaMB is etcd's space quota in MiB; past it etcd refuses writes
+	// (NOSPACE) until the BBS has compacted, defragmented and disarmed it.
+	// Default 512.
+	EtcdQuotaMB int
+	// EtcdMaintenanceInterval is how often the BBS looks at etcd's space and
+	// compacts; zero keeps DefaultEtcdMaintenanceInterval (5 s, where the
+	// BBS's own default is 30 s: one machine's writes fill a small quota fast).
+	EtcdMaintenanceInterval time.Duration
+	// LogsMaxMB and LogsMaxAge bound the JetStream LOGS stream, which shares
+	// the state dir's disk with etcd. Defaults 256 MiB and 24h.
+	LogsMaxMB  int
+	LogsMaxAge time.Duration
+
 	// InsecureLinks runs every daemon-to-daemon link (BBS, auctioneer, rep,
 	// etcd, NATS) in plain text without authentication, for an operator who
 	// asks for it (`diego up --insecure-links`). Default false: mutual TLS
 	// with certificates kept under CertDir.
 	InsecureLinks bool
-
-	// EtcdQuotaBytes is the embedded etcd's space quota; zero keeps etcd's
-	// own (2 GiB). A small one shows what the BBS does as etcd fills.
-	EtcdQuotaBytes int64
 
 	// Settings override single fields of the daemons' configs, each
 	// "DAEMON.FIELD=JSON" (`diego up --set`): DAEMON is the config's name
@@ -107,6 +116,14 @@ type Config struct {
 	// broken runtime on one cell. Default none.
 	Settings []string
 }
+
+// Space defaults of a cluster on one machine.
+const (
+	DefaultEtcdQuotaMB             = 512
+	DefaultEtcdMaintenanceInterval = 5 * time.Second
+	DefaultLogsMaxMB               = 256
+	DefaultLogsMaxAge              = 24 * time.Hour
+)
 
 // DefaultConfig is every default in one place.
 func DefaultConfig() Config {
@@ -125,6 +142,9 @@ func DefaultConfig() Config {
 		RepBasePort:    1800,
 		CellPortBase:   61000,
 		CellPortRange:  1000,
+		EtcdQuotaMB:    DefaultEtcdQuotaMB,
+		LogsMaxMB:      DefaultLogsMaxMB,
+		LogsMaxAge:     DefaultLogsMaxAge,
 	}
 }
 
@@ -153,8 +173,8 @@ func (c Config) Validate() error {
 	if c.InsecureLinks && c.IsolateCells {
 		return fmt.Errorf("insecure links are for loopback only: they cannot go with isolated cells, which reach the brain across a network link")
 	}
-	if c.EtcdQuotaBytes < 0 {
-		return fmt.Errorf("the etcd quota must not be negative")
+	if c.EtcdQuotaMB < 0 || c.LogsMaxMB < 0 || c.LogsMaxAge < 0 || c.EtcdMaintenanceInterval < 0 {
+		return fmt.Errorf("etcd quota, logs bounds and the maintenance interval must not be negative")
 	}
 	if c.Overcommit < 0 || c.CellMemoryMB < 0 || c.CellDiskMB < 0 {
 		return fmt.Errorf("overcommit, cell memory and cell disk must not be negative")

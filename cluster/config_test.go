@@ -58,6 +58,8 @@ var _ = Describe("Config", func() {
 		Entry("too many standbys", func(c *Config) { c.Standbys = 6 }, "standbys"),
 		Entry("tiny port ranges", func(c *Config) { c.CellPortRange = 5 }, "host ports each"),
 		Entry("a negative overcommit", func(c *Config) { c.Overcommit = -1 }, "must not be negative"),
+		Entry("a negative etcd quota", func(c *Config) { c.EtcdQuotaMB = -1 }, "must not be negative"),
+		Entry("a negative logs age", func(c *Config) { c.LogsMaxAge = -time.Hour }, "must not be negative"),
 	)
 
 	Describe("daemon configs", func() {
@@ -77,6 +79,17 @@ var _ = Describe("Config", func() {
 					"host-path images only from the cluster's own images dir")
 				Expect(docs["router"]).NotTo(HaveKey("dial_timeout"))
 				Expect(docs["router"]).NotTo(HaveKey("max_attempts"))
+			})
+		})
+
+		Context("space on one machine", func() {
+			It("bounds etcd to 512 MiB and the LOGS stream to 256 MiB and 24h, and has the BBS look at etcd's space every 5s", func() {
+				Expect(cfg.EtcdQuotaMB).To(Equal(512))
+				Expect(cfg.LogsMaxMB).To(Equal(256))
+				Expect(cfg.LogsMaxAge).To(Equal(24 * time.Hour))
+				Expect(configs(cfg)["bbs"]).To(HaveKeyWithValue("etcd_maintenance_interval", "5s"))
+				cfg.EtcdMaintenanceInterval = 500 * time.Millisecond
+				Expect(configs(cfg)["bbs"]).To(HaveKeyWithValue("etcd_maintenance_interval", "500ms"))
 			})
 		})
 

@@ -83,6 +83,11 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 	if cfg.AllowPrivileged {
 		configs["bbs"]["allow_privileged"] = true
 	}
+	maintenance := cfg.EtcdMaintenanceInterval
+	if maintenance <= 0 {
+		maintenance = DefaultEtcdMaintenanceInterval
+	}
+	configs["bbs"]["etcd_maintenance_interval"] = maintenance.String()
 	if cfg.ConvergenceInterval > 0 {
 		configs["converger"]["convergence_interval_ms"] = cfg.ConvergenceInterval.Milliseconds()
 	}

@@ -94,9 +94,9 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 		DataDir:   filepath.Join(cfg.StateDir, "etcd"),
 		ClientURL: c.Addresses.Etcd,
 		PeerURL:   "http://" + local(cfg.EtcdPort+1),
-		// Zero keeps etcd's own quota.
-		QuotaBackendBytes: cfg.EtcdQuotaBytes,
-		TLS:               etcdrunner.ServerTLS{CACertFile: etcdTLS.CACertFile, CertFile: etcdTLS.CertFile, KeyFile: etcdTLS.KeyFile},
+		TLS:       etcdrunner.ServerTLS{CACertFile: etcdTLS.CACertFile, CertFile: etcdTLS.CertFile, KeyFile: etcdTLS.KeyFile},
+		// The BBS compacts and defragments within the quota (bbs/maintain).
+		QuotaBackendBytes: int64(cfg.EtcdQuotaMB) << 20,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -104,6 +104,12 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	natsCfg := natsrunner.DefaultConfig()
 	natsCfg.Port = cfg.NATSPort
 	natsCfg.StorageDir = filepath.Join(cfg.StateDir, "nats")
+	if cfg.LogsMaxMB > 0 {
+		natsCfg.LogsMaxBytes = int64(cfg.LogsMaxMB) << 20
+	}
+	if cfg.LogsMaxAge > 0 {
+		natsCfg.LogsMaxAge = cfg.LogsMaxAge
+	}
 	if !cfg.InsecureLinks {
 		// TLS, and each client is the user its certificate names, with its subjects.
 		natsCfg.TLS = cfg.TLSFor(certs.Of(certs.RoleNATS))

@@ -62,6 +62,28 @@ var _ = Describe("Runner", func() {
 		Eventually(process.Wait(), 10*time.Second).Should(Receive(BeNil()))
 	})
 
+	It("holds its database to quota_backend_bytes", func() {
+		runner, endpoint := etcdrunner.StartForTestWith(etcdrunner.Config{DataDir: GinkgoT().TempDir(), QuotaBackendBytes: 24 << 20})
+		DeferCleanup(runner.Stop)
+		c, err := runner.Client()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(c.Close)
+		status, err := c.Status(context.Background(), endpoint)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(status.DbSizeQuota).To(BeEquivalentTo(24 << 20))
+	})
+
+	DescribeTable("refuses a space config that cannot work",
+		func(cfg etcdrunner.Config, message string) {
+			cfg.DataDir = "/tmp/unused"
+			_, err := etcdrunner.New(cfg)
+			Expect(err).To(MatchError(ContainSubstring(message)))
+		},
+		Entry("a negative quota", etcdrunner.Config{QuotaBackendBytes: -1}, "quota_backend_bytes"),
+		Entry("an unknown compaction mode", etcdrunner.Config{AutoCompactionMode: "hourly"}, "auto_compaction_mode"),
+		Entry("a mode without retention", etcdrunner.Config{AutoCompactionMode: "periodic"}, "auto_compaction_retention"),
+	)
+
 	It("requires a data directory", func() {
 		_, err := etcdrunner.New(etcdrunner.Config{})
 		Expect(err).To(MatchError(ContainSubstring("data_dir")))

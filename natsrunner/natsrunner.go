@@ -22,7 +22,11 @@ const (
 	DefaultHost                  = "127.0.0.1"
 	DefaultPort                  = 4222
 	DefaultLogsMaxMsgsPerSubject = 1000
-	DefaultReadyTimeout          = 10 * time.Second
+	// DefaultLogsMaxBytes and DefaultLogsMaxAge bound the whole LOGS stream,
+	// which shares its disk with etcd: the oldest lines go first.
+	DefaultLogsMaxBytes = 256 << 20
+	DefaultLogsMaxAge   = 24 * time.Hour
+	DefaultReadyTimeout = 10 * time.Second
 	// LogsStream is the JetStream stream that keeps recent log lines.
 	LogsStream = "LOGS"
 	// LogsSubjects is the subject filter of LogsStream.
@@ -43,6 +47,12 @@ type Config struct {
 	// LogsMaxMsgsPerSubject bounds how many messages the LOGS stream keeps
 	// per subject (per log guid). Default 1000.
 	LogsMaxMsgsPerSubject int64 `json:"logs_max_msgs_per_subject"`
+	// LogsMaxBytes bounds the whole LOGS stream's size; past it the oldest
+	// lines are discarded. -1 means no bound. Default 256 MiB.
+	LogsMaxBytes int64 `json:"logs_max_bytes"`
+	// LogsMaxAge is how long the LOGS stream keeps a line (a Go duration
+	// string, e.g. "24h"); a negative age keeps lines for ever. Default "24h".
+	LogsMaxAge time.Duration `json:"logs_max_age"`
 	// ReadyTimeout bounds how long the server may take to accept
 	// connections. Default 10 s.
 	ReadyTimeout time.Duration `json:"ready_timeout"`
@@ -60,7 +70,8 @@ type Config struct {
 // DefaultConfig returns the development defaults.
 func DefaultConfig() Config {
 	return Config{Host: DefaultHost, Port: DefaultPort,
-		LogsMaxMsgsPerSubject: DefaultLogsMaxMsgsPerSubject, ReadyTimeout: DefaultReadyTimeout}
+		LogsMaxMsgsPerSubject: DefaultLogsMaxMsgsPerSubject, ReadyTimeout: DefaultReadyTimeout,
+		LogsMaxBytes: DefaultLogsMaxBytes, LogsMaxAge: DefaultLogsMaxAge}
 }
 
 // Validate reports a config that cannot work.
@@ -70,6 +81,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogsMaxMsgsPerSubject < 0 {
 		return errors.New("natsrunner: logs_max_msgs_per_subject must not be negative")
+	}
+	if c.LogsMaxBytes < -1 {
+		return errors.New("natsrunner: logs_max_bytes must be positive, or -1 for no bound")
 	}
 	if len(c.Users) > 0 && !c.TLS.Enabled() {
 		return errors.New("natsrunner: users are told apart by their certificates: they need tls")
@@ -96,6 +110,12 @@ func New(logger lager.Logger, config Config) *Runner {
 	}
 	if config.ReadyTimeout == 0 {
 		config.ReadyTimeout = DefaultReadyTimeout
+	}
+	if config.LogsMaxBytes == 0 {
+		config.LogsMaxBytes = DefaultLogsMaxBytes
+	}
+	if config.LogsMaxAge == 0 {
+		config.LogsMaxAge = DefaultLogsMaxAge
 	}
 	return &Runner{logger: logger.Session("nats"), config: config}
 }
@@ -221,16 +241,30 @@ func (r *Runner) ensureLogsStream(url string, storage jetstream.StorageType, cli
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.config.ReadyTimeout)
 	defer cancel()
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	maxBytes, maxAge := r.config.LogsMaxBytes, r.config.LogsMaxAge
+	if maxBytes < 0 {
+		maxBytes = -1 // JetStream's "no bound"
+	}
+	if maxAge < 0 {
+		maxAge = 0 // JetStream's "for ever"
+	}
+	// An existing stream (an older version's, or one changed by hand) is
+	// updated to the configured bounds.
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              LogsStream,
 		Subjects:          []string{LogsSubjects},
 		MaxMsgsPerSubject: r.config.LogsMaxMsgsPerSubject,
+		MaxBytes:          maxBytes,
+		MaxAge:            maxAge,
 		Discard:           jetstream.DiscardOld,
 		Storage:           storage,
 	})
 	if err != nil {
-		return fmt.Errorf("natsrunner: creating stream %s: %w", LogsStream, err)
+		return fmt.Errorf("natsrunner: creating or updating stream %s: %w", LogsStream, err)
 	}
+	cfg := stream.CachedInfo().Config
+	r.logger.Info("logs-stream", lager.Data{"max_bytes": cfg.MaxBytes, "max_age": cfg.MaxAge.String(),
+		"max_msgs_per_subject": cfg.MaxMsgsPerSubject})
 	return nil
 }
 

@@ -149,5 +149,7 @@ var _ = Describe("Runner", func() {
 		Entry("negative port", func(c *natsrunner.Config) { c.Port = -1 }, false),
 		Entry("port too high", func(c *natsrunner.Config) { c.Port = 70000 }, false),
 		Entry("negative bound", func(c *natsrunner.Config) { c.LogsMaxMsgsPerSubject = -1 }, false),
+		Entry("no byte bound", func(c *natsrunner.Config) { c.LogsMaxBytes = -1 }, true),
+		Entry("a negative byte bound other than -1", func(c *natsrunner.Config) { c.LogsMaxBytes = -2 }, false),
 	)
 })

@@ -27,6 +27,7 @@ const (
 
 // BBS is what the receptor needs from the BBS (a *client.Client in production).
 type BBS interface {
+	StoreHealth(ctx context.Context) (*models.StoreHealth, error)
 	UpsertDomain(ctx context.Context, logger lager.Logger, domain string, ttlSeconds int) error
 	Domains(ctx context.Context, logger lager.Logger) ([]string, error)
 	Cells(ctx context.Context, logger lager.Logger) ([]*models.CellPresence, error)
@@ -155,6 +156,7 @@ func NewHandler(logger lager.Logger, bbs BBS, opts Options) *Handler {
 		"PUT /v1/domains/{domain}": h.upsertDomain,
 		"GET /v1/domains":          h.listDomains,
 		"GET /v1/version":          h.version,
+		"GET /v1/health":           h.health,
 	}
 	for pattern, f := range routes {
 		h.mux.Handle(pattern, h.wrap(pattern, f))

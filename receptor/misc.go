@@ -82,6 +82,22 @@ func (h *Handler) version(logger lager.Logger, r *http.Request) (int, any, error
 	return http.StatusOK, VersionResponse{DiegoRelease: h.opts.Version, Receptor: h.opts.Version, GoVersion: runtime.Version()}, nil
 }
 
+// HealthResponse answers GET /v1/health: what the receptor knows of the
+// control plane behind it.
+type HealthResponse struct {
+	// Store is etcd's space as the BBS sees it: writable is false while an
+	// alarm (NOSPACE) stops every write.
+	Store models.StoreHealth `json:"store"`
+}
+
+func (h *Handler) health(logger lager.Logger, r *http.Request) (int, any, error) {
+	store, err := h.bbs.StoreHealth(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, HealthResponse{Store: *store}, nil
+}
+
 // The two event streams: a 2015 client of /v1/events stops on an event name
 // it does not know, so task events have a stream of their own.
 var (

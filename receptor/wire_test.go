@@ -268,6 +268,18 @@ var _ = Describe("The 2015 receptor wire format", func() {
 		)
 	})
 
+	Describe("GET /v1/health", func() {
+		It("answers the store's health: writable, no alarms, its size against its quota", func() {
+			resp := do("GET", "/v1/health", "")
+			Expect(resp.Status).To(Equal(http.StatusOK))
+			body := decode[map[string]map[string]any](resp)
+			Expect(body["store"]).To(HaveKeyWithValue("writable", true))
+			Expect(body["store"]).To(HaveKeyWithValue("alarms", BeEmpty()))
+			Expect(body["store"]["db_size_bytes"]).To(BeNumerically(">", 0))
+			Expect(body["store"]["quota_bytes"]).To(BeNumerically(">", body["store"]["db_size_bytes"]))
+		})
+	})
+
 	Describe("GET /v1/version", func() {
 		Context("with the version the build gave", func() {
 			BeforeEach(func() { opts.Version = "v1.2.3-4-gabcdef" })

@@ -2,6 +2,7 @@ package maintain_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +30,7 @@ import (
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
 	"github.com/diego-runtime/diego/models"
+	"github.com/diego-runtime/diego/receptor"
 )
 
 func TestMaintain(t *testing.T) {
@@ -43,7 +45,9 @@ type world struct {
 	etcdClient *clientv3.Client
 	bbs        *client.Client
 	metricsURL string
-	logger     lager.Logger
+	// receptorURL is a receptor (the public API) over this BBS.
+	receptorURL string
+	logger      lager.Logger
 }
 
 type worldOptions struct {
@@ -98,7 +102,21 @@ func startWorld(o worldOptions) *world {
 		})
 	}
 	w.bbs = client.NewClient(&http.Client{Timeout: 15 * time.Second}, "http://"+api.Addr())
+	public := httptest.NewServer(receptor.NewHandler(w.logger, w.bbs, receptor.Options{}))
+	DeferCleanup(public.Close)
+	w.receptorURL = public.URL
 	return w
+}
+
+// publicHealth reads the receptor's GET /v1/health.
+func (w *world) publicHealth() models.StoreHealth {
+	resp, err := http.Get(w.receptorURL + "/v1/health")
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	var body receptor.HealthResponse
+	Expect(json.NewDecoder(resp.Body).Decode(&body)).To(Succeed())
+	return body.Store
 }
 
 // desire creates an app with one instance and small routes (no auctioneer:

@@ -73,6 +73,29 @@ var _ = Describe("Keeping etcd within its space quota", func() {
 		Expect(err).To(MatchError(rpctypes.ErrCompacted))
 	})
 
+	It("a route-update loop through the receptor's public API keeps writing too, reading the store's health from GET /v1/health", func() {
+		const quota = 24 * mib
+		w := startWorld(worldOptions{quota: quota, interval: 100 * time.Millisecond})
+		w.desire("public-flood")
+		public := spacecheck.Receptor{URL: w.receptorURL}
+		res, err := spacecheck.Loop{
+			Update:        public.Update("public-flood"),
+			Health:        public.Health,
+			Updates:       200,
+			RecoverWithin: 30 * time.Second,
+			Logger:        w.logger,
+		}.Run(context.Background())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Updates).To(Equal(200))
+		Expect(res.QuotaBytes).To(BeEquivalentTo(quota))
+		Expect(res.MaxDBSizeBytes).To(BeNumerically("<", quota))
+		Expect(w.metric(`diego_bbs_etcd_compactions_total`)).To(BeNumerically(">", 0))
+
+		// A refusal comes back typed.
+		err = public.Update("no-such-app")(context.Background(), spacecheck.Routes(0, 1024))
+		Expect(err).To(MatchError(models.ErrDesiredLRPNotFound))
+	})
+
 	It("reports NOSPACE on /metrics and the API when etcd fills, then compacts, defragments and disarms it once space is freed, and writes go through again", func() {
 		w := startWorld(worldOptions{quota: 16 * mib, interval: 200 * time.Millisecond})
 		w.desire("web")
@@ -84,6 +107,9 @@ var _ = Describe("Keeping etcd within its space quota", func() {
 		Expect(h.Alarms).To(Equal([]string{models.AlarmNoSpace}))
 		Expect(h.Writable).To(BeFalse())
 		Expect(h.QuotaBytes).To(BeEquivalentTo(16 * mib))
+		public := w.publicHealth()
+		Expect(public.Alarms).To(Equal([]string{models.AlarmNoSpace}))
+		Expect(public.Writable).To(BeFalse())
 		routes := spacecheck.Routes(1, 1024)
 		err := w.bbs.UpdateDesiredLRP(ctx, w.logger, "web", models.DesiredLRPUpdate{Routes: &routes})
 		Expect(err).To(MatchError(models.ErrServiceUnavailable))
@@ -97,6 +123,7 @@ var _ = Describe("Keeping etcd within its space quota", func() {
 		Expect(junk).NotTo(BeEmpty())
 
 		Eventually(func() bool { return w.health().Writable }, 20*time.Second, 200*time.Millisecond).Should(BeTrue())
+		Expect(w.publicHealth()).To(And(HaveField("Writable", true), HaveField("Alarms", BeEmpty())))
 		Expect(w.metric(`diego_bbs_etcd_alarm{alarm="NOSPACE"}`)).To(Equal(0.0))
 		Expect(w.metric(`diego_bbs_etcd_alarms_disarmed_total`)).To(BeNumerically(">=", 1))
 		Expect(w.metric(`diego_bbs_etcd_defragmentations_total`)).To(BeNumerically(">=", 1))

@@ -159,7 +159,16 @@ var _ = Describe("The BBS under mutual TLS: what each role may do", func() {
 		Entry("the receptor crashing an instance", receptor, client.CrashActualLRPPath, client.Request{ActualLRPKey: key, InstanceKey: onCell1, Reason: "x"}),
 		Entry("the router reading the LRPs", router, client.DesiredLRPsPath, client.Request{}),
 		Entry("the router desiring an LRP", router, client.DesireLRPPath, client.Request{DesiredLRP: desired}),
+		Entry("a rep reading the store's health", cell1, client.StoreHealthPath, client.Request{}),
 	)
+
+	It("lets the receptor read the store's health over mutual TLS", func() {
+		health, err := as(receptor).StoreHealth(bg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(health.Writable).To(BeTrue())
+		Expect(health.Alarms).To(BeEmpty())
+		Expect(health.QuotaBytes).To(BeNumerically(">", 0))
+	})
 
 	It("lets a rep list its own cell's instances and tasks and read what it runs", func() {
 		actuals, err := as(cell1).ActualLRPs(bg, logger, models.ActualLRPFilter{CellID: "cell-1"})

@@ -20,6 +20,7 @@ import (
 	"github.com/diego-runtime/diego/auctioneer/auctioneerapi"
 	"github.com/diego-runtime/diego/bbs"
 	"github.com/diego-runtime/diego/bbs/encryption"
+	"github.com/diego-runtime/diego/bbs/maintain"
 	"github.com/diego-runtime/diego/bbs/server"
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/config"
@@ -66,6 +67,18 @@ type Config struct {
 	// BBS rewrites every record sealed under another label (or stored plain)
 	// to it. Required.
 	ActiveKeyLabel string `json:"active_key_label"`
+	// EtcdMaintenanceInterval is how often the BBS looks at etcd's space:
+	// every BBS reads the alarms and sizes for /metrics, and the holder of
+	// the bbs-maintenance lock compacts, defragments and disarms NOSPACE
+	// (docs/bbs.md, "Space"). Default "30s".
+	EtcdMaintenanceInterval time.Duration `json:"etcd_maintenance_interval"`
+	// EtcdKeepRevisions is the history compaction keeps while etcd has room
+	// (an event stream resumes within it); past half the quota none is kept.
+	// Default 10000.
+	EtcdKeepRevisions int64 `json:"etcd_keep_revisions"`
+	// EtcdMaintenanceLockTTL is how long a dead maintainer keeps the
+	// bbs-maintenance lock. Default "15s".
+	EtcdMaintenanceLockTTL time.Duration `json:"etcd_maintenance_lock_ttl"`
 }
 
 // DefaultConfig returns the defaults of every field.
@@ -78,6 +91,10 @@ func DefaultConfig() Config {
 		CallTimeoutMs:      5000,
 		MaxInstances:       models.DefaultMaxInstances,
 		LogLevel:           "info",
+
+		EtcdMaintenanceInterval: maintain.DefaultInterval,
+		EtcdKeepRevisions:       maintain.DefaultKeepRevisions,
+		EtcdMaintenanceLockTTL:  15 * time.Second,
 	}
 }
 
@@ -94,6 +111,10 @@ func (c Config) Validate() error {
 		return errors.New("request_timeout_ms and call_timeout_ms must be positive")
 	case c.MaxInstances <= 0:
 		return errors.New("max_instances must be positive")
+	case c.EtcdMaintenanceInterval <= 0 || c.EtcdMaintenanceLockTTL < time.Second:
+		return errors.New("etcd_maintenance_interval must be positive and etcd_maintenance_lock_ttl at least 1s")
+	case c.EtcdKeepRevisions <= 0:
+		return errors.New("etcd_keep_revisions must be positive")
 	case len(c.EncryptionKeys) == 0 || c.ActiveKeyLabel == "":
 		return errors.New("encryption_keys and active_key_label are required: records are encrypted at rest (docs/operations.md)")
 	}
@@ -154,12 +175,31 @@ func run(configPath string) error {
 	if err != nil {
 		return err
 	}
+	maintainer, err := maintain.New(maintain.Options{
+		Client: etcd, KeepRevisions: cfg.EtcdKeepRevisions, RequestTimeout: requestTimeout,
+		Registerer: prometheus.DefaultRegisterer,
+	})
+	if err != nil {
+		return err
+	}
+	space := &maintain.Runner{Maintainer: maintainer, Logger: logger, Clock: clock.NewClock(), Interval: cfg.EtcdMaintenanceInterval}
+	host, err := os.Hostname()
+	if err != nil {
+		logger.Error("reading-hostname-failed", err)
+		host = "bbs"
+	}
 	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "debug_address": debug.Addr()})
 	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "debug-server", Runner: debug},
 		{Name: "api-server", Runner: api},
 		{Name: "event-streams", Runner: handler}, // stops first, ending open streams
 		{Name: "record-rewriter", Runner: bbs.NewRecordRewriter(db, logger, clock.NewClock())},
+		{Name: "etcd-space", Runner: space},
+		{Name: "etcd-maintenance-lock", Runner: &lock.Standby{
+			Lock: lock.Runner{Logger: logger, Client: etcd, Name: maintain.LockName,
+				Value: host + " " + api.Addr(), TTL: cfg.EtcdMaintenanceLockTTL},
+			Active: space.Tenure(),
+		}},
 	})
 	process := ifrit.Invoke(sigmon.New(group))
 	err = <-process.Wait()

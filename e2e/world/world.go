@@ -44,8 +44,8 @@ type Options struct {
 	// test runs on loopback (`diego up --allow-loopback-callbacks`). Default false.
 	AllowLoopbackCallbacks bool
 
-	// EtcdQuotaBytes is the embedded etcd's space quota; default etcd's own.
-	EtcdQuotaBytes int64
+	// EtcdQuotaMB is the embedded etcd's space quota; default diego up's.
+	EtcdQuotaMB int
 	// Settings override single fields of daemons' configs, each
 	// "DAEMON.FIELD=JSON" (`diego up --set`). Default none.
 	Settings []string
@@ -152,8 +152,8 @@ func Start(opts Options) (*World, error) {
 	if opts.AllowLoopbackCallbacks {
 		args = append(args, "--allow-loopback-callbacks")
 	}
-	if opts.EtcdQuotaBytes > 0 {
-		args = append(args, "--etcd-quota-bytes", strconv.FormatInt(opts.EtcdQuotaBytes, 10))
+	if opts.EtcdQuotaMB > 0 {
+		args = append(args, "--etcd-quota-mb", strconv.Itoa(opts.EtcdQuotaMB))
 	}
 	for _, s := range opts.Settings {
 		args = append(args, "--set", s)

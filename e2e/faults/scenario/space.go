@@ -41,7 +41,7 @@ type RouteLoopResult struct {
 // writes still go through.
 func RouteLoop(env Env) (res RouteLoopResult, err error) {
 	res.QuotaBytes = loopQuota
-	c, err := start(env, world.Options{Cells: 2, EtcdQuotaBytes: loopQuota})
+	c, err := start(env, world.Options{Cells: 2, EtcdQuotaMB: loopQuota >> 20})
 	if err != nil {
 		return res, err
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/diego-runtime/diego/bbs/maintain/spacecheck"
 	"github.com/diego-runtime/diego/e2e/world"
 	"github.com/diego-runtime/diego/internal/benchreport"
-	"github.com/diego-runtime/diego/models"
 )
 
 // The route-update loop: 800 updates of 120 KiB of routes (about 94 MiB
@@ -37,8 +36,8 @@ type RouteLoopResult struct {
 
 // RouteLoop updates the routes of an app of 0 instances (the routes are
 // stored, and no router is bothered) loopUpdates times through the
-// receptor, reading etcd's size and alarms after each, then checks that
-// writes still go through.
+// receptor, reading the store's health (GET /v1/health: etcd's size,
+// quota and alarms) after each, then checks that writes still go through.
 func RouteLoop(env Env) (res RouteLoopResult, err error) {
 	res.QuotaBytes = loopQuota
 	c, err := start(env, world.Options{Cells: 2, EtcdQuotaMB: loopQuota >> 20})
@@ -50,34 +49,8 @@ func RouteLoop(env Env) (res RouteLoopResult, err error) {
 	if err := c.expect(http.MethodPost, "/v1/desired_lrps", c.app(guid, 0, nil), http.StatusCreated); err != nil {
 		return res, err
 	}
-	etcd, err := c.Etcd()
-	if err != nil {
-		return res, err
-	}
-	defer etcd.Close()
-	loop := spacecheck.Loop{
-		Updates: loopUpdates, RouteBytes: loopRouteBytes,
-		Update: func(_ context.Context, routes models.Routes) error {
-			return c.expect(http.MethodPut, "/v1/desired_lrps/"+guid, J{"routes": routes}, http.StatusNoContent)
-		},
-		Health: func(ctx context.Context) (*models.StoreHealth, error) {
-			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			status, err := etcd.Status(ctx, etcd.Endpoints()[0])
-			if err != nil {
-				return nil, err
-			}
-			alarms, err := etcd.AlarmList(ctx)
-			if err != nil {
-				return nil, err
-			}
-			h := &models.StoreHealth{DBSizeBytes: status.DbSize, DBSizeInUseBytes: status.DbSizeInUse, QuotaBytes: loopQuota, Alarms: []string{}}
-			for _, a := range alarms.Alarms {
-				h.Alarms = append(h.Alarms, a.Alarm.String())
-			}
-			return h, nil
-		},
-	}
+	api := spacecheck.Receptor{URL: c.ReceptorURL}
+	loop := spacecheck.Loop{Updates: loopUpdates, RouteBytes: loopRouteBytes, Update: api.Update(guid), Health: api.Health}
 	c.logf("updating %s's routes %d times", guid, loopUpdates)
 	res.Loop, err = loop.Run(context.Background())
 	if err != nil {

@@ -203,17 +203,34 @@ var _ = Describe("Actual LRPs", func() {
 			registerCell("cell-1", rep)
 		})
 
-		It("retires an unclaimed index by removing it", func() {
+		It("retires an unclaimed index that is no longer desired by removing it", func() {
+			forgetDesired("web")
 			Expect(db.RetireActualLRP(ctx, logger, key)).To(Succeed())
 			Expect(actualsOf("web")).To(BeEmpty())
 			Expect(db.RetireActualLRP(ctx, logger, key)).To(MatchError(models.ErrActualLRPIndexNotFound))
 		})
 
-		It("retires a running index through its rep", func() {
+		It("retires a running index that is no longer desired through its rep", func() {
 			Expect(db.ClaimActualLRP(ctx, logger, key, mine)).To(Succeed())
+			forgetDesired("web")
 			Expect(db.RetireActualLRP(ctx, logger, key)).To(Succeed())
 			Expect(rep.Calls()).To(ConsistOf("POST /v1/lrps/web/instances/i-1/stop"))
 			Expect(actualsOf("web")).To(ConsistOf("0/ORDINARY/CLAIMED"))
+		})
+
+		// Issue 19, item 9: the converger decides to retire on a snapshot; a
+		// scale back up between its snapshot and the call must win.
+		It("refuses to retire an index that is desired (again), and leaves it running", func() {
+			Expect(db.ClaimActualLRP(ctx, logger, key, mine)).To(Succeed())
+			Expect(db.StartActualLRP(ctx, logger, key, mine, net, true)).To(Succeed())
+			Expect(db.RetireActualLRP(ctx, logger, key)).To(MatchError(models.ErrResourceConflict))
+			Expect(actualsOf("web")).To(ConsistOf("0/ORDINARY/RUNNING"))
+			Expect(rep.Calls()).To(BeEmpty())
+
+			By("retiring it once it is no longer desired")
+			forgetDesired("web")
+			Expect(db.RetireActualLRP(ctx, logger, key)).To(Succeed())
+			Expect(rep.Calls()).To(ConsistOf("POST /v1/lrps/web/instances/i-1/stop"))
 		})
 
 		It("kills a running, still desired index: a replacement is auctioned at once and the old one stopped", func() {

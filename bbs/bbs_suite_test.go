@@ -40,6 +40,16 @@ var (
 	keys *encryption.Keyring
 )
 
+// forgetDesired deletes a desired LRP's keys and nothing else, leaving its
+// actual LRPs behind: the state the converger retires ("records with no
+// desired LRP"), which the BBS's own RemoveDesiredLRP never leaves.
+func forgetDesired(guid string) {
+	_, err := etcdClient.Delete(ctx, "/diego/v1/desired/schedule/"+guid)
+	Expect(err).NotTo(HaveOccurred())
+	_, err = etcdClient.Delete(ctx, "/diego/v1/desired/run/"+guid)
+	Expect(err).NotTo(HaveOccurred())
+}
+
 var _ = BeforeSuite(func() {
 	etcd, _ = etcdrunner.StartForTest(GinkgoT().TempDir())
 	DeferCleanup(etcd.Stop)

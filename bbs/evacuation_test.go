@@ -127,7 +127,8 @@ var _ = Describe("Evacuation and suspects", func() {
 		It("creates only missing, desired indices", func() {
 			three := 3
 			Expect(db.UpdateDesiredLRP(ctx, logger, "web", models.DesiredLRPUpdate{Instances: &three})).To(Succeed())
-			Expect(db.RetireActualLRP(ctx, logger, lrpKey("web", 2))).To(Succeed())
+			_, err := etcdClient.Delete(ctx, "/diego/v1/actual/web/2/ordinary") // a record gone missing
+			Expect(err).NotTo(HaveOccurred())
 			Expect(db.CreateUnclaimedActualLRPs(ctx, logger, "web", []int{0, 2, 7})).To(Succeed())
 			Expect(actualsOf("web")).To(ConsistOf("0/ORDINARY/RUNNING", "1/ORDINARY/UNCLAIMED", "2/ORDINARY/UNCLAIMED"))
 			Expect(db.CreateUnclaimedActualLRPs(ctx, logger, "nope", []int{0})).To(MatchError(models.ErrDesiredLRPNotFound))

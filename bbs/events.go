@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"code.cloudfoundry.org/lager/v3"
@@ -135,7 +136,11 @@ func (db *DB) convertEvent(ev *clientv3.Event) (models.Event, bool, error) {
 	switch {
 	case ev.Type == mvccpb.DELETE:
 		if ev.PrevKv == nil {
-			return models.Event{}, false, nil
+			// etcd could not give the deleted value (its revision was
+			// compacted). A subscriber must still learn of the removal, so
+			// the event carries what the key says.
+			e, ok := removedFromKey(kind, key)
+			return e, ok, nil
 		}
 		e.Type = kind + "_removed"
 		after = ev.PrevKv.Value
@@ -180,6 +185,37 @@ func (db *DB) convertEvent(ev *clientv3.Event) (models.Event, bool, error) {
 		return models.Event{}, false, fmt.Errorf("decoding event for %s: %w", key, err)
 	}
 	return e, true, nil
+}
+
+// removedFromKey is the removal event of a record whose value is unknown: a
+// desired LRP or a task with only its guid, an actual LRP with only its process
+// guid, index and presence (from the slot), and no instance guid, which tells
+// subscribers to drop every copy of that index in that presence. ok is false
+// for an actual LRP key not in the BBS's layout (keys.go), which no subscriber
+// could act on.
+func removedFromKey(kind, key string) (e models.Event, ok bool) {
+	switch kind {
+	case "desired_lrp":
+		return models.Event{Type: models.EventTypeDesiredLRPRemoved, DesiredLRP: &models.DesiredLRP{ProcessGuid: strings.TrimPrefix(key, runPrefix)}}, true
+	case "task":
+		return models.Event{Type: models.EventTypeTaskRemoved, Task: &models.Task{TaskGuid: strings.TrimPrefix(key, taskPrefix)}}, true
+	}
+	parts := strings.Split(strings.TrimPrefix(key, actualPrefix), "/")
+	if len(parts) != 3 {
+		return models.Event{}, false
+	}
+	index, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return models.Event{}, false
+	}
+	a := &models.ActualLRP{ActualLRPKey: models.ActualLRPKey{ProcessGuid: parts[0], Index: index}, Presence: models.PresenceOrdinary}
+	switch parts[2] {
+	case slotEvacuating:
+		a.Presence, a.Evacuating = models.PresenceEvacuating, true
+	case slotSuspect:
+		a.Presence = models.PresenceSuspect
+	}
+	return models.Event{Type: models.EventTypeActualLRPRemoved, ActualLRP: a}, true
 }
 
 func decodeOne[T any](db *DB, key string, data []byte) (*T, error) {

@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-runtime/diego/bbs/client"
@@ -133,3 +134,24 @@ var _ = Describe("Events", func() {
 		Expect(err).To(MatchError(models.ErrInvalidRequest))
 	})
 })
+
+// Issue 19, item 9: etcd gives no previous value for a delete whose revision
+// was compacted; the removal must still reach subscribers (the route emitter
+// unregisters the index's routes), with what the key says.
+var _ = DescribeTable("A delete event without its previous value is emitted from its key",
+	func(key string, want models.Event) {
+		ev, ok, err := db.ConvertEvent(&clientv3.Event{Type: mvccpb.DELETE, Kv: &mvccpb.KeyValue{Key: []byte(key), ModRevision: 9}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ok).To(BeTrue())
+		Expect(ev).To(Equal(want))
+	},
+	Entry("an ordinary actual LRP", "/diego/v1/actual/web/3/ordinary", models.Event{Type: models.EventTypeActualLRPRemoved,
+		ActualLRP: &models.ActualLRP{ActualLRPKey: models.ActualLRPKey{ProcessGuid: "web", Index: 3}, Presence: models.PresenceOrdinary}}),
+	Entry("a suspect copy", "/diego/v1/actual/web/0/suspect", models.Event{Type: models.EventTypeActualLRPRemoved,
+		ActualLRP: &models.ActualLRP{ActualLRPKey: models.ActualLRPKey{ProcessGuid: "web", Index: 0}, Presence: models.PresenceSuspect}}),
+	Entry("an evacuating copy", "/diego/v1/actual/web/1/evacuating", models.Event{Type: models.EventTypeActualLRPRemoved,
+		ActualLRP: &models.ActualLRP{ActualLRPKey: models.ActualLRPKey{ProcessGuid: "web", Index: 1}, Presence: models.PresenceEvacuating, Evacuating: true}}),
+	Entry("a desired LRP", "/diego/v1/desired/run/web", models.Event{Type: models.EventTypeDesiredLRPRemoved,
+		DesiredLRP: &models.DesiredLRP{ProcessGuid: "web"}}),
+	Entry("a task", "/diego/v1/tasks/t1", models.Event{Type: models.EventTypeTaskRemoved, Task: &models.Task{TaskGuid: "t1"}}),
+)

@@ -59,8 +59,13 @@ func (db *DB) desiredIndex(ctx context.Context, key models.ActualLRPKey) (versio
 	return info, info.exists() && key.Index < info.value.Instances, nil
 }
 
-// RetireActualLRP stops an index: UNCLAIMED and CRASHED records (of any
-// presence) are removed, CLAIMED and RUNNING ones are stopped through their rep.
+// RetireActualLRP stops an index that is no longer desired: UNCLAIMED and
+// CRASHED records (of any presence) are removed, CLAIMED and RUNNING ones are
+// stopped through their rep. It re-checks at write time that the index is
+// still undesired (at or above the desired count, or no desired LRP), guarded
+// by the desired LRP's scheduling key: a retire decided on a snapshot that
+// raced a scale back up answers models.ErrResourceConflict and removes
+// nothing. Restarting a desired index is KillActualLRP.
 func (db *DB) RetireActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey) error {
 	logger = logger.Session("retire-actual-lrp", lager.Data{"process-guid": key.ProcessGuid, "index": key.Index})
 	var stops []retiree
@@ -73,7 +78,14 @@ func (db *DB) RetireActualLRP(ctx context.Context, logger lager.Logger, key mode
 		if len(st) == 0 {
 			return nil, nil, notFound(key)
 		}
-		var cmps []clientv3.Cmp
+		info, desired, err := db.desiredIndex(ctx, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		if desired {
+			return nil, nil, conflict("%s/%d is desired again (%d instances); not retiring it", key.ProcessGuid, key.Index, info.value.Instances)
+		}
+		cmps := []clientv3.Cmp{info.cmp(scheduleKey(key.ProcessGuid))}
 		var ops []clientv3.Op
 		for slot, rec := range st {
 			k := actualKey(key, slot)

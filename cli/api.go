@@ -176,6 +176,24 @@ func (a *API) actualLRPs(ctx context.Context, guid string) ([]*models.ActualLRP,
 	return list, a.do(ctx, http.MethodGet, path, nil, &list)
 }
 
+// instanceMetrics is each instance's latest usage, by instance guid. An
+// older receptor, or one without NATS, has none: that is an empty map.
+func (a *API) instanceMetrics(ctx context.Context, guid string) (map[string]models.InstanceMetrics, error) {
+	var list []models.InstanceMetrics
+	err := a.do(ctx, http.MethodGet, "/v1/actual_lrps/"+url.PathEscape(guid)+"/metrics", nil, &list)
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && (apiErr.Status == http.StatusNotImplemented || apiErr.Status == http.StatusNotFound && apiErr.Name == "ResourceNotFound") {
+		err = nil
+	}
+	out := map[string]models.InstanceMetrics{}
+	for _, m := range list {
+		if m.Timestamp != 0 {
+			out[m.InstanceGuid] = m
+		}
+	}
+	return out, err
+}
+
 func (a *API) cells(ctx context.Context) ([]*models.CellPresence, error) {
 	var list []*models.CellPresence
 	return list, a.do(ctx, http.MethodGet, "/v1/cells", nil, &list)

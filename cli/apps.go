@@ -360,7 +360,7 @@ func newListCommand(g *Globals) *cobra.Command {
 func newStatusCommand(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status APP",
-		Short: "Show each instance: cell, zone, state, address, crashes, uptime",
+		Short: "Show each instance: cell, zone, state, address, CPU, memory, disk, crashes, uptime",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api := g.api()
@@ -376,6 +376,10 @@ func newStatusCommand(g *Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			usage, err := api.instanceMetrics(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
 			zones := map[string]string{}
 			for _, c := range cells {
 				zones[c.CellID] = c.Zone
@@ -388,7 +392,7 @@ func newStatusCommand(g *Globals) *cobra.Command {
 			})
 			fmt.Fprintf(g.Out, "%s: %d instance(s) of %s, routes %s\n", d.ProcessGuid, d.Instances, d.RootFS, strings.Join(routeHosts(d.Routes), ","))
 			w := tabwriter.NewWriter(g.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "INDEX\tSTATE\tCELL\tZONE\tADDRESS\tCRASHES\tUPTIME\tNOTE")
+			fmt.Fprintln(w, "INDEX\tSTATE\tCELL\tZONE\tADDRESS\tCPU\tMEM\tDISK\tCRASHES\tUPTIME\tNOTE")
 			now := time.Now()
 			for _, a := range actual {
 				state := a.State
@@ -407,11 +411,34 @@ func newStatusCommand(g *Globals) *cobra.Command {
 				if a.PlacementError != "" {
 					note = a.PlacementError
 				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", a.Index, state, dash(a.CellID), dash(zones[a.CellID]), address, a.CrashCount, uptime, note)
+				cpu, mem, disk := usageColumns(usage, a.InstanceGuid)
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", a.Index, state, dash(a.CellID), dash(zones[a.CellID]), address,
+					cpu, mem, disk, a.CrashCount, uptime, note)
 			}
 			return w.Flush()
 		},
 	}
+}
+
+// usageColumns are the CPU, MEM and DISK of an instance: CPU in percent of one
+// core, memory and disk as used of the limit; "-" without a sample.
+func usageColumns(usage map[string]models.InstanceMetrics, instanceGuid string) (cpu, mem, disk string) {
+	m, ok := usage[instanceGuid]
+	if !ok || instanceGuid == "" {
+		return "-", "-", "-"
+	}
+	return fmt.Sprintf("%.1f%%", m.CPUPercent), ofLimit(m.MemoryBytes, m.MemoryLimitBytes), ofLimit(m.DiskBytes, m.DiskLimitBytes)
+}
+
+func ofLimit(used, limit uint64) string {
+	if limit == 0 {
+		return mib(used)
+	}
+	return mib(used) + " of " + mib(limit)
+}
+
+func mib(b uint64) string {
+	return fmt.Sprintf("%.1fM", float64(b)/(1<<20))
 }
 
 func dash(s string) string {

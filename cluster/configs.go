@@ -199,12 +199,14 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 // 500 ms rather than the executor's 2 s default: a TCP connect or GET per
 // starting instance costs nothing on one machine, and with the default each
 // instance became RUNNING up to 2 s after its process already listened.
+// Usage is sampled every 5 s rather than 15 s, so that `diego status` shows a
+// new instance's CPU within seconds (300 instances: 60 small NATS messages/s).
 //
 // Downloads are cached in the cell's own state dir, so one cluster's cache
 // does not outlive it or leak into another's, and never come from the
 // cluster's own network.
 func executor(cfg Config, capacity CellCapacity, cell Cell, externalIP string) doc {
-	d := doc{"external_ip": externalIP, "cell_id": cell.ID, "health_startup_interval": "500ms",
+	d := doc{"external_ip": externalIP, "cell_id": cell.ID, "health_startup_interval": "500ms", "metrics_interval": "5s",
 		"download_cache_dir": cell.StateDir + "/download-cache",
 		// The brain and the cells (with isolated cells, reached at their own
 		// addresses) are no download source.

@@ -127,12 +127,24 @@ type Executor struct {
 	http    *http.Client
 	cache   steps.Cache // nil when caching is off
 
-	// mu guards containers, remaining and subscribers.
+	// mu guards containers, remaining, subscribers and dropped.
 	mu          sync.Mutex
 	containers  map[string]*entry
 	remaining   Resources
-	subscribers map[chan Event]struct{}
+	subscribers map[chan Event]*subscription
+	dropped     uint64 // events dropped for slow subscribers, ever
+
+	usage usageTable // the last samples of each running container (usage.go)
 }
+
+// subscription is one subscriber's state.
+type subscription struct {
+	lagged bool // an event was dropped; EventLagged has not been delivered yet
+}
+
+// subscriberBuffer is how many events a subscriber may fall behind before
+// events are dropped for it (and it is told with EventLagged).
+const subscriberBuffer = 1024
 
 // Publisher sends container metrics (a *nats.Conn).
 type Publisher interface {
@@ -156,7 +168,7 @@ func New(logger lager.Logger, cfg Config, g Garden, logs *logstream.Emitter, met
 		logger:      logger.Session("executor"),
 		containers:  map[string]*entry{},
 		remaining:   cfg.Capacity,
-		subscribers: map[chan Event]struct{}{},
+		subscribers: map[chan Event]*subscription{},
 	}
 	guard, err := cfg.downloadGuard()
 	if err != nil {
@@ -231,11 +243,18 @@ func (e *Executor) Get(guid string) (Container, bool) {
 	return c.Container, true
 }
 
-// Subscribe returns a channel of events and a function that ends the subscription.
+// Subscribe returns a channel of events and a function that ends the
+// subscription. A subscriber that falls more than 1024 events behind loses
+// events; it then receives EventLagged before its next event and must re-read
+// Containers() (the rep harmonises).
 func (e *Executor) Subscribe() (<-chan Event, func()) {
-	ch := make(chan Event, 1024)
+	return e.subscribe(subscriberBuffer)
+}
+
+func (e *Executor) subscribe(buffer int) (<-chan Event, func()) {
+	ch := make(chan Event, buffer)
 	e.mu.Lock()
-	e.subscribers[ch] = struct{}{}
+	e.subscribers[ch] = &subscription{}
 	e.mu.Unlock()
 	return ch, func() {
 		e.mu.Lock()
@@ -247,13 +266,35 @@ func (e *Executor) Subscribe() (<-chan Event, func()) {
 	}
 }
 
-// emit must be called with mu held.
+// DroppedEvents is how many events were dropped for slow subscribers since
+// the executor started.
+func (e *Executor) DroppedEvents() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dropped
+}
+
+// emit must be called with mu held. A subscriber whose buffer is full loses
+// the event and is marked lagged; the next event that finds room is preceded
+// by EventLagged, so the subscriber knows to re-read the containers.
 func (e *Executor) emit(eventType string, c Container) {
-	for ch := range e.subscribers {
+	for ch, sub := range e.subscribers {
+		if sub.lagged {
+			select {
+			case ch <- Event{Type: EventLagged}:
+				sub.lagged = false
+			default:
+				e.dropped++
+				e.logger.Info("event-dropped-slow-subscriber", lager.Data{"guid": c.Guid, "type": eventType, "dropped": e.dropped})
+				continue
+			}
+		}
 		select {
 		case ch <- Event{Type: eventType, Container: c}:
 		default:
-			e.logger.Info("event-dropped-slow-subscriber", lager.Data{"guid": c.Guid, "type": eventType})
+			sub.lagged = true
+			e.dropped++
+			e.logger.Error("event-dropped-slow-subscriber", nil, lager.Data{"guid": c.Guid, "type": eventType, "dropped": e.dropped})
 		}
 	}
 }

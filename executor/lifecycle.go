@@ -55,7 +55,7 @@ func (e *Executor) lifecycle(ctx context.Context, req RunRequest, c Container, d
 
 	metricsCtx, stopMetrics := context.WithCancel(ctx)
 	defer stopMetrics()
-	go e.publishMetrics(metricsCtx, req)
+	go e.sampleUsage(metricsCtx, req)
 
 	var result RunResult
 	if req.Kind == KindTask {
@@ -392,31 +392,6 @@ func (e *Executor) oomKilled(guid string) bool {
 	defer cancel()
 	info, err := e.garden.Info(ctx, guid)
 	return err == nil && slices.Contains(info.Events, garden.EventOutOfMemory)
-}
-
-func (e *Executor) publishMetrics(ctx context.Context, req RunRequest) {
-	if e.metrics == nil || req.MetricsGuid == "" || e.cfg.MetricsInterval <= 0 {
-		return
-	}
-	ticker := e.clock.NewTicker(e.cfg.MetricsInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C():
-		}
-		m, err := e.garden.Metrics(ctx, req.Guid)
-		if err != nil {
-			continue
-		}
-		data, _ := json.Marshal(models.ContainerMetrics{
-			MetricsGuid: req.MetricsGuid, InstanceIndex: req.Index, InstanceGuid: req.Guid,
-			CPUNanos: uint64(m.CPUTime), MemoryBytes: m.MemoryBytes, DiskBytes: m.DiskBytes,
-			MemoryLimit: m.MemoryLimitBytes, DiskLimit: m.DiskLimitBytes, Timestamp: e.clock.Now().UnixNano(),
-		})
-		_ = e.metrics.Publish(models.MetricsSubjectPrefix+req.MetricsGuid, data)
-	}
 }
 
 // discard is the streamer of work that has no log guid.

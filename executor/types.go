@@ -111,6 +111,10 @@ const (
 	EventRoutable        = "routable"         // readiness changed; see Container.Routable
 	EventCompleted       = "completed"        // see Container.RunResult
 	EventReservationGone = "reservation_gone" // a reservation expired before it ran
+	// EventLagged tells a subscriber it missed events (its buffer was full);
+	// its Container is empty. The subscriber re-reads Containers() to repair
+	// what it missed. It is sent ahead of the next event that finds room.
+	EventLagged = "lagged"
 )
 
 // Event reports a change in one container; Container is a copy taken then.

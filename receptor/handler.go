@@ -77,6 +77,8 @@ type Options struct {
 	KeepaliveInterval time.Duration
 	// Logs serves GET /v1/logs/{log_guid}; nil answers 501 NotImplemented.
 	Logs http.Handler
+	// Metrics answers GET /v1/actual_lrps/{guid}/metrics; nil answers 501.
+	Metrics *MetricsCache
 	// Registerer receives the request metrics; nil means none are kept.
 	Registerer prometheus.Registerer
 	// Version is what GET /v1/version answers as diego_release (default: the
@@ -164,6 +166,7 @@ func NewHandler(logger lager.Logger, bbs BBS, opts Options) *Handler {
 	h.mux.Handle("GET /v1/events", h.capStreams(h.lrpEventStream))
 	h.mux.Handle("GET /v1/events/tasks", h.capStreams(h.taskEventStream))
 	h.mux.Handle("GET /v1/logs/{log_guid}", h.capStreams(h.logs))
+	h.mux.Handle(instanceMetricsPattern, h.instanceMetricsRoute())
 	dashboard.Mount(h.mux)
 	h.mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	return h

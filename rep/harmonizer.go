@@ -15,8 +15,9 @@ import (
 // record naming it: it is being claimed right now.
 const reservationGrace = time.Minute
 
-// Harmonizer makes containers and BBS records agree, at start and then every
-// interval. It is an ifrit runner, ready after the first pass.
+// Harmonizer makes containers and BBS records agree, at start, then every
+// interval, and at once when the processor missed executor events (a resync
+// request). It is an ifrit runner, ready after the first pass.
 type Harmonizer struct {
 	Rep      *Rep
 	Interval time.Duration
@@ -34,6 +35,9 @@ func (h Harmonizer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			return nil
 		case <-ticker.C():
 			h.Rep.Harmonize(context.Background())
+		case <-h.Rep.resync:
+			h.Rep.logger.Info("resyncing-after-missed-events")
+			h.Rep.Harmonize(context.Background())
 		}
 	}
 }
@@ -43,6 +47,7 @@ func (h Harmonizer) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 //	record CLAIMED/RUNNING, no container        -> un-claim: remove and recreate UNCLAIMED
 //	record EVACUATING, no container             -> remove the evacuating copy
 //	record CLAIMED, container RUNNING           -> mark RUNNING
+//	record RUNNING, container RUNNING, routable differs -> report the readiness again
 //	container COMPLETED                         -> report it again (crash/remove) and delete it
 //	container of a SUSPECT copy on this cell    -> keep it (the converger decides)
 //	container with no record (past its grace)   -> destroy it
@@ -99,6 +104,10 @@ func (r *Rep) Harmonize(ctx context.Context) {
 			}
 		case ok && c.State == executor.StateRunning && lrp.State == models.ActualLRPStateClaimed:
 			r.handle(executor.Event{Type: executor.EventRunning, Container: c})
+		case ok && c.State == executor.StateRunning && lrp.State == models.ActualLRPStateRunning &&
+			lrp.InstanceGuid == c.Guid && lrp.Routable != c.Routable:
+			// A readiness change whose event was missed.
+			r.handle(executor.Event{Type: executor.EventRoutable, Container: c})
 		}
 	}
 

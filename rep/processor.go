@@ -47,10 +47,25 @@ func (p Processor) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			if !ok {
 				return nil
 			}
+			if ev.Type == executor.EventLagged {
+				// Events were dropped: repair from the containers' state.
+				p.Rep.logger.Error("missed-executor-events", nil)
+				p.Rep.RequestResync()
+				continue
+			}
 			h := fnv.New32a()
 			h.Write([]byte(ev.Container.Guid))
 			queues[h.Sum32()%processorWorkers] <- ev
 		}
+	}
+}
+
+// RequestResync asks the Harmonizer for a pass at once; it never blocks, and
+// requests made while one is pending coalesce.
+func (r *Rep) RequestResync() {
+	select {
+	case r.resync <- struct{}{}:
+	default:
 	}
 }
 

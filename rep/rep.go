@@ -60,13 +60,17 @@ type Rep struct {
 	// adoptionPending is true while an Adopter has not yet read every
 	// container garden holds for this cell.
 	adoptionPending atomic.Bool
+	// resync asks the Harmonizer for a pass now: the processor missed
+	// executor events (executor.EventLagged). Buffered 1; requests coalesce.
+	resync chan struct{}
 
 	createFailures createFailures
 }
 
 // New returns a rep over an executor and a BBS client.
 func New(logger lager.Logger, cfg Config, bbs BBS, exec Executor, clk clock.Clock) *Rep {
-	return &Rep{cfg: cfg, logger: logger.Session("rep"), bbs: bbs, executor: exec, clock: clk, evacuated: make(chan struct{})}
+	return &Rep{cfg: cfg, logger: logger.Session("rep"), bbs: bbs, executor: exec, clock: clk, evacuated: make(chan struct{}),
+		resync: make(chan struct{}, 1)}
 }
 
 // PresenceRecord is what the rep heartbeats.

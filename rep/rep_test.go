@@ -213,7 +213,13 @@ var _ = Describe("The rep", func() {
 				InstanceGuid: record.InstanceGuid, Resource: models.Resource{MemoryMB: 32, DiskMB: 32},
 			}))
 
-			By("stopping it when the BBS retires the index")
+			By("stopping it when the BBS retires the index, once it is no longer desired")
+			// Only the desired keys go, as when the converger finds records with
+			// no desired LRP; RetireActualLRP refuses a still-desired index.
+			for _, k := range []string{"/diego/v1/desired/schedule/fits", "/diego/v1/desired/run/fits"} {
+				_, err := etcdCli.Delete(context.Background(), k)
+				Expect(err).NotTo(HaveOccurred())
+			}
 			Expect(db.RetireActualLRP(context.Background(), logger, record.ActualLRPKey)).To(Succeed())
 			Eventually(ordinaryRecord("fits", 0), 20*time.Second).Should(BeNil())
 			Eventually(c.exec.Containers, 20*time.Second).Should(BeEmpty())

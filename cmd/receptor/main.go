@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -169,6 +170,10 @@ func run(configPath string) error {
 			return fmt.Errorf("opening JetStream: %w", err)
 		}
 		options.Logs = &receptor.LogStream{Logger: logger, JS: js}
+		options.Metrics = receptor.NewMetricsCache(logger, clock.NewClock(), 0)
+		if _, err := options.Metrics.Subscribe(nc); err != nil {
+			return fmt.Errorf("subscribing to instance metrics: %w", err)
+		}
 	}
 	handler := receptor.NewHandler(logger, bbs, options)
 	listener, err := receptor.Listen(cfg.ListenAddress, cfg.TLSFiles)

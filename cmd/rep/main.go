@@ -10,6 +10,7 @@ import (
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/sigmon"
@@ -68,6 +69,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	prometheus.MustRegister(exec.Collectors()...)
 	debug, err := debugserver.New(cfg.DebugAddress, nil)
 	if err != nil {
 		fail(err)

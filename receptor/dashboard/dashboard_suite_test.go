@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/chromedp/chromedp"
 	. "github.com/onsi/ginkgo/v2"
@@ -35,7 +36,8 @@ var (
 	logger     lager.Logger
 	server     *httptest.Server
 	serverURL  string
-	browser    context.Context // the headless Chromium every spec opens a tab in
+	browser    context.Context        // the headless Chromium every spec opens a tab in
+	usage      *receptor.MetricsCache // the specs publish instance usage into it, as NATS would
 )
 
 var _ = BeforeSuite(func() {
@@ -52,7 +54,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	// The page next to the API, as the receptor serves them.
-	api := receptor.NewHandler(logger, db, receptor.Options{KeepaliveInterval: time.Second})
+	usage = receptor.NewMetricsCache(logger, clock.NewClock(), time.Minute)
+	api := receptor.NewHandler(logger, db, receptor.Options{KeepaliveInterval: time.Second, Metrics: usage})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api)
 	dashboard.Mount(mux)

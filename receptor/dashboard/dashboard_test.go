@@ -129,7 +129,7 @@ func desire(guid string, instances int) {
 		ProcessGuid: guid, Domain: "dashboard", Instances: instances,
 		RootFS:   "docker:///library/nginx#1.27",
 		Action:   &models.Action{Run: &models.RunAction{Path: "/usr/sbin/nginx"}},
-		MemoryMB: 256, DiskMB: 512, Ports: []uint32{8080},
+		MemoryMB: 256, DiskMB: 512, Ports: []uint32{8080}, MetricsGuid: "m-" + guid,
 	})).To(Succeed())
 }
 
@@ -296,6 +296,40 @@ var _ = Describe("Dashboard", func() {
 
 			run(`(() => { const s = document.getElementById('app-filter'); s.value = ''; s.dispatchEvent(new Event('change')); })()`)
 			Eventually(func() []square { return read().Squares }, within).Should(HaveLen(4))
+		})
+	})
+
+	Context("when an app is chosen and its instances report usage", func() {
+		It("shows each instance's CPU and memory", func() {
+			now := time.Now().UnixNano()
+			for i, cellID := range []string{"cell-a1", "cell-b1"} {
+				guid := instance("web", i, cellID).InstanceGuid
+				usage.Observe(models.ContainerMetrics{MetricsGuid: "m-web", InstanceIndex: i, InstanceGuid: guid, CPUNanos: 0, MemoryBytes: 10 << 20, Timestamp: now - 2e9})
+				usage.Observe(models.ContainerMetrics{MetricsGuid: "m-web", InstanceIndex: i, InstanceGuid: guid, CPUNanos: uint64(i+1) * 5e8,
+					MemoryBytes: uint64(i+1) * 100 << 20, MemoryLimit: 256 << 20, Timestamp: now - 1e9})
+			}
+			run(`(() => { const s = document.getElementById('app-filter'); s.value = 'web'; s.dispatchEvent(new Event('change')); })()`)
+			rows := func() []map[string]string {
+				c, cancel := context.WithTimeout(tab, 5*time.Second)
+				defer cancel()
+				out, err := chromedp.Run(c, chromedp.Evaluate[[]map[string]string](`Array.from(document.querySelectorAll('#usage tbody tr[data-index]')).map(r =>
+					({index: r.dataset.index, cpu: r.dataset.cpuPercent, mem: r.dataset.memoryBytes, text: r.textContent}))`))
+				Expect(err).NotTo(HaveOccurred())
+				return out
+			}
+			Eventually(rows, 3*within).Should(ConsistOf(
+				And(HaveKeyWithValue("index", "0"), HaveKeyWithValue("cpu", "50.0"), HaveKeyWithValue("mem", fmt.Sprint(100<<20)), HaveKeyWithValue("text", ContainSubstring("100.0M of 256.0M"))),
+				And(HaveKeyWithValue("index", "1"), HaveKeyWithValue("cpu", "100.0"), HaveKeyWithValue("mem", fmt.Sprint(200<<20))),
+			))
+			title := func() string {
+				c, cancel := context.WithTimeout(tab, 5*time.Second)
+				defer cancel()
+				out, err := chromedp.Run(c, chromedp.Evaluate[string](`document.querySelector('.lrp[data-process-guid="web"][data-index="1"]').title`))
+				Expect(err).NotTo(HaveOccurred())
+				return out
+			}
+			Expect(title()).To(ContainSubstring("cpu 100.0% · mem 200.0M of 256.0M"))
+			screenshot("usage")
 		})
 	})
 

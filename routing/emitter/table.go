@@ -127,14 +127,40 @@ func (t *Table) SetActual(a *models.ActualLRP) []Message {
 	})
 }
 
-// RemoveActual applies the removal of an actual LRP record.
+// RemoveActual applies the removal of an actual LRP record. A removal that
+// names no instance (the BBS could not read the deleted value and sent only
+// its key: process guid, index, presence) drops every copy of that index in
+// that presence.
 func (t *Table) RemoveActual(a *models.ActualLRP) []Message {
+	if a.InstanceGuid == "" {
+		return t.removeIndex(a.ProcessGuid, a.Index, presenceOf(a))
+	}
 	key := recordKey{a.InstanceGuid, presenceOf(a)}
 	if old, ok := t.records[a.ProcessGuid][key]; ok && old.tag != a.ModificationTag && !old.tag.SucceededBy(a.ModificationTag) {
 		return nil
 	}
 	t.removedTags[key] = a.ModificationTag
 	return t.removeRecord(a.ProcessGuid, key)
+}
+
+func (t *Table) removeIndex(processGuid string, index int, presence string) []Message {
+	var keys []recordKey
+	for key, rec := range t.records[processGuid] {
+		if rec.index == index && key.presence == presence {
+			keys = append(keys, key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return t.mutate(processGuid, func() {
+		for _, key := range keys {
+			delete(t.records[processGuid], key)
+		}
+		if len(t.records[processGuid]) == 0 {
+			delete(t.records, processGuid)
+		}
+	})
 }
 
 func (t *Table) removeRecord(processGuid string, key recordKey) []Message {

@@ -163,6 +163,20 @@ var _ = Describe("The routing table", func() {
 		Expect(table.SetActual(running("app", 0, "i0", 61001, 4))).To(BeEmpty())
 	})
 
+	// Issue 19, item 9: the BBS sends a removal it could not read the value
+	// of (compacted) with only its key.
+	It("unregisters an index whose removal names only its key, and leaves its other copies and indices", func() {
+		table.SetRoutes(desired("app", "e", 2, "app.localhost"), "")
+		table.SetActual(running("app", 0, "i0", 61001, 1))
+		table.SetActual(running("app", 1, "i1", 61002, 1))
+		suspect := running("app", 0, "old", 61003, 1)
+		suspect.Presence = models.PresenceSuspect
+		table.SetActual(suspect)
+		keyOnly := &models.ActualLRP{ActualLRPKey: models.ActualLRPKey{ProcessGuid: "app", Index: 0}, Presence: models.PresenceOrdinary}
+		Expect(summary(table.RemoveActual(keyOnly))).To(Equal([]string{"unregister app.localhost 10.0.0.1:61001"}))
+		Expect(summary(table.Registrations())).To(ConsistOf("register app.localhost 10.0.0.1:61002", "register app.localhost 10.0.0.1:61003"))
+	})
+
 	It("ignores an older version of an instance and a repeated one", func() {
 		table.SetRoutes(desired("app", "e", 1, "app.localhost"), "")
 		table.SetActual(running("app", 0, "i0", 61001, 5))

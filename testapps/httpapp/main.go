@@ -9,6 +9,8 @@
 //	/health      200 OK
 //	/exit?code=N exits the process with status N (after answering)
 //	/stderr?msg= writes msg to stderr
+//	/alloc?mb=N  allocates N MiB more and holds it (every page touched)
+//	/spin?seconds=N keeps one core busy for N seconds (in the background)
 //
 // Every request is logged as one line on stdout.
 package main
@@ -42,6 +44,8 @@ func main() {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/exit", exit)
+	mux.HandleFunc("/alloc", alloc)
+	mux.HandleFunc("/spin", spin)
 	mux.HandleFunc("/stderr", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(os.Stderr, r.URL.Query().Get("msg"))
 		fmt.Fprintln(w, "written")

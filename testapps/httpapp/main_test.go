@@ -80,4 +80,21 @@ var _ = Describe("httpapp", func() {
 		Expect(status).To(Equal(http.StatusBadRequest))
 		Consistently(session, "200ms").ShouldNot(gexec.Exit())
 	})
+	It("holds memory it is asked to allocate, and refuses a bad size", func() {
+		status, body := get("/alloc?mb=8")
+		Expect(status).To(Equal(http.StatusOK))
+		Expect(body).To(Equal("holding 8 MiB\n"))
+		_, body = get("/alloc?mb=4")
+		Expect(body).To(Equal("holding 12 MiB\n"))
+		status, _ = get("/alloc?mb=zero")
+		Expect(status).To(Equal(http.StatusBadRequest))
+	})
+
+	It("spins in the background, and refuses a bad duration", func() {
+		status, body := get("/spin?seconds=1")
+		Expect(status).To(Equal(http.StatusOK))
+		Expect(body).To(Equal("spinning for 1 s\n"))
+		status, _ = get("/spin?seconds=-1")
+		Expect(status).To(Equal(http.StatusBadRequest))
+	})
 })

@@ -4,18 +4,21 @@
 // on top, so nothing committed after the subscription is lost. A dropped stream
 // is replaced by a fresh one (and a fresh snapshot) after RETRY_MS rather than
 // resumed. Cells have no events, so they are re-read every CELL_REFRESH_MS.
+// While one app is chosen, its instances' usage is read every USAGE_REFRESH_MS.
 (function () {
   'use strict';
 
   var CELL_REFRESH_MS = 2000;
   var RETRY_MS = 1000;
   var MAX_HELD_EVENTS = 20000; // past this a snapshot is reloaded instead
+  var USAGE_REFRESH_MS = 1000;
 
   var state = {
     cells: new Map(),   // cell_id -> cell presence
     lrps: new Map(),    // lrpKey -> actual LRP record
     desired: new Map(), // process_guid -> {instances, memory_mb}
     filter: '',
+    usage: new Map(),   // instance_guid -> latest usage of the chosen app's instances
     held: null,         // events waiting for the snapshot being loaded, or null
     loadSeq: 0,         // the latest snapshot load; older answers are dropped
     loaded: false,      // a snapshot has been applied at least once
@@ -183,20 +186,47 @@
     return (a.presence || '') < (b.presence || '') ? -1 : 1;
   }
 
+  function mib(bytes) { return (bytes / 1048576).toFixed(1) + 'M'; }
+
+  function usageText(u) {
+    return 'cpu ' + u.cpu_percent.toFixed(1) + '% · mem ' + mib(u.memory_bytes) +
+      (u.memory_limit_bytes ? ' of ' + mib(u.memory_limit_bytes) : '') +
+      ' · disk ' + mib(u.disk_bytes) + (u.disk_limit_bytes ? ' of ' + mib(u.disk_limit_bytes) : '');
+  }
+
+  // refreshUsage reads the chosen app's usage; with no app chosen it forgets it.
+  function refreshUsage() {
+    var guid = state.filter;
+    if (!guid) {
+      if (state.usage.size) { state.usage = new Map(); scheduleRender(); }
+      return;
+    }
+    getJSON('v1/actual_lrps/' + encodeURIComponent(guid) + '/metrics').then(function (list) {
+      if (guid !== state.filter) return;
+      var usage = new Map();
+      (list || []).forEach(function (u) { if (u.timestamp) usage.set(u.instance_guid, u); });
+      state.usage = usage;
+      scheduleRender();
+    }).catch(function () { /* usage is optional: a receptor without NATS has none */ });
+  }
+
   function square(a) {
     var presence = a.presence || 'ORDINARY';
+    var u = a.instance_guid ? state.usage.get(a.instance_guid) : null;
     var tip = a.process_guid + ' #' + a.index + '\n' + a.state +
       (presence !== 'ORDINARY' ? ' (' + presence + ')' : '') +
       (a.cell_id ? '\ncell ' + a.cell_id : '') +
       (a.address ? '\n' + a.address + portsText(a.ports) : '') +
       (a.crash_count ? '\ncrashes ' + a.crash_count + (a.crash_reason ? ': ' + a.crash_reason : '') : '') +
-      (a.placement_error ? '\nplacement error: ' + a.placement_error : '');
+      (a.placement_error ? '\nplacement error: ' + a.placement_error : '') +
+      (u ? '\n' + usageText(u) : '');
     return el('span', {
       className: 'lrp', title: tip,
       'data-process-guid': a.process_guid, 'data-index': a.index, 'data-state': a.state,
       'data-presence': presence, 'data-cell-id': a.cell_id || '', 'data-instance-guid': a.instance_guid || '',
       'data-crash-count': a.crash_count || 0, 'data-crashed-before': !!a.crash_count,
       'data-placement-error': !!a.placement_error,
+      'data-cpu-percent': u ? u.cpu_percent.toFixed(1) : '', 'data-memory-bytes': u ? u.memory_bytes : '',
     });
   }
 
@@ -282,6 +312,7 @@
       [el('span', { className: 'empty', text: 'none' })]));
 
     renderApps();
+    renderUsage(visible);
     // Tells tests (and curious people) that the drawing shows a loaded snapshot.
     if (state.loaded) document.body.dataset.loaded = 'true';
   }
@@ -332,8 +363,30 @@
     select.value = state.filter;
   }
 
+  // renderUsage lists the chosen app's instances with their latest usage.
+  function renderUsage(visible) {
+    var area = document.getElementById('usage-area');
+    area.hidden = !state.filter;
+    if (area.hidden) return;
+    var rows = visible.filter(function (a) { return a.instance_guid && (a.presence || 'ORDINARY') === 'ORDINARY'; })
+      .sort(byGuidIndex).map(function (a) {
+        var u = state.usage.get(a.instance_guid);
+        return el('tr', { 'data-index': a.index, 'data-cpu-percent': u ? u.cpu_percent.toFixed(1) : '', 'data-memory-bytes': u ? u.memory_bytes : '' }, [
+          el('td', { text: a.index }),
+          el('td', { text: a.cell_id || '-' }),
+          el('td', { text: u ? u.cpu_percent.toFixed(1) + '%' : '-' }),
+          el('td', { text: u ? mib(u.memory_bytes) + (u.memory_limit_bytes ? ' of ' + mib(u.memory_limit_bytes) : '') : '-' }),
+          el('td', { text: u ? mib(u.disk_bytes) + (u.disk_limit_bytes ? ' of ' + mib(u.disk_limit_bytes) : '') : '-' }),
+        ]);
+      });
+    if (!rows.length) rows.push(el('tr', {}, [el('td', { className: 'empty', colSpan: 5, text: 'No placed instances.' })]));
+    document.querySelector('#usage tbody').replaceChildren(...rows);
+  }
+
   function setFilter(guid) {
+    if (state.filter !== guid) state.usage = new Map();
     state.filter = guid;
+    refreshUsage();
     var hash = guid ? '#app=' + encodeURIComponent(guid) : '';
     if (location.hash !== hash) history.replaceState(null, '', hash || location.pathname + location.search);
     render();
@@ -360,6 +413,7 @@
   document.getElementById('app-filter').addEventListener('change', function (e) { setFilter(e.target.value); });
   window.addEventListener('hashchange', function () { setFilter(filterFromHash()); });
   setInterval(refreshCells, CELL_REFRESH_MS);
+  setInterval(refreshUsage, USAGE_REFRESH_MS);
   connect();
   render();
 })();

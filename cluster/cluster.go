@@ -94,8 +94,8 @@ type Config struct {
 	// Default 512.
 	EtcdQuotaMB int
 	// EtcdMaintenanceInterval is how often the BBS looks at etcd's space and
-	// compacts; zero keeps DefaultEtcdMaintenanceInterval (5 s, where the
-	// BBS's own default is 30 s: one machine's writes fill a small quota fast).
+	// compacts; zero keeps DefaultEtcdMaintenanceInterval (2 s, where the
+	// BBS's own default is 10 s: one machine's writes fill a small quota fast).
 	EtcdMaintenanceInterval time.Duration
 	// LogsMaxMB and LogsMaxAge bound the JetStream LOGS stream, which shares
 	// the state dir's disk with etcd. Defaults 256 MiB and 24h.
@@ -120,7 +120,7 @@ type Config struct {
 // Space defaults of a cluster on one machine.
 const (
 	DefaultEtcdQuotaMB             = 512
-	DefaultEtcdMaintenanceInterval = 5 * time.Second
+	DefaultEtcdMaintenanceInterval = 2 * time.Second
 	DefaultLogsMaxMB               = 256
 	DefaultLogsMaxAge              = 24 * time.Hour
 )

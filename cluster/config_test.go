@@ -83,11 +83,11 @@ var _ = Describe("Config", func() {
 		})
 
 		Context("space on one machine", func() {
-			It("bounds etcd to 512 MiB and the LOGS stream to 256 MiB and 24h, and has the BBS look at etcd's space every 5s", func() {
+			It("bounds etcd to 512 MiB and the LOGS stream to 256 MiB and 24h, and has the BBS look at etcd's space every 2s", func() {
 				Expect(cfg.EtcdQuotaMB).To(Equal(512))
 				Expect(cfg.LogsMaxMB).To(Equal(256))
 				Expect(cfg.LogsMaxAge).To(Equal(24 * time.Hour))
-				Expect(configs(cfg)["bbs"]).To(HaveKeyWithValue("etcd_maintenance_interval", "5s"))
+				Expect(configs(cfg)["bbs"]).To(HaveKeyWithValue("etcd_maintenance_interval", "2s"))
 				cfg.EtcdMaintenanceInterval = 500 * time.Millisecond
 				Expect(configs(cfg)["bbs"]).To(HaveKeyWithValue("etcd_maintenance_interval", "500ms"))
 			})

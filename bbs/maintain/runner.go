@@ -19,7 +19,7 @@ import (
 const LockName = "bbs-maintenance"
 
 // DefaultInterval is how often a Runner looks at etcd.
-const DefaultInterval = 30 * time.Second
+const DefaultInterval = 10 * time.Second
 
 // Runner is the ifrit runner every BBS runs. Every Interval it observes etcd
 // (for the gauges); while it holds the maintenance lock (Tenure runs) it

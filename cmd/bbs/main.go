@@ -70,7 +70,7 @@ type Config struct {
 	// EtcdMaintenanceInterval is how often the BBS looks at etcd's space:
 	// every BBS reads the alarms and sizes for /metrics, and the holder of
 	// the bbs-maintenance lock compacts, defragments and disarms NOSPACE
-	// (docs/bbs.md, "Space"). Default "30s".
+	// (docs/bbs.md, "Space"). Default "10s".
 	EtcdMaintenanceInterval time.Duration `json:"etcd_maintenance_interval"`
 	// EtcdKeepRevisions is the history compaction keeps while etcd has room
 	// (an event stream resumes within it); past half the quota none is kept.

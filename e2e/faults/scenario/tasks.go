@@ -34,6 +34,9 @@ type LateCellResult struct {
 	// LateAnswers counts the auctioneer's POST /work to the late cell that
 	// timed out: the cell took that work after the auction gave up on it.
 	LateAnswers int
+	// RanOnLateCell counts tasks whose one run was on the late cell (it
+	// started them from work the auctioneer had given up on).
+	RanOnLateCell int
 	// RanTwice, CalledBackTwice and Failed list tasks by guid with what
 	// was seen.
 	RanTwice, CalledBackTwice, Failed []string
@@ -46,14 +49,16 @@ type LateCellResult struct {
 // back exactly once.
 func LateCell(env Env) (res LateCellResult, err error) {
 	var mu sync.Mutex
-	callbacks := map[string]int{}
+	callbacks, ranOn := map[string]int{}, map[string]string{}
 	receiver := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var t struct {
 			TaskGuid string `json:"task_guid"`
+			CellID   string `json:"cell_id"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&t); err == nil {
 			mu.Lock()
 			callbacks[t.TaskGuid]++
+			ranOn[t.TaskGuid] = t.CellID
 			mu.Unlock()
 		}
 		rw.WriteHeader(http.StatusOK)
@@ -100,6 +105,9 @@ func LateCell(env Env) (res LateCellResult, err error) {
 	time.Sleep(5 * time.Second) // room for a second run or callback to show
 	mu.Lock()
 	for guid, n := range callbacks {
+		if ranOn[guid] == "cell-1" {
+			res.RanOnLateCell++
+		}
 		if n > 1 {
 			res.CalledBackTwice = append(res.CalledBackTwice, fmt.Sprintf("%s: %d callbacks", guid, n))
 		}

@@ -80,7 +80,7 @@ func CompactedResume(env Env) (res CompactedResumeResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	res.Resynced = strings.Contains(string(logged), `"event-history-compacted-resyncing"`)
+	res.Resynced = strings.Contains(string(logged), `event-history-compacted-resyncing"`)
 	return res, nil
 }
 

@@ -79,7 +79,7 @@ func NATSOutage(env Env) (res NATSOutageResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	res.PruningSuspended = strings.Contains(string(logged), `"pruning-suspended"`)
+	res.PruningSuspended = strings.Contains(string(logged), `pruning-suspended"`)
 	return res, nil
 }
 

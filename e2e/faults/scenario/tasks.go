@@ -16,11 +16,14 @@ import (
 )
 
 // Timing of the late cell: the auctioneer gives a cell 1 s to answer
-// (cell_state_timeout_ms), and every POST /work reaches cell-1 2.5 s after
-// it was sent (its GET /state at once), so it answers every one late.
+// (cell_state_timeout_ms), and every POST /work reaches cell-1 1.5 s after
+// it was sent (its GET /state at once), so it answers every one late: after
+// the auctioneer gave the task back to the BBS, before it auctions it again
+// (retry_delay_ms, 1 s). The late cell then starts the task itself, and the
+// next auction's cell must be refused.
 const (
 	lateCellTimeout = time.Second
-	lateDelay       = 2500 * time.Millisecond
+	lateDelay       = 1500 * time.Millisecond
 	// lateMinBytes tells a POST /work (headers and a JSON body) from a GET
 	// /state (headers only) by its size on the wire.
 	lateMinBytes = 300

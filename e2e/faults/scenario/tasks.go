@@ -153,5 +153,6 @@ func (r LateCellResult) Figures() []benchreport.Figure {
 		zero("faults", name+": tasks run twice", float64(len(r.RanTwice)), "tasks"),
 		zero("faults", name+": completion callbacks repeated", float64(len(r.CalledBackTwice)), "tasks"),
 		zero("faults", name+": tasks failed", float64(len(r.Failed)), "tasks"),
+		baseline("faults", name+": tasks the late cell ran", float64(r.RanOnLateCell), "tasks"),
 	}
 }

@@ -64,9 +64,13 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./models || exit 1; done
 
 # The acceptance specs (e2e/acceptance, build tag e2e) and the CLI specs, each
-# against a whole cluster of its own; one package at a time.
+# against a whole cluster of its own; one package at a time. Then the
+# fault-injection specs (e2e/faults: NATS and etcd outages, held heartbeats,
+# bad and late cells, compacted history; about 10 minutes, a fresh cluster
+# per spec), which `make test` leaves out for their length.
 e2e: build
 	$(GO) test -tags e2e -count=1 -p 1 -timeout 60m ./e2e/acceptance ./e2e/cli
+	$(GO) test -tags e2e -count=1 -timeout 40m -v ./e2e/faults
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/attack
 
 # The release: diego-$(VERSION).tgz holds every binary (built static), one job

@@ -96,6 +96,7 @@ func newUpCommand(g *Globals) *cobra.Command {
 	f.IntVar(&cfg.LogsMaxMB, "logs-max-mb", cfg.LogsMaxMB, "the LOGS stream's size bound in MiB (oldest lines go first)")
 	f.DurationVar(&cfg.LogsMaxAge, "logs-max-age", cfg.LogsMaxAge, "how long the LOGS stream keeps a line")
 	f.BoolVar(&cfg.InsecureLinks, "insecure-links", false, "run the links between daemons (BBS, auctioneer, reps, etcd, NATS) in plain text without certificates; loopback only, never with --isolate-cells")
+	f.StringArrayVar(&cfg.Settings, "set", nil, "override one field of a daemon's config, DAEMON.FIELD=JSON (e.g. router.prune_threshold='\"30s\"'); repeatable; for tests")
 	f.IntVar(&portOffset, "port-offset", 0, "add this to every well-known port (to run a second cluster beside the first)")
 	f.BoolVar(&verbose, "verbose", false, "log the cluster's own progress")
 	return cmd

@@ -107,6 +107,14 @@ type Config struct {
 	// asks for it (`diego up --insecure-links`). Default false: mutual TLS
 	// with certificates kept under CertDir.
 	InsecureLinks bool
+
+	// Settings override single fields of the daemons' configs, each
+	// "DAEMON.FIELD=JSON" (`diego up --set`): DAEMON is the config's name
+	// (router, cell-1-garden, ...) and FIELD may go down into nested objects
+	// with dots (executor.health_startup_interval). For tests that need a
+	// tuning no other option offers, such as a short prune threshold or a
+	// broken runtime on one cell. Default none.
+	Settings []string
 }
 
 // Space defaults of a cluster on one machine.

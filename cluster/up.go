@@ -242,8 +242,12 @@ func (c *Cluster) writeConfigs() (map[string]string, error) {
 		return nil, err
 	}
 	c.Secrets = secrets
+	docs := c.daemonConfigs()
+	if err := applySettings(docs, c.Config.Settings); err != nil {
+		return nil, err
+	}
 	paths := map[string]string{}
-	for name, doc := range c.daemonConfigs() {
+	for name, doc := range docs {
 		data, err := json.MarshalIndent(doc, "", "  ")
 		if err != nil {
 			return nil, err

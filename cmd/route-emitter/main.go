@@ -103,7 +103,13 @@ func run(configPath string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("route-emitter"), natsTLS)
+	// A NATS server cut off without closing the connection is noticed
+	// within about a minute (pings every 20 s, two unanswered), as the
+	// router does, and the emitter reconnects: with the client's default
+	// (2 min pings) its publications sat in a dead connection's TCP
+	// backoff and reached routers up to a minute after NATS was back.
+	conn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("route-emitter"), natsTLS,
+		nats.PingInterval(natsPingInterval), nats.MaxPingsOutstanding(2), nats.ReconnectWait(500*time.Millisecond))
 	if err != nil {
 		return fmt.Errorf("connecting to NATS: %w", err)
 	}
@@ -131,3 +137,6 @@ func run(configPath string) error {
 	}
 	return err
 }
+
+// natsPingInterval is how often the emitter pings NATS (the router's too).
+const natsPingInterval = 20 * time.Second

@@ -141,6 +141,8 @@ func (w *World) Get(host, path string) (Response, error) {
 type Instance struct {
 	Index int    `json:"instance_index"`
 	Guid  string `json:"instance_guid"`
+	// UptimeMs is how long the app's process had run when it answered.
+	UptimeMs int64 `json:"uptime_ms"`
 }
 
 // GetInstance asks the app routed at host which instance answered.

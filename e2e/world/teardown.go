@@ -87,6 +87,9 @@ func (w *World) Evacuate(i int) (Response, error) {
 // of cells killed on purpose are removed without complaint.
 func (w *World) Stop() error {
 	var errs []error
+	if err := w.undoFaults(); err != nil {
+		errs = append(errs, err)
+	}
 	if w.Running() {
 		_ = w.cmd.Process.Signal(syscall.SIGINT)
 		select {

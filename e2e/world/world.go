@@ -44,6 +44,12 @@ type Options struct {
 	// test runs on loopback (`diego up --allow-loopback-callbacks`). Default false.
 	AllowLoopbackCallbacks bool
 
+	// EtcdQuotaMB is the embedded etcd's space quota; default diego up's.
+	EtcdQuotaMB int
+	// Settings override single fields of daemons' configs, each
+	// "DAEMON.FIELD=JSON" (`diego up --set`). Default none.
+	Settings []string
+
 	StartTimeout time.Duration // how long `diego up` may take; default 90s
 	StopTimeout  time.Duration // how long it may take to stop after SIGINT; default 90s
 	Output       io.Writer     // gets `diego up`'s output as well; default none
@@ -69,6 +75,8 @@ type World struct {
 	mu      sync.Mutex
 	killed  map[int]bool // cells killed on purpose: their leftovers are expected
 	damaged bool         // a cell was killed or evacuated
+	paused  map[int]bool // daemons stopped with SIGSTOP, by pid
+	cuts    map[int]bool // ports cut with iptables
 }
 
 // Start runs `diego up` and returns once it says it is up and the receptor
@@ -102,7 +110,7 @@ func Start(opts Options) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &World{BinDir: binDir, opts: opts, killed: map[int]bool{}, exited: make(chan struct{}), output: &syncBuffer{}}
+	w := &World{BinDir: binDir, opts: opts, killed: map[int]bool{}, paused: map[int]bool{}, cuts: map[int]bool{}, exited: make(chan struct{}), output: &syncBuffer{}}
 	w.Config = cluster.DefaultConfig()
 	w.Config.Cells, w.Config.Zones = opts.Cells, opts.Zones
 	w.Config.IsolateCells = opts.IsolateCells
@@ -143,6 +151,12 @@ func Start(opts Options) (*World, error) {
 	}
 	if opts.AllowLoopbackCallbacks {
 		args = append(args, "--allow-loopback-callbacks")
+	}
+	if opts.EtcdQuotaMB > 0 {
+		args = append(args, "--etcd-quota-mb", strconv.Itoa(opts.EtcdQuotaMB))
+	}
+	for _, s := range opts.Settings {
+		args = append(args, "--set", s)
 	}
 	w.cmd = exec.Command(filepath.Join(binDir, "diego"), args...)
 	w.cmd.Env = append(os.Environ(), "DIEGO_TARGET=")

@@ -4,7 +4,7 @@
 //
 // It listens on $PORT (default 8080) and serves:
 //
-//	/            JSON {"instance_index", "instance_guid", "hostname"}
+//	/            JSON {"instance_index", "instance_guid", "hostname", "uptime_ms"}
 //	/env         the process environment as a JSON object
 //	/health      200 OK
 //	/exit?code=N exits the process with status N (after answering)
@@ -27,6 +27,9 @@ import (
 )
 
 const defaultPort = "8080"
+
+// started is when the process started; / answers how long ago (uptime_ms).
+var started = time.Now()
 
 func main() {
 	port := os.Getenv("PORT")
@@ -71,6 +74,7 @@ func index(w http.ResponseWriter, r *http.Request) {
 		"instance_index": index,
 		"instance_guid":  os.Getenv("INSTANCE_GUID"),
 		"hostname":       hostname,
+		"uptime_ms":      time.Since(started).Milliseconds(),
 	})
 }
 

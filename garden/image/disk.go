@@ -235,6 +235,14 @@ func attachLoop(img *os.File) (int, string, error) {
 		return -1, "", fmt.Errorf("opening loop control: %w", err)
 	}
 	defer ctl.Close()
+	// Every attacher on the machine (each cell of diego up has a garden, each
+	// garden attaches many at once) is handed the same lowest free device,
+	// and all but one then fail with EBUSY, again and again under a burst.
+	// One lock on loop-control, taken by every garden, lets them take turns;
+	// closing ctl releases it.
+	if err := unix.Flock(int(ctl.Fd()), unix.LOCK_EX); err != nil {
+		return -1, "", fmt.Errorf("locking loop control: %w", err)
+	}
 	for attempt := 0; ; attempt++ {
 		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
 		if err != nil {
@@ -248,10 +256,8 @@ func attachLoop(img *os.File) (int, string, error) {
 		cfg := unix.LoopConfig{Fd: uint32(img.Fd()), Info: unix.LoopInfo64{Flags: loFlagsAutoclear}}
 		err = unix.IoctlLoopConfigure(lfd, &cfg)
 		if errors.Is(err, unix.EBUSY) && attempt < 50 {
-			// Another attach took it first: every garden of the machine
-			// (each cell of diego up has one) asks the same kernel for the
-			// lowest free device, and the winner may not have bound it yet.
-			// Back off a little so the race does not repeat at once.
+			// An attacher that does not take the lock (losetup, another
+			// program) took it first; back off a little and take the next.
 			unix.Close(lfd)
 			time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 			continue

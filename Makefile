@@ -63,13 +63,14 @@ fuzz:
 	@for f in $$($(GO) test -list 'Fuzz.*' ./models | grep ^Fuzz); do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./models || exit 1; done
 
-# The acceptance specs (e2e/acceptance, build tag e2e) and the CLI specs, each
-# against a whole cluster of its own; one package at a time. Then the
-# fault-injection specs (e2e/faults: NATS and etcd outages, held heartbeats,
-# bad and late cells, compacted history; about 10 minutes, a fresh cluster
-# per spec), which `make test` leaves out for their length.
+# The acceptance specs (e2e/acceptance, build tag e2e), the CLI specs and the
+# 300-instance demo on a default cluster (e2e/demo), each against a whole
+# cluster of its own; one package at a time. Then the fault-injection specs
+# (e2e/faults: NATS and etcd outages, held heartbeats, bad and late cells,
+# compacted history; about 10 minutes, a fresh cluster per spec), which
+# `make test` leaves out for their length.
 e2e: build
-	$(GO) test -tags e2e -count=1 -p 1 -timeout 60m ./e2e/acceptance ./e2e/cli
+	$(GO) test -tags e2e -count=1 -p 1 -timeout 60m ./e2e/acceptance ./e2e/cli ./e2e/demo
 	$(GO) test -tags e2e -count=1 -timeout 40m -v ./e2e/faults
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/attack
 

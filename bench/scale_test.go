@@ -46,54 +46,11 @@ func benchScale(b *testing.B) {
 	_, err := w.waitRunning(app, 1, nil, time.Now(), 2*time.Minute)
 	must(b, err)
 
-	ctx, cancel := context.WithTimeout(context.Background(), scaleTimeout)
-	defer cancel()
 	start := time.Now()
 	must(b, w.scale(app, scaleInstances))
-
-	// Probe the router all along: distinct instance guids seen.
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	var routable time.Duration
-	allSeen := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: routerProbeWorkers}}
-	for range routerProbeWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				guid, status, err := routerGet(ctx, client, w.cluster.Addresses.Router, app)
-				if err == nil && status == http.StatusOK && guid != "" {
-					mu.Lock()
-					if !seen[guid] {
-						seen[guid] = true
-						if len(seen) == scaleInstances {
-							routable = time.Since(start)
-							close(allSeen)
-						}
-					}
-					done := len(seen) >= scaleInstances
-					mu.Unlock()
-					if done {
-						return
-					}
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}()
-	}
-
+	probe := probeRoutable(w, app, scaleInstances, start, scaleTimeout)
 	allRunning, runErr := w.waitRunning(app, scaleInstances, nil, start, scaleTimeout)
-	select {
-	case <-allSeen:
-	case <-ctx.Done():
-	}
-	cancel()
-	wg.Wait()
-	mu.Lock()
-	distinct := len(seen)
-	mu.Unlock()
+	routable, distinct := probe.wait()
 
 	if runErr != nil {
 		b.Logf("scale: %v", runErr)
@@ -113,4 +70,63 @@ func benchScale(b *testing.B) {
 	floor := rawRuncFloor(b, filepath.Join(w.cfg.BinDir, "httpapp"), scaleInstances, floorParallelism)
 	benchreport.Baseline("scale", fmt.Sprintf("raw runc run -d of %d bundles, %d at a time", scaleInstances, floorParallelism), floor.Seconds(), "s")
 	benchreport.Below("scale", "all routable / raw runc floor", routable.Seconds()/floor.Seconds(), "x", scaleFloorRatio)
+}
+
+// routableProbe asks the router for an app all along, from routerProbeWorkers
+// clients, until it has seen want distinct instance guids or timeout passes.
+type routableProbe struct {
+	mu       sync.Mutex
+	seen     map[string]bool
+	routable time.Duration // since start, once want were seen
+	done     chan struct{}
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	timeout  time.Duration
+}
+
+func probeRoutable(w *world, app string, want int, start time.Time, timeout time.Duration) *routableProbe {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	p := &routableProbe{seen: map[string]bool{}, done: make(chan struct{}), cancel: cancel, timeout: timeout}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: routerProbeWorkers}}
+	for range routerProbeWorkers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for ctx.Err() == nil {
+				guid, status, err := routerGet(ctx, client, w.cluster.Addresses.Router, app)
+				if err == nil && status == http.StatusOK && guid != "" {
+					p.mu.Lock()
+					if !p.seen[guid] {
+						p.seen[guid] = true
+						if len(p.seen) == want {
+							p.routable = time.Since(start)
+							close(p.done)
+						}
+					}
+					finished := len(p.seen) >= want
+					p.mu.Unlock()
+					if finished {
+						return
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}
+	return p
+}
+
+// wait returns how long until every instance was served (timeout when not)
+// and how many distinct instances the router served.
+func (p *routableProbe) wait() (time.Duration, int) {
+	p.wg.Wait()
+	p.cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return p.routable, len(p.seen)
+	default:
+		return p.timeout, len(p.seen)
+	}
 }

@@ -22,7 +22,7 @@ const (
 	// (--max-crashes): the third crash is the first that the BBS does not
 	// restart at once (DESIGN 6.3), so waiting longer only waits out backoff.
 	DefaultMaxCrashes = 3
-	// unplaceableFor is how long every unclaimed instance must carry a
+	// unplaceableFor is how long an unclaimed instance must carry a
 	// placement error before a wait gives up: one failed auction may be a
 	// moment's shortage, a second one a couple of seconds later is not.
 	unplaceableFor = 2 * time.Second
@@ -153,7 +153,10 @@ func (w *watch) observe(lrps []*models.ActualLRP, now time.Time) verdict {
 			reason = lastCrash.CrashReason
 		}
 		v.giveUp = &GaveUpError{App: w.app, Cause: fmt.Sprintf("every instance crashed %d times or more", w.maxCrashes), Reason: reason}
-	case unclaimed > 0 && unplaceable == unclaimed:
+	case unplaceable > 0:
+		// One instance the auction cannot place keeps the wait from ever
+		// ending (the app's own running instances hold what it lacks), even
+		// while other indices still wait for their first auction.
 		v.giveUp = &GaveUpError{App: w.app, Cause: fmt.Sprintf("%d instance(s) cannot be placed", unplaceable), Reason: placementError}
 	}
 	return v

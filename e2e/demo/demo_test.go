@@ -1,0 +1,64 @@
+//go:build e2e
+
+package demo_test
+
+import (
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("diego demo, then diego scale demo 300, on a default cluster", Ordered, func() {
+	It("runs the demo", func() {
+		out, errOut, code := w.CLI("demo", "--registry", w.RegistryHost)
+		Expect(code).To(Equal(0), out+errOut)
+	})
+
+	It("scales it to 300 instances, every one served through the router", func() {
+		out, errOut, code := w.CLI("scale", "demo", "300")
+		Expect(code).To(Equal(0), lastLines(out+errOut))
+		Expect(out).To(ContainSubstring("300/300"))
+
+		// Distinct instance guids served, from a few clients at once.
+		var mu sync.Mutex
+		seen := map[string]bool{}
+		Eventually(func() int {
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 50 {
+						if in, err := w.GetInstance("demo.localhost"); err == nil && in.Guid != "" {
+							mu.Lock()
+							seen[in.Guid] = true
+							mu.Unlock()
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			return len(seen)
+		}, 2*time.Minute, 0).Should(Equal(300))
+	})
+
+	It("gives up on a scale the cluster cannot fit within 5 seconds, naming the reason", func() {
+		start := time.Now()
+		out, errOut, code := w.CLI("scale", "demo", "5000")
+		took := time.Since(start)
+		Expect(code).NotTo(Equal(0), lastLines(out+errOut))
+		Expect(out + errOut).To(ContainSubstring("insufficient resources"))
+		Expect(took).To(BeNumerically("<", 5*time.Second), "took %s", took)
+	})
+})
+
+func lastLines(s string) string {
+	if len(s) > 2000 {
+		return "..." + s[len(s)-2000:]
+	}
+	return s
+}

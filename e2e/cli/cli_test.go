@@ -215,7 +215,7 @@ var _ = Describe("The diego command against a running cluster", func() {
 			Expect(code).To(Equal(0), errOut)
 			lines := strings.Split(strings.TrimSpace(out), "\n")
 			Expect(lines[0]).To(Equal("web: 3 instance(s) of " + world.RootFS(image) + ", routes web.localhost"))
-			Expect(lines[1]).To(MatchRegexp(`^INDEX\s+STATE\s+CELL\s+ZONE\s+ADDRESS\s+CRASHES\s+UPTIME`))
+			Expect(lines[1]).To(MatchRegexp(`^INDEX\s+STATE\s+CELL\s+ZONE\s+ADDRESS\s+CPU\s+MEM\s+DISK\s+CRASHES\s+UPTIME`))
 			Expect(lines[2:]).To(HaveLen(3))
 
 			running, err := w.RunningIndices("web")
@@ -224,7 +224,9 @@ var _ = Describe("The diego command against a running cluster", func() {
 				a := running[i]
 				Expect(a).NotTo(BeNil())
 				zone := map[string]string{"cell-1": "z1", "cell-2": "z2"}[a.CellID]
-				Expect(line).To(MatchRegexp(`^%d\s+RUNNING\s+%s\s+%s\s+%s:%d\s+0\s`,
+				// CPU, MEM and DISK: "-" until the cell's first sample arrives.
+				usage := `(-|[0-9.]+%)\s+(-|[0-9.]+M of [0-9.]+M)\s+(-|[0-9.]+M of [0-9.]+M)`
+				Expect(line).To(MatchRegexp(`^%d\s+RUNNING\s+%s\s+%s\s+%s:%d\s+`+usage+`\s+0\s`,
 					i, a.CellID, zone, regexp.QuoteMeta(a.Address), a.Ports[0].HostPort))
 			}
 		})

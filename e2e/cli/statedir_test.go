@@ -40,8 +40,10 @@ var _ = Describe("diego up with a state dir its containers cannot reach", func()
 		Expect(err.(*exec.ExitError).ExitCode()).To(Equal(1))
 
 		Expect(out.String()).To(BeEmpty(), "it refuses before saying it starts")
+		// cell-1's uid_map_start is 100000; its first container's range,
+		// the first a container's root is given, starts 65536 above it.
 		Expect(errOut.String()).To(Equal("diego: containers cannot reach " + stateDir + "/cells/cell-1/garden: " + parent +
-			" (mode 0700, owner 0:0) does not let host uid 100000 (a container's root) search it; fix: 'chmod o+x " + parent +
+			" (mode 0700, owner 0:0) does not let host uid 165536 (a container's root) search it; fix: 'chmod o+x " + parent +
 			"', or choose a --state-dir under directories others may search (such as /var/lib/diego)\n"))
 		Expect(stateDir).NotTo(BeADirectory())
 	})

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // cgroupV2 manages containers' cgroups on a host with the unified hierarchy
@@ -116,8 +119,23 @@ func (m cgroupV2) started(handle string, initPid int, pids int64) error {
 	if err := writeCgroupFile(leaf, "cgroup.procs", strconv.Itoa(initPid)); err != nil {
 		return fmt.Errorf("moving init of %s into its leaf: %w", handle, err)
 	}
-	if err := writeCgroupFile(dir, "cgroup.subtree_control", "+pids"); err != nil {
-		return fmt.Errorf("enabling pids for work of %s: %w", handle, err)
+	// v2 refuses controllers for the children of a cgroup that still holds
+	// a process (EBUSY). Under a churn of creates one was seen there beside
+	// init: move whatever is left into the init leaf and try again.
+	for attempt := 0; ; attempt++ {
+		err := writeCgroupFile(dir, "cgroup.subtree_control", "+pids")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EBUSY) || attempt >= 20 {
+			return fmt.Errorf("enabling pids for work of %s: %w", handle, err)
+		}
+		if procs, rerr := os.ReadFile(filepath.Join(dir, "cgroup.procs")); rerr == nil {
+			for _, pid := range strings.Fields(string(procs)) {
+				_ = writeCgroupFile(leaf, "cgroup.procs", pid) // it may have exited meanwhile
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if pids > 0 {
 		if err := writeCgroupFile(m.workDir(handle), "pids.max", strconv.FormatInt(pids, 10)); err != nil {

@@ -108,11 +108,19 @@ var _ = Describe("the uid range pool", func() {
 		start := rangeOf(poolCfg, "n1")
 		Expect(start).To(BeNumerically(">=", int(poolCfg.UIDMapStart)+65536))
 		mine := map[int]bool{}
-		procs, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids", "garden-dgu", "n1", "cgroup.procs"))
-		Expect(err).NotTo(HaveOccurred())
-		for _, f := range strings.Fields(string(procs)) {
-			pid, _ := strconv.Atoi(f)
-			mine[pid] = true
+		// n1's processes: in its cgroup on v1, in its init and work leaves on v2.
+		procFiles := []string{filepath.Join("/sys/fs/cgroup/pids", "garden-dgu", "n1", "cgroup.procs")}
+		if cgroupV2 {
+			procFiles = []string{filepath.Join("/sys/fs/cgroup", "garden-dgu", "n1", "init", "cgroup.procs"),
+				filepath.Join("/sys/fs/cgroup", "garden-dgu", "n1", "work", "cgroup.procs")}
+		}
+		for _, file := range procFiles {
+			procs, err := os.ReadFile(file)
+			Expect(err).NotTo(HaveOccurred())
+			for _, f := range strings.Fields(string(procs)) {
+				pid, _ := strconv.Atoi(f)
+				mine[pid] = true
+			}
 		}
 		Expect(mine).NotTo(BeEmpty())
 		for pid, uid := range hostProcessUIDs() {

@@ -5,17 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/tedsuo/ifrit"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/diego-runtime/diego/auctioneer/auctioneerapi"
-	"github.com/diego-runtime/diego/bbs"
 	"github.com/diego-runtime/diego/bbs/client"
 	"github.com/diego-runtime/diego/bbs/server"
 	"github.com/diego-runtime/diego/internal/certs"
@@ -61,22 +56,7 @@ var _ = Describe("The BBS under mutual TLS: what each role may do", func() {
 			certs.Of(certs.RoleBBS), receptor, converger, auctioneerID, emitter, router, cell1, cell2,
 		}})
 		Expect(err).NotTo(HaveOccurred())
-		db, err := bbs.New(bbs.Options{
-			Client: etcdClient, Logger: logger, RequestTimeout: time.Second,
-			Auctioneer: &auctioneerapi.Client{HTTP: http.DefaultClient, Locate: func(context.Context) (string, error) {
-				return auctioneer.URL, nil
-			}},
-		})
-		Expect(err).NotTo(HaveOccurred())
-		srv, err := transport.NewServer(tlsOf(certs.Of(certs.RoleBBS)), "127.0.0.1:0", server.New(logger, db, server.Options{RequestTimeout: 2 * time.Second}))
-		Expect(err).NotTo(HaveOccurred())
-		srv.ShutdownTimeout = time.Second
-		p := ifrit.Invoke(srv)
-		DeferCleanup(func() {
-			p.Signal(os.Interrupt)
-			Eventually(p.Wait(), 10*time.Second).Should(Receive())
-		})
-		tlsURL = "https://" + srv.Addr()
+		tlsURL = startTLSBBS(tlsOf(certs.Of(certs.RoleBBS)))
 
 		// One LRP with its index 0 claimed by cell-1, one task running on cell-1.
 		Expect(as(receptor).DesireLRP(bg, logger, lrp("web", 1))).To(Succeed())

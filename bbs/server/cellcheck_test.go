@@ -1,20 +1,13 @@
 package server_test
 
 import (
-	"context"
-	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/tedsuo/ifrit"
 
-	"github.com/diego-runtime/diego/auctioneer/auctioneerapi"
-	"github.com/diego-runtime/diego/bbs"
 	"github.com/diego-runtime/diego/bbs/client"
-	"github.com/diego-runtime/diego/bbs/server"
 	"github.com/diego-runtime/diego/internal/certs"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/models"
@@ -38,22 +31,7 @@ var _ = Describe("Task and instance transitions check the cell, over mutual TLS"
 			f := certs.FilesIn(certDir, id)
 			return transport.TLS{CACertFile: f.CACert, CertFile: f.Cert, KeyFile: f.Key}
 		}
-		db, err := bbs.New(bbs.Options{
-			Client: etcdClient, Logger: logger, RequestTimeout: time.Second,
-			Auctioneer: &auctioneerapi.Client{HTTP: http.DefaultClient, Locate: func(context.Context) (string, error) {
-				return auctioneer.URL, nil
-			}},
-		})
-		Expect(err).NotTo(HaveOccurred())
-		srv, err := transport.NewServer(tlsOf(certs.Of(certs.RoleBBS)), "127.0.0.1:0", server.New(logger, db, server.Options{RequestTimeout: 2 * time.Second}))
-		Expect(err).NotTo(HaveOccurred())
-		srv.ShutdownTimeout = time.Second
-		p := ifrit.Invoke(srv)
-		DeferCleanup(func() {
-			p.Signal(os.Interrupt)
-			Eventually(p.Wait(), 10*time.Second).Should(Receive())
-		})
-		url := "https://" + srv.Addr()
+		url := startTLSBBS(tlsOf(certs.Of(certs.RoleBBS)))
 		as = func(id certs.Identity) *client.Client {
 			hc, err := transport.NewClient(tlsOf(id), 5*time.Second)
 			Expect(err).NotTo(HaveOccurred())

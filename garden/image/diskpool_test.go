@@ -3,12 +3,10 @@ package image_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-runtime/diego/garden/image"
+	"github.com/diego-runtime/diego/garden/imagetest"
 )
 
 // holderEnv makes the test binary, run again as a child, a process that holds
@@ -52,22 +51,11 @@ func holdDisks(dir string) error {
 	select {}
 }
 
-// loopsBackedUnder lists the loop devices whose backing file is below dir
-// (an unnamed file shows as "<dir>/#<inode> (deleted)").
+// loopsBackedUnder is imagetest.LoopsBackedUnder for a spec.
 func loopsBackedUnder(dir string) []string {
-	files, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	GinkgoHelper()
+	found, err := imagetest.LoopsBackedUnder(dir)
 	Expect(err).NotTo(HaveOccurred())
-	var found []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // detached meanwhile
-		}
-		Expect(err).NotTo(HaveOccurred())
-		if strings.HasPrefix(string(data), dir+"/") {
-			found = append(found, strings.TrimSpace(string(data)))
-		}
-	}
 	return found
 }
 

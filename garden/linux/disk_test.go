@@ -2,36 +2,23 @@ package linux_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/diego-runtime/diego/garden"
 	"github.com/diego-runtime/diego/garden/image"
+	"github.com/diego-runtime/diego/garden/imagetest"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
 
-// loopsBackedUnder lists the loop devices whose backing file is below dir
-// (a container's disk file has no name: "<dir>/#<inode> (deleted)").
+// loopsBackedUnder is imagetest.LoopsBackedUnder for a spec.
 func loopsBackedUnder(dir string) []string {
 	GinkgoHelper()
-	files, err := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	found, err := imagetest.LoopsBackedUnder(dir)
 	Expect(err).NotTo(HaveOccurred())
-	var found []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // detached meanwhile
-		}
-		Expect(err).NotTo(HaveOccurred())
-		if strings.HasPrefix(string(data), dir+"/") {
-			found = append(found, strings.TrimSpace(string(data)))
-		}
-	}
 	return found
 }
 

@@ -127,7 +127,7 @@ func (e *Executor) watchAdopted(ctx context.Context, req RunRequest, ni models.A
 	}
 	liveness := e.checks(req.Checks, ni, false)
 	readinessChecks := e.checks(req.Checks, ni, true)
-	gate := &readinessGate{e: e, guid: req.Guid, readiness: len(readinessChecks) > 0}
+	gate := &readinessGate{e: e, guid: req.Guid, readiness: len(readinessChecks) > 0, holdForReadiness: true}
 	if len(liveness) > 0 {
 		watchers = append(watchers, health.Monitor{
 			Checks: liveness, StartupInterval: e.cfg.HealthStartupInterval, LivenessInterval: e.cfg.HealthLivenessInterval,

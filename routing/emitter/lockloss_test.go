@@ -135,6 +135,12 @@ var _ = Describe("The route emitter when etcd goes away for longer than its lock
 		DeferCleanup(func() { _ = f.etcd.Start() }) // if the spec fails during the outage
 		f.etcd.Stop()
 		Eventually(logs, 3*lockTTL).Should(gbytes.Say("lost-stepping-down"))
+		// A register published before the emitter finished stopping may still
+		// be on its way: wait until it has stopped and what it sent has come
+		// back through NATS, and only then watch for silence.
+		Eventually(logs, 3*lockTTL).Should(gbytes.Say("standing-by"))
+		Expect(f.conn.Flush()).To(Succeed())
+		time.Sleep(100 * time.Millisecond)
 		f.seen.reset()
 		Consistently(process.Wait(), 3*lockTTL).ShouldNot(Receive(), "the emitter process keeps running")
 		Expect(f.seen.all()).To(BeEmpty(), "a stepped-down emitter does not publish")

@@ -14,7 +14,13 @@ import (
 )
 
 // rawRuncFloor times `runc run -d` of n bundles equivalent to what garden runs
-// for the test app, par at a time, and returns the wall time. Prepared
+// for the test app, par at a time, and returns the wall time.
+func rawRuncFloor(b *testing.B, binary string, n, par int) time.Duration {
+	return rawFloor(b, "runc", binary, n, par)
+}
+
+// rawFloor is rawRuncFloor with another OCI runtime (runc or crun) in runc's
+// place. Prepared
 // beforehand (not timed), as garden's image cache would have them: a shared
 // lower layer holding the app and, per bundle, an overlay rootfs with its own
 // upper directory and a config.json with the namespaces garden uses (mount,
@@ -23,7 +29,7 @@ import (
 // veth, bridge, IP or DNAT rules (the network namespace has only lo), and
 // runc's default capabilities and masked paths rather than garden's seccomp
 // profile and init process.
-func rawRuncFloor(b *testing.B, binary string, n, par int) time.Duration {
+func rawFloor(b *testing.B, runtime, binary string, n, par int) time.Duration {
 	b.Helper()
 	dir, err := os.MkdirTemp("/tmp", "diego-bench-runc-")
 	must(b, err)
@@ -56,7 +62,7 @@ func rawRuncFloor(b *testing.B, binary string, n, par int) time.Duration {
 	}
 	defer func() {
 		for i := range n {
-			_ = exec.Command("runc", "delete", "-f", ids[i]).Run()
+			_ = exec.Command(runtime, "delete", "-f", ids[i]).Run()
 			_ = syscall.Unmount(filepath.Join(bundles[i], "rootfs"), syscall.MNT_DETACH)
 		}
 		for _, ctrl := range []string{"memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio"} {
@@ -81,7 +87,7 @@ func rawRuncFloor(b *testing.B, binary string, n, par int) time.Duration {
 				// A file, not a pipe: the detached container keeps its stdio.
 				out, err := os.Create(filepath.Join(bundles[i], "out.log"))
 				if err == nil {
-					cmd := exec.Command("runc", "run", "-d", "--no-new-keyring", "--bundle", bundles[i], ids[i])
+					cmd := exec.Command(runtime, "run", "-d", "--no-new-keyring", "--bundle", bundles[i], ids[i])
 					cmd.Stdout, cmd.Stderr = out, out
 					err = cmd.Run()
 					out.Close()
@@ -90,7 +96,7 @@ func rawRuncFloor(b *testing.B, binary string, n, par int) time.Duration {
 					log, _ := os.ReadFile(filepath.Join(bundles[i], "out.log"))
 					mu.Lock()
 					if firstErr == nil {
-						firstErr = fmt.Errorf("runc run -d %s: %v: %s", ids[i], err, log)
+						firstErr = fmt.Errorf("%s run -d %s: %v: %s", runtime, ids[i], err, log)
 					}
 					mu.Unlock()
 				}

@@ -86,6 +86,7 @@ func newUpCommand(g *Globals) *cobra.Command {
 	f.BoolVar(&cfg.IsolateCells, "isolate-cells", false, "run each cell in its own network namespace behind a veth (so a cell can be cut off the network)")
 	f.Float64Var(&cfg.Overcommit, "overcommit", cluster.DefaultOvercommit, "share out this many times the machine's memory and free disk among the cells (instances reserve their whole limits but use a fraction)")
 	f.IntVar(&cfg.CellMemoryMB, "cell-memory-mb", 0, "each cell's memory capacity in MB (default: derived from the machine and --overcommit)")
+	f.IntVar(&cfg.CellContainers, "cell-containers", cluster.DefaultCellContainers, "each cell's container capacity")
 	f.IntVar(&cfg.CellDiskMB, "cell-disk-mb", 0, "each cell's disk capacity in MB (default: derived from the machine and --overcommit)")
 	f.BoolVar(&cfg.TLS, "tls", false, "serve the receptor over HTTPS with a CA made under the state dir (its path is printed)")
 	f.BoolVar(&cfg.AllowLoopbackCallbacks, "allow-loopback-callbacks", false, "let task completion callbacks reach this machine's loopback (receivers beside the cluster)")

@@ -27,8 +27,9 @@ type CellCapacity struct {
 	Overcommit                     float64
 }
 
-// DefaultCellContainers is how many containers a cell of diego up holds.
-const DefaultCellContainers = 250
+// DefaultCellContainers is how many containers a cell of diego up holds:
+// enough for 1,000 instances of a small app on the default three cells.
+const DefaultCellContainers = 400
 
 // cellCapacity shares the machine's memory and the free disk under the state
 // dir out among the cells, times the overcommit factor; CellMemoryMB and
@@ -49,7 +50,7 @@ func (c Config) cellCapacity() (CellCapacity, error) {
 	out := CellCapacity{
 		MemoryMB:        int(float64(mem) * over / float64(c.Cells)),
 		DiskMB:          int(float64(disk) * over / float64(c.Cells)),
-		Containers:      DefaultCellContainers,
+		Containers:      c.CellContainerCount(),
 		MachineMemoryMB: mem, MachineDiskMB: disk, Overcommit: over,
 	}
 	if c.CellMemoryMB > 0 {

@@ -81,6 +81,10 @@ type Config struct {
 	Overcommit   float64
 	CellMemoryMB int
 	CellDiskMB   int
+	// CellContainers is each cell's container capacity: what it offers the
+	// auction, its garden's max_containers and its uid ranges. Zero means
+	// DefaultCellContainers.
+	CellContainers int
 	// AllowPrivileged lets apps and tasks ask for privileged containers (root
 	// is the host's root). Default false.
 	AllowPrivileged bool
@@ -176,8 +180,8 @@ func (c Config) Validate() error {
 	if c.EtcdQuotaMB < 0 || c.LogsMaxMB < 0 || c.LogsMaxAge < 0 || c.EtcdMaintenanceInterval < 0 {
 		return fmt.Errorf("etcd quota, logs bounds and the maintenance interval must not be negative")
 	}
-	if c.Overcommit < 0 || c.CellMemoryMB < 0 || c.CellDiskMB < 0 {
-		return fmt.Errorf("overcommit, cell memory and cell disk must not be negative")
+	if c.Overcommit < 0 || c.CellMemoryMB < 0 || c.CellDiskMB < 0 || c.CellContainers < 0 {
+		return fmt.Errorf("overcommit, cell memory, cell disk and cell containers must not be negative")
 	}
 	if c.Cells < 1 || c.Cells > 60 {
 		return fmt.Errorf("cells must be between 1 and 60, not %d", c.Cells)
@@ -219,14 +223,18 @@ type Cell struct {
 	GardenSocket string
 	// UIDMapStart is the start of the cell's host uids (and gids): its
 	// garden's base range, then one 65536-id range per container
-	// (CellUIDRanges of them); cells' spans do not overlap.
+	// (CellContainers of them); cells' spans do not overlap.
 	UIDMapStart uint32
 }
 
-// CellUIDRanges is each cell's garden's uid_range_count: how many
-// containers may hold a uid range of their own at once (garden's default
-// max_containers).
-const CellUIDRanges = 250
+// CellContainerCount is each cell's container capacity: CellContainers, or
+// DefaultCellContainers when that is zero.
+func (c Config) CellContainerCount() int {
+	if c.CellContainers > 0 {
+		return c.CellContainers
+	}
+	return DefaultCellContainers
+}
 
 // HostImagesDir is where the cells' gardens serve oci:/// and
 // docker-archive:/// images from (their image_host_paths): StateDir/images.
@@ -249,6 +257,6 @@ func (c Config) CellLayout(i int) Cell {
 		GardenDebug:  c.DebugBasePort + 101 + 2*i,
 		StateDir:     dir,
 		GardenSocket: filepath.Join(dir, "garden.sock"),
-		UIDMapStart:  uint32(100000 + i*(CellUIDRanges+1)*65536),
+		UIDMapStart:  uint32(100000 + i*(c.CellContainerCount()+1)*65536),
 	}
 }

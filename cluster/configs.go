@@ -145,7 +145,8 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"port_range_end":      cell.PortEnd,
 			"external_ip":         "127.0.0.1",
 			"uid_map_start":       cell.UIDMapStart,
-			"uid_range_count":     CellUIDRanges,
+			"uid_range_count":     cfg.CellContainerCount(),
+			"max_containers":      cfg.CellContainerCount(),
 			"insecure_registries": []string{c.Addresses.Registry},
 			// oci:/// and docker-archive:/// images are served from the
 			// cluster's own images directory only.

@@ -40,9 +40,9 @@ var _ = Describe("Preparing the state dir", func() {
 		c := &Cluster{Config: cfg}
 		docs := c.daemonConfigs()
 		Expect(docs["cell-1-garden"]["uid_map_start"]).To(BeEquivalentTo(100000))
-		Expect(docs["cell-1-garden"]["uid_range_count"]).To(BeEquivalentTo(CellUIDRanges))
+		Expect(docs["cell-1-garden"]["uid_range_count"]).To(BeEquivalentTo(DefaultCellContainers))
 		By("spacing cells so that no container range of one overlaps another's")
-		Expect(docs["cell-2-garden"]["uid_map_start"]).To(BeEquivalentTo(100000 + (CellUIDRanges+1)*65536))
+		Expect(docs["cell-2-garden"]["uid_map_start"]).To(BeEquivalentTo(100000 + (DefaultCellContainers+1)*65536))
 	})
 
 	DescribeTable("refuses what was there before and keeps a cell's containers out, naming it",

@@ -87,7 +87,7 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 		clock:       clk,
 		cfg:         cfg,
 		images:      images,
-		runc:        runc{path: cfg.RuncPath, root: filepath.Join(cfg.StateDir, "run", "runc")},
+		runc:        runc{path: cfg.RuntimePath, root: filepath.Join(cfg.StateDir, "run", "runc")},
 		cgroups:     cgroups,
 		net:         nw,
 		ipt:         &iptables{prefix: cfg.ChainPrefix, bridge: cfg.BridgeName, subnet: nw.subnet.String(), deny: cfg.DenyNetOut},

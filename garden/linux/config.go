@@ -20,8 +20,10 @@ type Config struct {
 	// Required. Everything under it belongs to this garden and is removed at
 	// start.
 	StateDir string `json:"state_dir"`
-	// RuncPath is the runc binary. Default "runc" (from PATH).
-	RuncPath string `json:"runc_path"`
+	// RuntimePath is the OCI runtime binary: runc or crun, which take the
+	// same commands here. Default: crun when it is on PATH (it starts a
+	// container in about half of runc's time), else runc.
+	RuntimePath string `json:"runtime_path"`
 	// InitPath is the garden-init binary, every container's pid 1 (package
 	// initd). Default: garden-init beside the running executable, else on PATH.
 	InitPath string `json:"init_path"`
@@ -124,7 +126,6 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultRuncPath       = "runc"
 	DefaultBridgeName     = "dg0"
 	DefaultSubnet         = "10.254.0.0/22"
 	DefaultPortRangeStart = 61000
@@ -145,7 +146,6 @@ const (
 // DefaultConfig returns a config with every default filled in except StateDir.
 func DefaultConfig() Config {
 	return Config{
-		RuncPath:       DefaultRuncPath,
 		BridgeName:     DefaultBridgeName,
 		Subnet:         DefaultSubnet,
 		PortRangeStart: DefaultPortRangeStart,
@@ -173,8 +173,8 @@ func (c *Config) Validate() error {
 	if c.StateDir == "" || !filepath.IsAbs(c.StateDir) {
 		return fmt.Errorf("garden config: state_dir must be an absolute path")
 	}
-	if c.RuncPath == "" {
-		c.RuncPath = DefaultRuncPath
+	if c.RuntimePath == "" {
+		c.RuntimePath = defaultRuntime()
 	}
 	if c.InitPath == "" {
 		c.InitPath = defaultInitPath()
@@ -251,3 +251,11 @@ func defaultInitPath() string {
 }
 
 const initBinary = "garden-init"
+
+// defaultRuntime is crun when it is installed, else runc.
+func defaultRuntime() string {
+	if path, err := exec.LookPath("crun"); err == nil {
+		return path
+	}
+	return "runc"
+}

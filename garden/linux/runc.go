@@ -12,7 +12,8 @@ import (
 	"syscall"
 )
 
-// runc drives the runc binary with this garden's own state root.
+// runc drives the OCI runtime (runc, or crun which takes the same commands)
+// with this garden's own state root.
 type runc struct {
 	path string
 	root string
@@ -25,7 +26,7 @@ func (r runc) command(ctx context.Context, args ...string) *exec.Cmd {
 func (r runc) runCombined(ctx context.Context, args ...string) error {
 	out, err := r.command(ctx, args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("runc %s: %w: %s", args[0], err, bytes.TrimSpace(out))
+		return fmt.Errorf("%s %s: %w: %s", filepath.Base(r.path), args[0], err, bytes.TrimSpace(out))
 	}
 	return nil
 }
@@ -42,7 +43,7 @@ func (r runc) runDetached(ctx context.Context, id, bundle string, initFiles ...*
 	cmd.ExtraFiles = initFiles
 	if err := cmd.Run(); err != nil {
 		log, _ := os.ReadFile(logFile)
-		return 0, fmt.Errorf("runc run: %w: %s", err, bytes.TrimSpace(log))
+		return 0, fmt.Errorf("%s run: %w: %s", filepath.Base(r.path), err, bytes.TrimSpace(log))
 	}
 	return readPid(pidFile)
 }
@@ -71,13 +72,13 @@ func readPid(pidFile string) (int, error) {
 func (r runc) list(ctx context.Context) ([]string, error) {
 	out, err := r.command(ctx, "list", "--format", "json").Output()
 	if err != nil {
-		return nil, fmt.Errorf("runc list: %w", err)
+		return nil, fmt.Errorf("%s list: %w", filepath.Base(r.path), err)
 	}
 	var states []struct {
 		ID string `json:"id"`
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(out), &states); err != nil && len(bytes.TrimSpace(out)) > 0 && string(bytes.TrimSpace(out)) != "null" {
-		return nil, fmt.Errorf("runc list: %w", err)
+		return nil, fmt.Errorf("%s list: %w", filepath.Base(r.path), err)
 	}
 	ids := make([]string, 0, len(states))
 	for _, s := range states {

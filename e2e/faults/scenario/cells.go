@@ -250,7 +250,7 @@ func BlackHole(env Env) (res BlackHoleResult, err error) {
 		return res, err
 	}
 	defer os.RemoveAll(filepath.Dir(runtime))
-	c, err := start(env, world.Options{Cells: 3, Settings: []string{fmt.Sprintf(`cell-1-garden.runc_path=%q`, runtime)}})
+	c, err := start(env, world.Options{Cells: 3, Settings: []string{fmt.Sprintf(`cell-1-garden.runtime_path=%q`, runtime)}})
 	if err != nil {
 		return res, err
 	}

@@ -92,7 +92,7 @@ func benchScale(b *testing.B, instances int, target, ratioTarget float64) {
 	} else {
 		benchreport.Baseline("scale", ratio, routable.Seconds()/floor.Seconds(), "x")
 	}
-	if crun, err := exec.LookPath("crun"); err == nil {
+	if crun, err := exec.LookPath("crun"); err == nil && unifiedCgroups() {
 		crunFloor := rawFloor(b, crun, httpapp, instances, floorParallelism)
 		benchreport.Baseline("scale", fmt.Sprintf("raw crun run -d of %d bundles, %d at a time (garden's runtime here)", instances, floorParallelism), crunFloor.Seconds(), "s")
 		benchreport.Baseline("scale", fmt.Sprintf("1 -> %d: all routable / raw crun floor", instances), routable.Seconds()/crunFloor.Seconds(), "x")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -58,13 +59,13 @@ func benchScale(b *testing.B, instances int, target, ratioTarget float64) {
 	_, err := w.waitRunning(app, 1, nil, time.Now(), 2*time.Minute)
 	must(b, err)
 
-	cpuBefore := controlPlaneCPU()
+	cpuBefore := sampleCPU()
 	start := time.Now()
 	must(b, w.scale(app, instances))
 	probe := probeRoutable(w, app, instances, start, scaleTimeout)
 	allRunning, runErr := w.waitRunning(app, instances, nil, start, scaleTimeout)
 	routable, distinct := probe.wait()
-	cpu := controlPlaneCPU() - cpuBefore
+	cpu := sampleCPU().since(cpuBefore)
 
 	if runErr != nil {
 		b.Logf("scale: %v", runErr)
@@ -78,7 +79,9 @@ func benchScale(b *testing.B, instances int, target, ratioTarget float64) {
 	benchreport.Below("scale", name+": all RUNNING", allRunning.Seconds(), "s", target)
 	benchreport.Below("scale", name+": all routable", routable.Seconds(), "s", target)
 	benchreport.Baseline("scale", name+": control plane CPU per instance (daemons, etcd, NATS, the probe; not runc or the apps)",
-		ms(cpu)/float64(instances-1), "ms")
+		ms(cpu.controlPlane())/float64(instances-1), "ms")
+	// On stderr: a benchmark's own log is cut to a few lines.
+	fmt.Fprintf(os.Stderr, "scale 1 -> %d: CPU per instance by process:\n%s", instances, cpu.perInstance(instances-1))
 
 	// The floors, once the cluster is gone, so they have the machine the cluster had.
 	w.stop()

@@ -93,11 +93,4 @@ func (s cpuSample) perInstance(instances int) string {
 	return b.String()
 }
 
-// unifiedCgroups reports a cgroup-v2-only host, where garden runs crun when
-// it is installed (crun refuses this machine's hybrid layout).
-func unifiedCgroups() bool {
-	var fs syscall.Statfs_t
-	return syscall.Statfs("/sys/fs/cgroup", &fs) == nil && fs.Type == 0x63677270 // CGROUP2_SUPER_MAGIC
-}
-
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

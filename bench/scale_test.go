@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -28,8 +27,7 @@ const (
 // BenchmarkScale scales the test app from 1 to 300 instances on a 3-cell
 // cluster and measures the time until all 300 are RUNNING and until the router
 // has served a request from each of them; then, in the same run, the floor:
-// raw `runc run -d` of 300 equivalent bundles (and crun's, when installed:
-// garden uses crun then).
+// raw `runc run -d` of 300 equivalent bundles.
 func BenchmarkScale(b *testing.B) {
 	for range b.N {
 		benchScale(b, 300, scaleTarget, scaleFloorRatio)
@@ -94,11 +92,6 @@ func benchScale(b *testing.B, instances int, target, ratioTarget float64) {
 		benchreport.Below("scale", ratio, routable.Seconds()/floor.Seconds(), "x", ratioTarget)
 	} else {
 		benchreport.Baseline("scale", ratio, routable.Seconds()/floor.Seconds(), "x")
-	}
-	if crun, err := exec.LookPath("crun"); err == nil && unifiedCgroups() {
-		crunFloor := rawFloor(b, crun, httpapp, instances, floorParallelism)
-		benchreport.Baseline("scale", fmt.Sprintf("raw crun run -d of %d bundles, %d at a time (garden's runtime here)", instances, floorParallelism), crunFloor.Seconds(), "s")
-		benchreport.Baseline("scale", fmt.Sprintf("1 -> %d: all routable / raw crun floor", instances), routable.Seconds()/crunFloor.Seconds(), "x")
 	}
 }
 

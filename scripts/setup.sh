@@ -10,8 +10,6 @@ vm=false
 
 need=()
 command -v runc >/dev/null 2>&1 || need+=(runc)
-# Garden uses crun when it is installed (faster starts); runc stays supported.
-command -v crun >/dev/null 2>&1 || need+=(crun)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)

@@ -50,6 +50,7 @@ func NewRoot() *cobra.Command {
 		newListCommand(g), newStatusCommand(g), newRestartCommand(g), newCellsCommand(g),
 		newLogsCommand(g), newEventsCommand(g), newTaskCommand(g), newVisualizeCommand(g), newDemoCommand(g),
 		newCertsCommand(), newReleaseCommand(), newRenderCommand(), newInstallCommand(),
+		newDeployCommand(g),
 	)
 	return root
 }

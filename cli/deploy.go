@@ -166,12 +166,15 @@ func (e *RollHaltedError) Error() string {
 }
 
 // waitRolled draws the roll's progress until every instance runs the new
-// version, and gives up when the roll halts or the wait times out.
+// version, printing each failing instance's crash reason or placement error
+// as it changes, and gives up when the roll halts, a new instance cannot be
+// placed (as create's wait does), or the wait times out.
 func waitRolled(ctx context.Context, g *Globals, api *API, app string, o waitOptions) error {
 	clk := g.clock()
 	started := clk.Now()
 	deadline := started.Add(o.timeout)
 	barWidth := 0
+	var w *watch
 	for {
 		d, err := api.desiredLRP(ctx, app)
 		if err != nil {
@@ -180,6 +183,21 @@ func waitRolled(ctx context.Context, g *Globals, api *API, app string, o waitOpt
 		roll := models.RollStatus{State: models.RollStateDone, Updated: d.Instances, Total: d.Instances}
 		if d.Roll != nil {
 			roll = *d.Roll
+		}
+		if w == nil || w.n != d.Instances {
+			w = newWatch(app, d.Instances, 0) // a roll halts on crashes by itself
+		}
+		lrps, err := api.actualLRPs(ctx, app)
+		if err != nil {
+			return err
+		}
+		v := w.observe(lrps, clk.Now())
+		for _, note := range v.notes {
+			fmt.Fprintf(g.Out, "\r%-*s\n", barWidth, note)
+		}
+		if v.giveUp != nil {
+			fmt.Fprintln(g.Out)
+			return v.giveUp
 		}
 		line := fmt.Sprintf("%s %d/%d updated", bar(roll.Updated, roll.Total, 30), roll.Updated, roll.Total)
 		fmt.Fprintf(g.Out, "\r%-*s", barWidth, line)

@@ -76,6 +76,11 @@ var _ = Describe("deploy", func() {
 					w.WriteHeader(http.StatusNoContent)
 					return
 				}
+				if strings.HasPrefix(r.URL.Path, "/v1/actual_lrps/") {
+					json.NewEncoder(w).Encode([]models.ActualLRP{{ActualLRPKey: models.ActualLRPKey{ProcessGuid: "web", Index: 0},
+						State: models.ActualLRPStateUnclaimed, CrashCount: 1, CrashReason: "Exited with status 3"}})
+					return
+				}
 				roll := rolls[min(int(polls.Add(1))-1, len(rolls)-1)]
 				json.NewEncoder(w).Encode(models.DesiredLRP{ProcessGuid: "web", Instances: roll.Total, Ports: []uint32{8080}, Roll: &roll})
 			}))
@@ -97,6 +102,7 @@ var _ = Describe("deploy", func() {
 			out, err := deploy()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(out).To(ContainSubstring("1/2 updated"))
+			Expect(out).To(ContainSubstring("web/0 crashed 1 time: Exited with status 3"), "a failing new instance is told")
 			Expect(out).To(ContainSubstring("web: 2 instance(s) of the new version running"))
 			Expect(*put.Load().(models.DesiredLRPUpdate).RootFS).To(Equal("docker://127.0.0.1:1/app#v2"))
 		})

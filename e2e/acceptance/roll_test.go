@@ -72,6 +72,7 @@ var _ = Describe("Rolling changes", func() {
 		Expect(desiredVersion(g)).NotTo(Equal(v1))
 		Eventually(roll, 3*time.Minute, time.Second).Should(Equal(models.RollStatus{State: models.RollStateDone, Updated: 10, Total: 10}))
 		took := time.Since(started)
+		v2Version := desiredVersion(g)
 		Eventually(func() ([]*models.ActualLRP, error) { return w.ActualLRPs(g) }, 30*time.Second).Should(HaveLen(10), "the old copies are gone")
 		time.Sleep(2 * time.Second)
 		result := load.Stop()
@@ -94,12 +95,25 @@ var _ = Describe("Rolling changes", func() {
 		Expect(halted.Updated).To(BeZero())
 
 		By("keeping the old 10 serving while the roll stays halted")
-		Consistently(func() int { return len(answering(host, 40)) }, 10*time.Second, time.Second).Should(Equal(10))
+		// Per index, a RUNNING and routable instance of the old version:
+		// the ORDINARY one, or at the halted index the EVACUATING copy.
+		serving := func() (map[int]bool, error) {
+			list, err := w.ActualLRPs(g)
+			out := map[int]bool{}
+			for _, a := range list {
+				if a.State == models.ActualLRPStateRunning && a.Routable && a.Version == v2Version {
+					out[a.Index] = true
+				}
+			}
+			return out, err
+		}
+		Consistently(serving, 10*time.Second, time.Second).Should(HaveLen(10))
 		Expect(roll().State).To(Equal(models.RollStateHalted))
-		Expect(versionsAnswering(30)).To(Equal(map[string]int{"v2": 30}))
 		result = load.Stop()
 		AddReportEntry("halted roll", fmt.Sprintf("%d requests sent, %d failed", result.Sent, result.Failed))
 		Expect(result.Failed).To(BeZero(), "first failures: %v", result.FirstFailures)
+		Expect(answering(host, 100)).To(HaveLen(10))
+		Expect(versionsAnswering(30)).To(Equal(map[string]int{"v2": 30}))
 
 		By("resuming with a further change back to the working image")
 		out, errOut, code = w.CLI("deploy", g, v2, "--timeout", "2m")

@@ -47,7 +47,7 @@ func (db *DB) DesireLRP(ctx context.Context, logger lager.Logger, lrp *models.De
 // change of instances is carried out at once: new indices are created and
 // auctioned, indices at or above the new count are retired. A change of the
 // run definition gives the LRP a new version; the converger rolls the running
-// instances to it (docs/scheduling.md, "Rolling changes").
+// instances to it (docs/rolling.md).
 func (db *DB) UpdateDesiredLRP(ctx context.Context, logger lager.Logger, processGuid string, update models.DesiredLRPUpdate) error {
 	logger = logger.Session("update-desired-lrp", lager.Data{"process-guid": processGuid})
 	if err := validate(&update, models.ErrInvalidRequest); err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/diego-runtime/diego/models"
 )
 
-// The two steps of a roll (docs/scheduling.md, "Rolling changes"). The
+// The two steps of a roll (docs/rolling.md). The
 // converger decides which index takes which step; these re-check the step's
 // precondition under compare-and-swap. They reuse evacuation's records: the
 // old instance keeps serving as the index's EVACUATING copy while the

@@ -6,7 +6,7 @@ import (
 	"github.com/diego-runtime/diego/models"
 )
 
-// Rolling changes (docs/scheduling.md, "Rolling changes"). A desired LRP's
+// Rolling changes (docs/rolling.md). A desired LRP's
 // version names what its instances run; each actual LRP records the version
 // it was claimed at. For an LRP whose running instances are outdated, one
 // pass decides, per index below the desired count:

@@ -4,7 +4,7 @@ import "encoding/json"
 
 // DesiredLRP declares "keep Instances copies of this running". The fields
 // DesiredLRPUpdate names may change after it is created; a change of what an
-// instance runs (RunVersion) rolls the instances over (docs/scheduling.md).
+// instance runs (RunVersion) rolls the instances over (docs/rolling.md).
 type DesiredLRP struct {
 	ProcessGuid     string              `json:"process_guid"`
 	Domain          string              `json:"domain"`

@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// Defaults of a RollPolicy (docs/scheduling.md, "Rolling changes").
+// Defaults of a RollPolicy (docs/rolling.md).
 const (
 	DefaultMaxSurge       = 1
 	DefaultMaxUnavailable = 0

@@ -203,7 +203,7 @@ func (r *Rep) startLRP(logger lager.Logger, lrp repapi.LRPWork) {
 
 	// Claim first, then read the definition: the claim records the desired
 	// version, so the container runs that version or a newer one, and a roll
-	// never takes a new instance for an old one (docs/scheduling.md).
+	// never takes a new instance for an old one (docs/rolling.md).
 	err := r.bbs.ClaimActualLRP(ctx, logger, key, instance)
 	if err != nil {
 		logger.Info("not-starting", lager.Data{"reason": err.Error()})

@@ -69,7 +69,7 @@ type API interface {
 	EvacuateStoppedActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
 	RemoveEvacuatingActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
 
-	// Rolls (converger-side; docs/scheduling.md, "Rolling changes"):
+	// Rolls (converger-side; docs/rolling.md):
 	// RollActualLRP moves an outdated RUNNING instance to the EVACUATING slot
 	// and auctions a replacement of the current version; once that one serves,
 	// RetireEvacuatingActualLRP has the old one leave the routes, then stop.

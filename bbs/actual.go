@@ -84,7 +84,7 @@ func (db *DB) update(key string, rec versioned[models.ActualLRP], next *models.A
 }
 
 // ClaimActualLRP reserves an index for an instance on a cell (UNCLAIMED ->
-// CLAIMED). Claiming again with the same instance is a no-op; a record held by
+// CLAIMED) and records the desired LRP's version on it. Claiming again with the same instance is a no-op; a record held by
 // another instance answers models.ErrActualLRPCannotBeClaimed.
 func (db *DB) ClaimActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error {
 	k := actualKey(key, slotOrdinary)
@@ -102,12 +102,25 @@ func (db *DB) ClaimActualLRP(ctx context.Context, logger lager.Logger, key model
 		if cur.value.State == models.ActualLRPStateClaimed {
 			return nil, nil, nil
 		}
+		info, err := get[models.DesiredLRPSchedulingInfo](ctx, db, scheduleKey(key.ProcessGuid))
+		if err != nil {
+			return nil, nil, err
+		}
 		next := *cur.value
 		next.State = models.ActualLRPStateClaimed
 		next.ActualLRPInstanceKey = instance
 		next.ActualLRPNetInfo = models.ActualLRPNetInfo{}
 		next.Routable = false
 		next.PlacementError = ""
+		if info.exists() {
+			// The rep reads the definition after claiming, so the container
+			// runs this version or a newer one: at worst a roll replaces it
+			// once more than needed, never leaves an old one in place.
+			if next.Outdated(info.value.Version) {
+				next.CrashCount = 0 // the restart policy counts crashes of one definition
+			}
+			next.Version = info.value.Version
+		}
 		db.touch(&next)
 		cmps, ops := db.update(k, cur, &next)
 		return cmps, ops, nil

@@ -101,7 +101,9 @@ func (db *DB) AuctionActualLRPs(ctx context.Context, logger lager.Logger, keys [
 }
 
 // RestartCrashedActualLRP makes a CRASHED index whose backoff has passed
-// UNCLAIMED (keeping its crash count and reason) and auctions it.
+// UNCLAIMED (keeping its crash count and reason) and auctions it. A record
+// that crashed running an older version than the desired one restarts at
+// once: its backoff was earned by a definition that is gone.
 func (db *DB) RestartCrashedActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey) error {
 	logger = logger.Session("restart-crashed", lager.Data{"process-guid": key.ProcessGuid, "index": key.Index})
 	k := actualKey(key, slotOrdinary)
@@ -124,7 +126,7 @@ func (db *DB) RestartCrashedActualLRP(ctx context.Context, logger lager.Logger, 
 		if !desired {
 			return nil, nil, conflict("%s/%d is no longer desired", key.ProcessGuid, key.Index)
 		}
-		if !info.value.EffectiveRestartPolicy().ShouldRestartCrashed(cur.value, db.clock.Now()) {
+		if !cur.value.Outdated(info.value.Version) && !info.value.EffectiveRestartPolicy().ShouldRestartCrashed(cur.value, db.clock.Now()) {
 			return nil, nil, conflict("%s/%d is still backing off after %d crashes", key.ProcessGuid, key.Index, cur.value.CrashCount)
 		}
 		r := info.value.LRPStartRequest(key.Index)

@@ -28,6 +28,7 @@ func (db *DB) DesireLRP(ctx context.Context, logger lager.Logger, lrp *models.De
 	}
 	stored := *lrp
 	stored.ModificationTag = models.ModificationTag{Epoch: db.newGuid(), Index: 0}
+	stored.Version, stored.Roll = stored.RunVersion(), nil
 	info := stored.SchedulingInfo()
 	ok, err := db.commit(ctx, "desiring "+lrp.ProcessGuid,
 		[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(runKey(lrp.ProcessGuid)), "=", 0)},
@@ -38,13 +39,15 @@ func (db *DB) DesireLRP(ctx context.Context, logger lager.Logger, lrp *models.De
 	if !ok {
 		return models.ErrDesiredLRPAlreadyExists.WithMessage("desired LRP %s already exists", lrp.ProcessGuid)
 	}
-	lrp.ModificationTag = stored.ModificationTag
+	lrp.ModificationTag, lrp.Version = stored.ModificationTag, stored.Version
 	return db.reconcileIndices(ctx, logger, lrp.ProcessGuid)
 }
 
-// UpdateDesiredLRP changes instances, routes or annotation. A change of
-// instances is carried out at once: new indices are created and auctioned,
-// indices at or above the new count are retired.
+// UpdateDesiredLRP changes what a PUT may change (models.DesiredLRPUpdate). A
+// change of instances is carried out at once: new indices are created and
+// auctioned, indices at or above the new count are retired. A change of the
+// run definition gives the LRP a new version; the converger rolls the running
+// instances to it (docs/rolling.md).
 func (db *DB) UpdateDesiredLRP(ctx context.Context, logger lager.Logger, processGuid string, update models.DesiredLRPUpdate) error {
 	logger = logger.Session("update-desired-lrp", lager.Data{"process-guid": processGuid})
 	if err := validate(&update, models.ErrInvalidRequest); err != nil {
@@ -64,24 +67,25 @@ func (db *DB) UpdateDesiredLRP(ctx context.Context, logger lager.Logger, process
 		if !cur.exists() {
 			return nil, nil, models.ErrDesiredLRPNotFound.WithMessage("no desired LRP %s", processGuid)
 		}
-		lrp := cur.value
-		scaled = update.Instances != nil && *update.Instances != lrp.Instances
-		changed := scaled
-		if update.Routes != nil && !reflect.DeepEqual(lrp.Routes, *update.Routes) {
-			lrp.Routes, changed = *update.Routes, true
+		before := *cur.value
+		if before.Version == "" {
+			before.Version = before.RunVersion() // stored before versions existed
 		}
-		if update.Annotation != nil && lrp.Annotation != *update.Annotation {
-			lrp.Annotation, changed = *update.Annotation, true
+		lrp := update.Apply(before)
+		if err := validate(&lrp, models.ErrInvalidRequest); err != nil {
+			return nil, nil, err
 		}
-		if !changed {
+		lrp.Version = lrp.RunVersion()
+		scaled = lrp.Instances != cur.value.Instances
+		if reflect.DeepEqual(&lrp, cur.value) {
 			return nil, nil, nil // nothing to write, so no event either
 		}
-		if update.Instances != nil {
-			lrp.Instances = *update.Instances
+		if lrp.Version != before.Version {
+			logger.Info("new-version", lager.Data{"from": before.Version, "to": lrp.Version})
 		}
 		lrp.ModificationTag = lrp.ModificationTag.Increment()
 		return []clientv3.Cmp{cur.cmp(runKey(processGuid))},
-			[]clientv3.Op{db.put(scheduleKey(processGuid), lrp.SchedulingInfo()), db.put(runKey(processGuid), lrp)}, nil
+			[]clientv3.Op{db.put(scheduleKey(processGuid), lrp.SchedulingInfo()), db.put(runKey(processGuid), &lrp)}, nil
 	})
 	if err != nil || !scaled {
 		return err

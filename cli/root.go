@@ -32,8 +32,9 @@ func (g *Globals) clock() clock.Clock {
 }
 
 // NewRoot builds the command tree.
-func NewRoot() *cobra.Command {
-	g := &Globals{Out: os.Stdout}
+func NewRoot() *cobra.Command { return newRoot(&Globals{Out: os.Stdout}) }
+
+func newRoot(g *Globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "diego",
 		Short:         "Diego: keep Docker images running, balanced, routed and logged",
@@ -50,6 +51,7 @@ func NewRoot() *cobra.Command {
 		newListCommand(g), newStatusCommand(g), newRestartCommand(g), newCellsCommand(g),
 		newLogsCommand(g), newEventsCommand(g), newTaskCommand(g), newVisualizeCommand(g), newDemoCommand(g),
 		newCertsCommand(), newReleaseCommand(), newRenderCommand(), newInstallCommand(),
+		newDeployCommand(g),
 	)
 	return root
 }

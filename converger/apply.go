@@ -25,6 +25,9 @@ const (
 	ActionTasksFailed       = "tasks_failed"
 	ActionTasksReverted     = "tasks_reverted"
 	ActionTasksDeleted      = "tasks_deleted"
+	ActionRollStarted       = "roll_started"
+	ActionRollRetired       = "roll_retired"
+	ActionRollKilled        = "roll_killed"
 )
 
 // Actions lists every action name in log order (a fresh slice each call).
@@ -33,6 +36,7 @@ func Actions() []string {
 		ActionMissing, ActionStaleUnclaimed, ActionExtra, ActionCrashedRestarted,
 		ActionSuspectMarked, ActionSuspectRemoved, ActionSuspectReverted, ActionEvacuatingRemoved,
 		ActionTasksKicked, ActionTasksFailed, ActionTasksReverted, ActionTasksDeleted,
+		ActionRollStarted, ActionRollRetired, ActionRollKilled,
 	}
 }
 
@@ -218,6 +222,20 @@ func (c *Converger) jobs(res Result) []job {
 	}
 	for _, k := range res.Extras {
 		keyJob(ActionExtra, k, bbs.RetireActualLRP)
+	}
+	instanceJob := func(action string, e Instance, f func(context.Context, lager.Logger, models.ActualLRPKey, models.ActualLRPInstanceKey) error) {
+		jobs = append(jobs, job{action: action, n: 1,
+			data: lager.Data{"process_guid": e.Key.ProcessGuid, "index": e.Key.Index, "instance_guid": e.Instance.InstanceGuid},
+			call: func(ctx context.Context, l lager.Logger) error { return f(ctx, l, e.Key, e.Instance) }})
+	}
+	for _, e := range res.RollRetires {
+		instanceJob(ActionRollRetired, e, bbs.RetireEvacuatingActualLRP)
+	}
+	for _, e := range res.RollStarts {
+		instanceJob(ActionRollStarted, e, bbs.RollActualLRP)
+	}
+	for _, k := range res.RollKills {
+		keyJob(ActionRollKilled, k, bbs.KillActualLRP)
 	}
 	for _, f := range res.TasksToFail {
 		jobs = append(jobs, job{action: ActionTasksFailed, n: 1, data: lager.Data{"task_guid": f.TaskGuid, "reason": f.Reason},

@@ -20,12 +20,29 @@ const DefaultCellsPrefix = "/diego/v1/cells/"
 // expired or it deregistered) triggers a pass at once instead of at the next
 // interval. The BBS contract has no cell event feed; the converger already holds
 // an etcd client for its lock. It never writes and never reads records.
+//
+// The same watch on the desired LRPs' scheduling keys (NewDesiredWatch) starts
+// a pass as soon as a desired LRP changes, so that a roll begins at once.
 type CellWatch struct {
 	Logger lager.Logger
 	Clock  clock.Clock
 	Client *clientv3.Client
 	Prefix string              // default DefaultCellsPrefix
-	OnGone func(cellID string) // called for every cell key deleted
+	OnGone func(cellID string) // called for every cell key deleted; may be nil
+	// OnPut, when set, is called for every key written under the prefix
+	// (with the prefix cut off); when nil, writes are not watched.
+	OnPut func(name string)
+}
+
+// DefaultSchedulePrefix is where the BBS keeps the desired LRPs' scheduling
+// infos, one key per process guid (docs/bbs.md).
+const DefaultSchedulePrefix = "/diego/v1/desired/schedule/"
+
+// NewDesiredWatch calls onChange whenever a desired LRP is written (desired or
+// updated); its version may have changed.
+func NewDesiredWatch(logger lager.Logger, clk clock.Clock, client *clientv3.Client, onChange func()) *CellWatch {
+	return &CellWatch{Logger: logger.Session("desired"), Clock: clk, Client: client, Prefix: DefaultSchedulePrefix,
+		OnPut: func(string) { onChange() }}
 }
 
 // Run implements ifrit.Runner. It reads the prefix's current revision before it
@@ -78,7 +95,11 @@ func (w *CellWatch) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 // watch delivers deletions after rev until the watch ends, and returns the
 // revision up to which it delivered them.
 func (w *CellWatch) watch(ctx context.Context, logger lager.Logger, prefix string, rev int64) int64 {
-	for resp := range w.Client.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithFilterPut(), clientv3.WithRev(rev+1)) {
+	opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithRev(rev + 1)}
+	if w.OnPut == nil {
+		opts = append(opts, clientv3.WithFilterPut())
+	}
+	for resp := range w.Client.Watch(ctx, prefix, opts...) {
 		if err := resp.Err(); err != nil {
 			if ctx.Err() == nil {
 				logger.Error("watch-ended", err)
@@ -90,10 +111,13 @@ func (w *CellWatch) watch(ctx context.Context, logger lager.Logger, prefix strin
 			return rev
 		}
 		for _, ev := range resp.Events {
-			if ev.Type == clientv3.EventTypeDelete {
-				cellID := strings.TrimPrefix(string(ev.Kv.Key), prefix)
-				logger.Info("cell-gone", lager.Data{"cell_id": cellID})
-				w.OnGone(cellID)
+			name := strings.TrimPrefix(string(ev.Kv.Key), prefix)
+			switch {
+			case ev.Type == clientv3.EventTypeDelete && w.OnGone != nil:
+				logger.Info("cell-gone", lager.Data{"cell_id": name})
+				w.OnGone(name)
+			case ev.Type == clientv3.EventTypePut && w.OnPut != nil:
+				w.OnPut(name)
 			}
 			rev = max(rev, ev.Kv.ModRevision)
 		}

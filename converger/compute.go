@@ -119,13 +119,19 @@ type Result struct {
 	TasksToRevert    []string  // RESOLVING too long: back to COMPLETED
 	TasksToDelete    []string  // COMPLETED too long ago
 	MassLoss         *MassLoss // set when many cells vanished at once
+	// Rolling changes (roll.go).
+	RollStarts  []Instance            // outdated RUNNING: replace beside it
+	RollRetires []Instance            // EVACUATING copy whose replacement serves: routes first, then stop
+	RollKills   []models.ActualLRPKey // outdated RUNNING: stop and replace (max_unavailable)
+	Rolls       []RollProgress        // LRPs whose roll is not done (rolling or halted)
 }
 
 // Empty reports whether the pass has nothing to do.
 func (r Result) Empty() bool {
 	return len(r.Missing)+len(r.StaleUnclaimed)+len(r.CrashedToRestart)+len(r.SuspectsToMark)+
 		len(r.SuspectsToRemove)+len(r.SuspectsToRevert)+len(r.EvacuatingToDrop)+len(r.Extras)+
-		len(r.TasksToFail)+len(r.TasksToKick)+len(r.TasksToRevert)+len(r.TasksToDelete) == 0
+		len(r.TasksToFail)+len(r.TasksToKick)+len(r.TasksToRevert)+len(r.TasksToDelete)+
+		len(r.RollStarts)+len(r.RollRetires)+len(r.RollKills) == 0
 }
 
 // MissingCount is the number of missing indices over every LRP.
@@ -226,7 +232,8 @@ func (p *process) each(f func(index int, g *group)) {
 //     the suspect's cell is present again: revert;
 //   - EVACUATING copy on a cell not present: drop it (nobody else will);
 //   - index >= instances, or no desired LRP: retire, but only when the domain is
-//     fresh, because a stale domain means the desired state may be incomplete.
+//     fresh, because a stale domain means the desired state may be incomplete;
+//   - rolling changes: see roll.go (not while cells are lost in a mass loss).
 //
 // Tasks: PENDING past PendingTaskExpiry fails, PENDING not updated for
 // TaskKickInterval is auctioned again; RUNNING on a cell absent for at least
@@ -292,6 +299,9 @@ func Compute(snap Snapshot, now time.Time, rules Rules) Result {
 			}
 		}
 		p.each(func(index int, g *group) { res.converge(d, index, g, cells, gone, fresh, now, rules) })
+		if loss == nil {
+			res.roll(d, p, gone)
+		}
 	}
 
 	computeTasks(&res, snap.Tasks, gone, snap.CellsAbsentSince, now, rules)
@@ -324,7 +334,8 @@ func (res *Result) converge(d *models.DesiredLRPSchedulingInfo, index int, g *gr
 				res.SuspectsToMark = append(res.SuspectsToMark, key)
 			}
 		case models.ActualLRPStateCrashed:
-			if d.EffectiveRestartPolicy().ShouldRestartCrashed(o, now) {
+			// A crash of an outdated definition has earned no backoff.
+			if o.Outdated(d.Version) || d.EffectiveRestartPolicy().ShouldRestartCrashed(o, now) {
 				res.CrashedToRestart = append(res.CrashedToRestart, key)
 			}
 		}
@@ -432,6 +443,7 @@ func (r *Result) sort() {
 	sort.Strings(r.TasksToKick)
 	sort.Strings(r.TasksToRevert)
 	sort.Strings(r.TasksToDelete)
+	r.sortRolls()
 }
 
 func keyLess(a, b models.ActualLRPKey) bool {

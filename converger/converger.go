@@ -32,6 +32,9 @@ type BBS interface {
 	RevertSuspectActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey) error
 	RetireActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey) error
 	RemoveEvacuatingActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
+	RollActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
+	RetireEvacuatingActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
+	KillActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey) error
 
 	FailTask(ctx context.Context, logger lager.Logger, taskGuid, failureReason string) error
 	AuctionTasks(ctx context.Context, logger lager.Logger, taskGuids []string) error
@@ -45,6 +48,7 @@ const (
 	DefaultWorkers        = 16
 	DefaultBatchSize      = 100
 	DefaultRequestTimeout = 30 * time.Second
+	DefaultRollInterval   = time.Second
 )
 
 // Config tunes a Converger. A zero field means its default.
@@ -57,6 +61,11 @@ type Config struct {
 	// MassLossHold is how long a mass loss of cells must last before the
 	// converger acts on it (see MassLoss); default 1 min.
 	MassLossHold time.Duration
+	// RollInterval is the time between passes while a roll is under way
+	// (a pass found an LRP whose roll is not done, or an old instance to
+	// retire), so that each replacement follows the last within about this
+	// long; default 1 s.
+	RollInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -74,6 +83,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MassLossHold <= 0 {
 		c.MassLossHold = DefaultMassLossHold
+	}
+	if c.RollInterval <= 0 {
+		c.RollInterval = DefaultRollInterval
 	}
 	c.Rules = c.Rules.withDefaults()
 	return c
@@ -133,7 +145,8 @@ func (c *Converger) Trigger() {
 }
 
 // Run implements ifrit.Runner: one pass at once, then one every interval and one
-// per Trigger, until signalled. A failed pass is logged and retried on the next
+// per Trigger (and one every RollInterval while a roll is under way), until
+// signalled. A failed pass is logged and retried on the next
 // tick; it never stops the runner.
 func (c *Converger) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -153,6 +166,7 @@ func (c *Converger) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	close(ready)
 	c.logger.Info("started", lager.Data{"interval": c.cfg.Interval.String()})
 	c.Trigger()
+	var soon <-chan time.Time // set while a roll is under way
 	for {
 		select {
 		case <-ctx.Done():
@@ -160,9 +174,15 @@ func (c *Converger) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			return nil
 		case <-ticker.C():
 		case <-c.trigger:
+		case <-soon:
 		}
-		if _, err := c.Pass(ctx); err != nil && ctx.Err() == nil {
+		soon = nil
+		report, err := c.Pass(ctx)
+		if err != nil && ctx.Err() == nil {
 			c.logger.Error("pass-failed", err)
+		}
+		if r := report.Result; len(r.Rolls) > 0 || len(r.RollRetires) > 0 {
+			soon = c.clock.After(c.cfg.RollInterval)
 		}
 	}
 }

@@ -49,13 +49,16 @@ type ActualLRP struct {
 	ActualLRPKey
 	ActualLRPInstanceKey
 	ActualLRPNetInfo
-	State           string          `json:"state"`
-	CrashCount      int             `json:"crash_count"`
-	CrashReason     string          `json:"crash_reason,omitempty"`
-	PlacementError  string          `json:"placement_error,omitempty"`
-	Since           int64           `json:"since"`
-	Presence        string          `json:"presence"`
-	Evacuating      bool            `json:"evacuating"`
-	Routable        bool            `json:"routable"`
+	State          string `json:"state"`
+	CrashCount     int    `json:"crash_count"`
+	CrashReason    string `json:"crash_reason,omitempty"`
+	PlacementError string `json:"placement_error,omitempty"`
+	Since          int64  `json:"since"`
+	Presence       string `json:"presence"`
+	Evacuating     bool   `json:"evacuating"`
+	Routable       bool   `json:"routable"`
+	// Version is the desired LRP's version when the instance was claimed
+	// (our extension; empty on records older than rolling changes).
+	Version         string          `json:"version,omitempty"`
 	ModificationTag ModificationTag `json:"modification_tag"`
 }

@@ -107,11 +107,16 @@ func jsonTooDeep(data []byte, limit int) bool {
 
 // updatableDesiredLRPField reports whether a PUT may name the field.
 func updatableDesiredLRPField(name string) bool {
-	return name == "instances" || name == "routes" || name == "annotation"
+	switch name {
+	case "instances", "routes", "annotation", "rootfs", "image_username", "image_password", "env", "setup",
+		"action", "monitor", "check_definition", "start_timeout", "memory_mb", "disk_mb", "ports", "roll_policy":
+		return true
+	}
+	return false
 }
 
-// CheckDesiredLRPUpdateFields refuses a PUT body that names a field other than
-// instances, routes and annotation: ErrInvalidRequest (with a ValidationError
+// CheckDesiredLRPUpdateFields refuses a PUT body that names a field a
+// DesiredLRPUpdate does not have: ErrInvalidRequest (with a ValidationError
 // naming every such field, in sorted order), or ErrInvalidJSON when the body is
 // not a JSON object.
 func CheckDesiredLRPUpdateFields(raw []byte) error {
@@ -131,7 +136,7 @@ func CheckDesiredLRPUpdateFields(raw []byte) error {
 	sort.Strings(names)
 	var v validator
 	for _, name := range names {
-		v.add(name, "cannot be updated (only instances, routes and annotation can)")
+		v.add(name, "cannot be updated (see docs/api-lrps.md for the fields a PUT may change)")
 	}
 	return Invalid(ErrInvalidRequest, v.result())
 }
@@ -149,6 +154,7 @@ func DecodeDesiredLRP(data []byte) (*DesiredLRP, error) {
 		return nil, Invalid(ErrInvalidLRP, err)
 	}
 	d.ModificationTag = ModificationTag{}
+	d.Version, d.Roll = "", nil
 	return &d, nil
 }
 

@@ -98,9 +98,9 @@ var _ = Describe("Decoding request bodies", func() {
 		})
 
 		It("refuses an immutable field as InvalidRequest", func() {
-			_, err := models.DecodeDesiredLRPUpdate([]byte(`{"instances":4,"memory_mb":1}`))
+			_, err := models.DecodeDesiredLRPUpdate([]byte(`{"instances":4,"domain":"d"}`))
 			Expect(errors.Is(err, models.ErrInvalidRequest)).To(BeTrue())
-			Expect(fieldsOf(err)).To(ConsistOf("memory_mb"))
+			Expect(fieldsOf(err)).To(ConsistOf("domain"))
 		})
 
 		It("refuses a bad value as InvalidRequest", func() {

@@ -2,8 +2,9 @@ package models
 
 import "encoding/json"
 
-// DesiredLRP declares "keep Instances copies of this running". Only Instances,
-// Routes and Annotation may change after it is created (see DesiredLRPUpdate).
+// DesiredLRP declares "keep Instances copies of this running". The fields
+// DesiredLRPUpdate names may change after it is created; a change of what an
+// instance runs (RunVersion) rolls the instances over (docs/rolling.md).
 type DesiredLRP struct {
 	ProcessGuid     string              `json:"process_guid"`
 	Domain          string              `json:"domain"`
@@ -31,7 +32,16 @@ type DesiredLRP struct {
 	PlacementTags   []string            `json:"placement_tags,omitempty"`
 	EgressRules     []SecurityGroupRule `json:"egress_rules,omitempty"`
 	RestartPolicy   *RestartPolicy      `json:"restart_policy,omitempty"`
-	ModificationTag ModificationTag     `json:"modification_tag"`
+	// RollPolicy bounds how a change of what instances run is rolled out;
+	// nil means one extra instance at a time and none unavailable.
+	RollPolicy *RollPolicy `json:"roll_policy,omitempty"`
+	// Version is the store's RunVersion of the record (read-only; a client's
+	// value is ignored). Each actual LRP records the version it started from.
+	Version string `json:"version,omitempty"`
+	// Roll is the progress of rolling instances to Version, filled in by the
+	// receptor on reads (never stored; a client's value is ignored).
+	Roll            *RollStatus     `json:"roll,omitempty"`
+	ModificationTag ModificationTag `json:"modification_tag"`
 }
 
 // DefaultMaxInstances is the most instances a desired LRP may ask for unless
@@ -39,11 +49,27 @@ type DesiredLRP struct {
 // walks indices stops there, so a huge count cannot exhaust memory.
 const DefaultMaxInstances = 10000
 
-// DesiredLRPUpdate names the only fields a PUT may change; nil means "leave as is".
+// DesiredLRPUpdate names the only fields a PUT may change; nil means "leave as
+// is". Instances, Routes and Annotation are the 2015 wire format's; the rest
+// are our extensions, and a change of any field of RunVersion rolls the
+// instances to the new definition.
 type DesiredLRPUpdate struct {
-	Instances  *int    `json:"instances,omitempty"`
-	Routes     *Routes `json:"routes,omitempty"`
-	Annotation *string `json:"annotation,omitempty"`
+	Instances       *int             `json:"instances,omitempty"`
+	Routes          *Routes          `json:"routes,omitempty"`
+	Annotation      *string          `json:"annotation,omitempty"`
+	RootFS          *string          `json:"rootfs,omitempty"`
+	ImageUsername   *string          `json:"image_username,omitempty"`
+	ImagePassword   *string          `json:"image_password,omitempty"`
+	Env             *[]EnvVar        `json:"env,omitempty"`
+	Setup           *Action          `json:"setup,omitempty"`
+	Action          *Action          `json:"action,omitempty"`
+	Monitor         *Action          `json:"monitor,omitempty"`
+	CheckDefinition *CheckDefinition `json:"check_definition,omitempty"`
+	StartTimeout    *uint            `json:"start_timeout,omitempty"`
+	MemoryMB        *int             `json:"memory_mb,omitempty"`
+	DiskMB          *int             `json:"disk_mb,omitempty"`
+	Ports           *[]uint32        `json:"ports,omitempty"`
+	RollPolicy      *RollPolicy      `json:"roll_policy,omitempty"`
 }
 
 // Routes maps a router name (for example "cf-router") to that router's own JSON.

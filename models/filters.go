@@ -33,6 +33,8 @@ type DesiredLRPSchedulingInfo struct {
 	PlacementTags   []string        `json:"placement_tags,omitempty"`
 	Routes          Routes          `json:"routes,omitempty"`
 	RestartPolicy   *RestartPolicy  `json:"restart_policy,omitempty"`
+	RollPolicy      *RollPolicy     `json:"roll_policy,omitempty"`
+	Version         string          `json:"version,omitempty"`
 	ModificationTag ModificationTag `json:"modification_tag"`
 }
 
@@ -41,7 +43,8 @@ func (d *DesiredLRP) SchedulingInfo() DesiredLRPSchedulingInfo {
 	return DesiredLRPSchedulingInfo{
 		ProcessGuid: d.ProcessGuid, Domain: d.Domain, Instances: d.Instances, RootFS: d.RootFS,
 		MemoryMB: d.MemoryMB, DiskMB: d.DiskMB, MaxPids: d.MaxPids, PlacementTags: d.PlacementTags,
-		Routes: d.Routes, RestartPolicy: d.RestartPolicy, ModificationTag: d.ModificationTag,
+		Routes: d.Routes, RestartPolicy: d.RestartPolicy, RollPolicy: d.RollPolicy, Version: d.Version,
+		ModificationTag: d.ModificationTag,
 	}
 }
 

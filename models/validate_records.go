@@ -35,6 +35,7 @@ func (d *DesiredLRP) Validate() error {
 	v.placementTags("placement_tags", d.PlacementTags)
 	v.egressRules("egress_rules", d.EgressRules)
 	v.restartPolicy("restart_policy", d.RestartPolicy)
+	v.rollPolicy("roll_policy", d.RollPolicy)
 	return v.result()
 }
 
@@ -51,7 +52,45 @@ func (u *DesiredLRPUpdate) Validate() error {
 	if u.Annotation != nil {
 		v.annotation("annotation", *u.Annotation)
 	}
+	if u.RootFS != nil {
+		v.rootfs("rootfs", *u.RootFS)
+	}
+	if u.Env != nil {
+		v.env("env", *u.Env)
+	}
+	if u.Setup != nil {
+		v.action("setup", u.Setup, 1)
+	}
+	if u.Action != nil {
+		v.requiredAction("action", u.Action, 1)
+	}
+	if u.Monitor != nil {
+		v.action("monitor", u.Monitor, 1)
+	}
+	v.checkDefinition("check_definition", u.CheckDefinition)
+	if u.MemoryMB != nil {
+		v.nonNegative("memory_mb", int64(*u.MemoryMB))
+	}
+	if u.DiskMB != nil {
+		v.nonNegative("disk_mb", int64(*u.DiskMB))
+	}
+	if u.Ports != nil {
+		for i, p := range *u.Ports {
+			if p == 0 || p > 65535 {
+				v.add(at("ports", i), "must be between 1 and 65535")
+			}
+		}
+	}
+	v.rollPolicy("roll_policy", u.RollPolicy)
 	return v.result()
+}
+
+// ChangesRun reports whether the update names a field of the run definition
+// (see DesiredLRP.RunVersion), so that applying it may need a roll.
+func (u *DesiredLRPUpdate) ChangesRun() bool {
+	return u.RootFS != nil || u.ImageUsername != nil || u.ImagePassword != nil || u.Env != nil ||
+		u.Setup != nil || u.Action != nil || u.Monitor != nil || u.CheckDefinition != nil ||
+		u.StartTimeout != nil || u.MemoryMB != nil || u.DiskMB != nil || u.Ports != nil
 }
 
 // Apply returns a copy of d with the update's non-nil fields written in. It
@@ -66,7 +105,37 @@ func (u *DesiredLRPUpdate) Apply(d DesiredLRP) DesiredLRP {
 	if u.Annotation != nil {
 		d.Annotation = *u.Annotation
 	}
+	set(&d.RootFS, u.RootFS)
+	set(&d.ImageUsername, u.ImageUsername)
+	set(&d.ImagePassword, u.ImagePassword)
+	set(&d.Env, u.Env)
+	set(&d.StartTimeout, u.StartTimeout)
+	set(&d.MemoryMB, u.MemoryMB)
+	set(&d.DiskMB, u.DiskMB)
+	set(&d.Ports, u.Ports)
+	if u.Setup != nil {
+		d.Setup = u.Setup
+	}
+	if u.Action != nil {
+		d.Action = u.Action
+	}
+	if u.Monitor != nil {
+		d.Monitor = u.Monitor
+	}
+	if u.CheckDefinition != nil {
+		d.CheckDefinition = u.CheckDefinition
+	}
+	if u.RollPolicy != nil {
+		d.RollPolicy = u.RollPolicy
+	}
 	return d
+}
+
+// set writes *v into *dst when v is not nil.
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
 
 // Validate checks a health check list; fields are named relative to it

@@ -95,9 +95,11 @@ var _ = Describe("DesiredLRPUpdate", func() {
 	})
 
 	Describe("CheckDesiredLRPUpdateFields", func() {
-		It("accepts instances, routes and annotation", func() {
+		It("accepts instances, routes and annotation, and the run definition's fields", func() {
 			Expect(models.CheckDesiredLRPUpdateFields([]byte(`{"instances":3,"routes":{},"annotation":"a"}`))).To(Succeed())
 			Expect(models.CheckDesiredLRPUpdateFields([]byte(`{}`))).To(Succeed())
+			Expect(models.CheckDesiredLRPUpdateFields([]byte(`{"rootfs":"docker:///x","action":{},"setup":{},"env":[],
+				"check_definition":{},"memory_mb":1,"disk_mb":1,"ports":[8080],"roll_policy":{}}`))).To(Succeed())
 		})
 
 		DescribeTable("refuses a field that cannot change, naming it",
@@ -109,9 +111,9 @@ var _ = Describe("DesiredLRPUpdate", func() {
 					Expect(err.Error()).To(ContainSubstring(f))
 				}
 			},
-			Entry("rootfs", `{"instances":3,"rootfs":"docker:///x"}`, "rootfs"),
+			Entry("privileged", `{"instances":3,"privileged":true}`, "privileged"),
 			Entry("process_guid", `{"process_guid":"other"}`, "process_guid"),
-			Entry("memory_mb and action, sorted", `{"memory_mb":1,"action":{}}`, "action", "memory_mb"),
+			Entry("log_guid and domain, sorted", `{"log_guid":"x","domain":"d"}`, "domain", "log_guid"),
 			Entry("a misspelt field", `{"instance":3}`, "instance"),
 			Entry("a differently cased field", `{"Instances":3}`, "Instances"),
 		)

@@ -44,11 +44,26 @@ func (h *Handler) getDesiredLRP(logger lager.Logger, r *http.Request) (int, any,
 	if lrp == nil {
 		return 0, nil, models.ErrDesiredLRPNotFound
 	}
-	return http.StatusOK, publicDesiredLRP(lrp), nil
+	out := publicDesiredLRP(lrp)
+	if lrp.Version != "" {
+		// The roll's progress (our extension) comes from the instances'
+		// records; an LRP stored before versions has none.
+		records, err := h.bbs.ActualLRPs(r.Context(), logger, models.ActualLRPFilter{ProcessGuid: lrp.ProcessGuid})
+		if err != nil {
+			return 0, nil, err
+		}
+		info := lrp.SchedulingInfo()
+		status := models.RollProgress(&info, records)
+		cp := *out
+		cp.Roll = &status
+		out = &cp
+	}
+	return http.StatusOK, out, nil
 }
 
-// updateDesiredLRP takes only instances, routes and annotation; naming any
-// other field is refused, since changing it would make a different LRP.
+// updateDesiredLRP takes the fields of models.DesiredLRPUpdate; naming any
+// other field is refused, since changing it would make a different LRP. A
+// change of the run definition rolls the instances (docs/api-lrps.md).
 func (h *Handler) updateDesiredLRP(logger lager.Logger, r *http.Request) (int, any, error) {
 	data, err := readBody(nil, r, h.opts.MaxBodyBytes)
 	if err != nil {

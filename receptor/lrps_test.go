@@ -111,8 +111,10 @@ var _ = Describe("Desired LRPs", func() {
 				Expect(lrp.Instances).To(Equal(1))
 				Expect(lrp.Annotation).To(Equal("v1"))
 			},
-			Entry("an immutable field", `{"instances":2,"rootfs":"docker:///other"}`, "InvalidRequest", "rootfs"),
-			Entry("another immutable field", `{"memory_mb":1024}`, "InvalidRequest", "memory_mb"),
+			Entry("an immutable field", `{"instances":2,"privileged":true}`, "InvalidRequest", "privileged"),
+			Entry("another immutable field", `{"log_guid":"other"}`, "InvalidRequest", "log_guid"),
+			Entry("an unknown rootfs scheme", `{"instances":2,"rootfs":"gopher:///other"}`, "InvalidRequest", "rootfs"),
+			Entry("a roll policy that allows nothing", `{"roll_policy":{"max_surge":0,"max_unavailable":0}}`, "InvalidRequest", "roll_policy"),
 			Entry("negative instances", `{"instances":-2}`, "InvalidRequest", "instances"),
 			Entry("a wrong-typed field", `{"instances":"two"}`, "InvalidJSON", "instances"),
 			Entry("malformed JSON", `{"instances":`, "InvalidJSON", "JSON"),
@@ -121,6 +123,21 @@ var _ = Describe("Desired LRPs", func() {
 
 		It("answers 404 DesiredLRPNotFound for an unknown LRP", func() {
 			expectError(do("PUT", "/v1/desired_lrps/nope", `{"instances":1}`), http.StatusNotFound, "DesiredLRPNotFound")
+		})
+
+		It("changes the run definition into a new version and reports the roll's progress", func() {
+			desire("web", "d", 2)
+			before := decode[models.DesiredLRP](do("GET", "/v1/desired_lrps/web", ""))
+			Expect(before.Version).NotTo(BeEmpty())
+			Expect(before.Roll).NotTo(BeNil())
+			resp := do("PUT", "/v1/desired_lrps/web", `{"rootfs":"docker:///other#2","env":[{"name":"V","value":"2"}],"memory_mb":64,"roll_policy":{"max_surge":2,"max_unavailable":0}}`)
+			Expect(resp.Status).To(Equal(http.StatusNoContent), string(resp.Body))
+			after := decode[models.DesiredLRP](do("GET", "/v1/desired_lrps/web", ""))
+			Expect(after.RootFS).To(Equal("docker:///other#2"))
+			Expect(after.MemoryMB).To(Equal(64))
+			Expect(after.RollPolicy).To(Equal(&models.RollPolicy{MaxSurge: 2}))
+			Expect(after.Version).NotTo(Equal(before.Version))
+			Expect(after.Roll).To(Equal(&models.RollStatus{State: models.RollStateDone, Total: 2}), "no instance has started yet, so none is old")
 		})
 
 		It("answers 204 or 409 ResourceConflict to racing writers and keeps one of their values", func() {

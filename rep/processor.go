@@ -137,6 +137,13 @@ func (r *Rep) handleLRP(ctx context.Context, logger lager.Logger, ev executor.Ev
 		default:
 			err = r.bbs.CrashActualLRP(ctx, logger, key, instance, c.RunResult.FailureReason)
 		}
+		if isGone(err) && !evacuating {
+			// An instance a roll replaced holds only the index's EVACUATING
+			// copy; it must leave the routes now, not at the next harmonise.
+			if rerr := r.bbs.RemoveEvacuatingActualLRP(ctx, logger, key, instance); rerr != nil && !isGone(rerr) {
+				logger.Error("removing-evacuating-copy-failed", rerr)
+			}
+		}
 		if err != nil && !isGone(err) {
 			logger.Error("report-completion-failed", err)
 		}

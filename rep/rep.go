@@ -201,12 +201,23 @@ func (r *Rep) startLRP(logger lager.Logger, lrp repapi.LRPWork) {
 	key := lrp.ActualLRPKey
 	instance := models.ActualLRPInstanceKey{InstanceGuid: lrp.InstanceGuid, CellID: r.cfg.CellID}
 
-	desired, err := r.bbs.DesiredLRPByProcessGuid(ctx, logger, lrp.ProcessGuid)
-	if err == nil {
-		err = r.bbs.ClaimActualLRP(ctx, logger, key, instance)
-	}
+	// Claim first, then read the definition: the claim records the desired
+	// version, so the container runs that version or a newer one, and a roll
+	// never takes a new instance for an old one (docs/rolling.md).
+	err := r.bbs.ClaimActualLRP(ctx, logger, key, instance)
 	if err != nil {
 		logger.Info("not-starting", lager.Data{"reason": err.Error()})
+		_ = r.executor.Delete(ctx, lrp.InstanceGuid)
+		return
+	}
+	desired, err := r.bbs.DesiredLRPByProcessGuid(ctx, logger, lrp.ProcessGuid)
+	if err != nil {
+		logger.Info("not-starting", lager.Data{"reason": err.Error()})
+		// A crash gives the index back: removed if no longer desired,
+		// restarted otherwise.
+		if cerr := r.bbs.CrashActualLRP(ctx, logger, key, instance, "failed to start: "+err.Error()); cerr != nil && !isGone(cerr) {
+			logger.Error("giving-back-claim-failed", cerr)
+		}
 		_ = r.executor.Delete(ctx, lrp.InstanceGuid)
 		return
 	}

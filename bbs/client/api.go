@@ -69,6 +69,13 @@ type API interface {
 	EvacuateStoppedActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
 	RemoveEvacuatingActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
 
+	// Rolls (converger-side; docs/rolling.md):
+	// RollActualLRP moves an outdated RUNNING instance to the EVACUATING slot
+	// and auctions a replacement of the current version; once that one serves,
+	// RetireEvacuatingActualLRP has the old one leave the routes, then stop.
+	RollActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
+	RetireEvacuatingActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
+
 	// Converger-side (DESIGN 7.2). Each re-checks its precondition under CAS and
 	// answers models.ErrResourceConflict if the record moved on.
 	CreateUnclaimedActualLRPs(ctx context.Context, logger lager.Logger, processGuid string, indices []int) error // missing indices: create + auction

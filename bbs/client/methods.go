@@ -134,6 +134,14 @@ func (c *Client) EvacuateStoppedActualLRP(ctx context.Context, _ lager.Logger, k
 	return c.call(ctx, EvacuateStoppedActualLRPPath, &Request{ActualLRPKey: &key, InstanceKey: &instance}, nil)
 }
 
+func (c *Client) RollActualLRP(ctx context.Context, _ lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error {
+	return c.call(ctx, RollActualLRPPath, &Request{ActualLRPKey: &key, InstanceKey: &instance}, nil)
+}
+
+func (c *Client) RetireEvacuatingActualLRP(ctx context.Context, _ lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error {
+	return c.call(ctx, RetireEvacuatingActualLRPPath, &Request{ActualLRPKey: &key, InstanceKey: &instance}, nil)
+}
+
 func (c *Client) RemoveEvacuatingActualLRP(ctx context.Context, _ lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error {
 	return c.call(ctx, RemoveEvacuatingActualLRPPath, &Request{ActualLRPKey: &key, InstanceKey: &instance}, nil)
 }

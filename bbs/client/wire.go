@@ -39,6 +39,8 @@ const (
 	EvacuateCrashedActualLRPPath  = "/v1/actual_lrps/evacuate_crashed"
 	EvacuateStoppedActualLRPPath  = "/v1/actual_lrps/evacuate_stopped"
 	RemoveEvacuatingActualLRPPath = "/v1/actual_lrps/remove_evacuating"
+	RollActualLRPPath             = "/v1/actual_lrps/roll"
+	RetireEvacuatingActualLRPPath = "/v1/actual_lrps/retire_evacuating"
 	CreateUnclaimedActualLRPsPath = "/v1/actual_lrps/create_unclaimed"
 	AuctionActualLRPsPath         = "/v1/actual_lrps/auction"
 	RestartCrashedActualLRPPath   = "/v1/actual_lrps/restart_crashed"

@@ -162,6 +162,12 @@ func methods() map[string]method {
 		client.RemoveEvacuatingActualLRPPath: instanced(func(ctx ctxt, l log, db api, r *req) error {
 			return db.RemoveEvacuatingActualLRP(ctx, l, *r.ActualLRPKey, *r.InstanceKey)
 		}),
+		client.RollActualLRPPath: instanced(func(ctx ctxt, l log, db api, r *req) error {
+			return db.RollActualLRP(ctx, l, *r.ActualLRPKey, *r.InstanceKey)
+		}),
+		client.RetireEvacuatingActualLRPPath: instanced(func(ctx ctxt, l log, db api, r *req) error {
+			return db.RetireEvacuatingActualLRP(ctx, l, *r.ActualLRPKey, *r.InstanceKey)
+		}),
 		client.CreateUnclaimedActualLRPsPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
 			return db.CreateUnclaimedActualLRPs(ctx, l, r.ProcessGuid, r.Indices)
 		}),

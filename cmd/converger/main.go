@@ -183,6 +183,7 @@ func run(configPath string) error {
 			Value: fmt.Sprintf("%s:%d", hostname, os.Getpid()), TTL: ms(cfg.LockTTLMs)}},
 		{Name: "cell-watch", Runner: &converger.CellWatch{Logger: logger, Clock: clock.NewClock(), Client: etcd,
 			Prefix: cfg.CellsPrefix, OnGone: func(string) { conv.Trigger() }}},
+		{Name: "desired-watch", Runner: converger.NewDesiredWatch(logger, clock.NewClock(), etcd, conv.Trigger)},
 		{Name: "converger", Runner: conv},
 	})
 	process := ifrit.Invoke(sigmon.New(group))

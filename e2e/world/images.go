@@ -27,7 +27,15 @@ func (w *World) PushBusybox() (string, error) {
 // PORT=8080, exposed 8080/tcp) as REGISTRY/httpapp:latest and returns its
 // reference.
 func (w *World) PushTestApp() (string, error) {
-	return w.pushStaticApp("httpapp")
+	return w.pushStaticApp("httpapp", "latest")
+}
+
+// PushTestAppVersion pushes the test app as REGISTRY/httpapp:TAG, a distinct
+// image whose config adds env (NAME=value, after PORT=8080, so PORT=9090
+// moves the app off the port its checks expect) and returns its reference:
+// a new image to roll an app to.
+func (w *World) PushTestAppVersion(tag string, env ...string) (string, error) {
+	return w.pushStaticApp("httpapp", tag, env...)
 }
 
 // PushAttacker pushes busybox plus the attack suite's hostile tenant
@@ -35,12 +43,13 @@ func (w *World) PushTestApp() (string, error) {
 // REGISTRY/attacker:latest: an LRP runs it with the arg "serve", a task with
 // "run".
 func (w *World) PushAttacker() (string, error) {
-	return w.pushStaticApp("attacker")
+	return w.pushStaticApp("attacker", "latest")
 }
 
 // pushStaticApp pushes busybox plus the static binary BinDir/name as
-// /app/name (the entrypoint), PORT=8080 and 8080/tcp exposed.
-func (w *World) pushStaticApp(name string) (string, error) {
+// /app/name (the entrypoint), PORT=8080 (then env) and 8080/tcp exposed, as
+// REGISTRY/name:tag.
+func (w *World) pushStaticApp(name, tag string, env ...string) (string, error) {
 	bin, err := os.ReadFile(filepath.Join(w.BinDir, name))
 	if err != nil {
 		return "", fmt.Errorf("%s (see Build): %w", name, err)
@@ -63,7 +72,7 @@ func (w *World) pushStaticApp(name string) (string, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.Config = v1.Config{
-		Env:          []string{imagetest.Path, "PORT=8080"},
+		Env:          append([]string{imagetest.Path, "PORT=8080"}, env...),
 		Entrypoint:   []string{"/app/" + name},
 		WorkingDir:   "/app",
 		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
@@ -71,14 +80,18 @@ func (w *World) pushStaticApp(name string) (string, error) {
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return "", err
 	}
-	return w.push(name, img)
+	return w.pushTagged(name, tag, img)
 }
 
 func (w *World) push(repo string, img v1.Image) (string, error) {
-	if err := imagetest.Push(w.RegistryHost, repo, "latest", img); err != nil {
+	return w.pushTagged(repo, "latest", img)
+}
+
+func (w *World) pushTagged(repo, tag string, img v1.Image) (string, error) {
+	if err := imagetest.Push(w.RegistryHost, repo, tag, img); err != nil {
 		return "", err
 	}
-	return w.RegistryHost + "/" + repo + ":latest", nil
+	return w.RegistryHost + "/" + repo + ":" + tag, nil
 }
 
 // RootFS is the rootfs URI of a reference PushTestApp or PushBusybox returned.

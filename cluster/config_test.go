@@ -190,9 +190,9 @@ var _ = Describe("Config", func() {
 				Expect(docs["auctioneer-standby-1"]["advertise_url"]).To(Equal("https://127.0.0.1:9017"))
 				Expect(docs["route-emitter-standby-1"]["id"]).NotTo(Equal(docs["route-emitter"]["id"]))
 				Expect(docs["converger-standby-1"]["debug_address"]).NotTo(Equal(docs["converger"]["debug_address"]))
-				Expect(docs["auctioneer"]["lock_ttl_ms"]).To(BeEquivalentTo(5000))
-				Expect(docs["converger-standby-1"]["lock_ttl_ms"]).To(BeEquivalentTo(5000))
-				Expect(docs["route-emitter"]["lock_ttl"]).To(BeEquivalentTo(5 * time.Second))
+				Expect(docs["auctioneer"]["lock_ttl"]).To(Equal("5s"))
+				Expect(docs["converger-standby-1"]["lock_ttl"]).To(Equal("5s"))
+				Expect(docs["route-emitter"]["lock_ttl"]).To(Equal("5s"))
 			})
 		})
 

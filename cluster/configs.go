@@ -89,7 +89,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 	}
 	configs["bbs"]["etcd_maintenance_interval"] = maintenance.String()
 	if cfg.ConvergenceInterval > 0 {
-		configs["converger"]["convergence_interval_ms"] = cfg.ConvergenceInterval.Milliseconds()
+		configs["converger"]["convergence_interval"] = cfg.ConvergenceInterval.String()
 	}
 	if cfg.PresenceTTL > 0 {
 		// The grace a blipped cell gets to keep its tasks is twice its
@@ -109,9 +109,9 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 		configs["router"]["failed_endpoint_holdoff"] = cfg.RouterFailedEndpointHoldoff.String()
 	}
 	if cfg.LockTTL > 0 {
-		configs["auctioneer"]["lock_ttl_ms"] = cfg.LockTTL.Milliseconds()
-		configs["converger"]["lock_ttl_ms"] = cfg.LockTTL.Milliseconds()
-		configs["route-emitter"]["lock_ttl"] = int64(cfg.LockTTL)
+		for _, name := range singletons {
+			configs[name]["lock_ttl"] = cfg.LockTTL.String()
+		}
 	}
 	configs["route-emitter"]["id"] = "route-emitter"
 	// Standby k is a copy of the active daemon on its own ports, waiting for the lock.

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,8 +22,8 @@ import (
 )
 
 // Config is the auctioneer's JSON config file: the auctioneer's own settings
-// (listen_address, advertise_url, debug_address, lock_ttl_ms,
-// cell_state_timeout_ms, retry_delay_ms, starting_weight, locality_weight,
+// (listen_address, advertise_url, debug_address, lock_ttl,
+// cell_state_timeout, retry_delay, starting_weight, locality_weight,
 // max_inflight_starts, tls, log_level; see auctioneer.Config for each default)
 // plus how to reach the BBS and etcd.
 type Config struct {
@@ -32,8 +31,8 @@ type Config struct {
 	// BBSURLs are the BBS API servers, tried in turn. Default
 	// ["http://127.0.0.1:8889"].
 	BBSURLs []string `json:"bbs_urls"`
-	// BBSTimeoutMs bounds each call to the BBS. Default 10000.
-	BBSTimeoutMs int `json:"bbs_timeout_ms"`
+	// BBSTimeout bounds each call to the BBS. Default "10s".
+	BBSTimeout time.Duration `json:"bbs_timeout"`
 	// Etcd is where the lock lives. Default endpoints ["http://127.0.0.1:2379"].
 	Etcd etcdrunner.ClientConfig `json:"etcd"`
 }
@@ -41,24 +40,21 @@ type Config struct {
 // DefaultConfig returns the defaults of every field.
 func DefaultConfig() Config {
 	return Config{
-		Config:       auctioneer.DefaultConfig(),
-		BBSURLs:      []string{"http://127.0.0.1:8889"},
-		BBSTimeoutMs: 10000,
-		Etcd:         etcdrunner.ClientConfig{Endpoints: []string{"http://127.0.0.1:2379"}},
+		Config:     auctioneer.DefaultConfig(),
+		BBSURLs:    []string{"http://127.0.0.1:8889"},
+		BBSTimeout: 10 * time.Second,
+		Etcd:       etcdrunner.ClientConfig{Endpoints: []string{"http://127.0.0.1:2379"}},
 	}
 }
 
-// Validate reports the first problem with the config.
+// Validate reports every problem with the config.
 func (c Config) Validate() error {
-	switch {
-	case len(c.BBSURLs) == 0:
-		return errors.New("bbs_urls is required")
-	case c.BBSTimeoutMs <= 0:
-		return errors.New("bbs_timeout_ms must be positive")
-	case len(c.Etcd.Endpoints) == 0:
-		return errors.New("etcd.endpoints is required")
-	}
-	return c.Config.Validate()
+	var p config.Problems
+	p.Check(len(c.BBSURLs) > 0, "bbs_urls", "is required")
+	p.Positive(map[string]time.Duration{"bbs_timeout": c.BBSTimeout})
+	p.Check(len(c.Etcd.Endpoints) > 0, "etcd.endpoints", "is required")
+	p.Add(c.Config.Validate())
+	return p.Err()
 }
 
 func main() { daemon.Main("auctioneer", run, defaults) }
@@ -81,7 +77,7 @@ func run(configPath string) error {
 		return err
 	}
 	defer etcd.Close()
-	bbsHTTP, err := transport.NewClient(cfg.TLS, time.Duration(cfg.BBSTimeoutMs)*time.Millisecond)
+	bbsHTTP, err := transport.NewClient(cfg.TLS, cfg.BBSTimeout)
 	if err != nil {
 		return err
 	}

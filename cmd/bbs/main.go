@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -46,11 +45,11 @@ type Config struct {
 	// AuctioneerLockName is the lock whose holder is the active auctioneer.
 	// Default "auctioneer".
 	AuctioneerLockName string `json:"auctioneer_lock_name"`
-	// RequestTimeoutMs bounds each API request and each etcd request; past it
-	// the BBS answers 503. Default 10000.
-	RequestTimeoutMs int `json:"request_timeout_ms"`
-	// CallTimeoutMs bounds each call to the auctioneer or a rep. Default 5000.
-	CallTimeoutMs int `json:"call_timeout_ms"`
+	// RequestTimeout bounds each API request and each etcd request; past it
+	// the BBS answers 503. Default "10s".
+	RequestTimeout time.Duration `json:"request_timeout"`
+	// CallTimeout bounds each call to the auctioneer or a rep. Default "5s".
+	CallTimeout time.Duration `json:"call_timeout"`
 	// LogLevel is debug, info, error or fatal. Default "info".
 	LogLevel string `json:"log_level"`
 	// MaxInstances bounds a desired LRP's instances (InvalidLRP above it).
@@ -77,7 +76,7 @@ type Config struct {
 	// Default 10000.
 	EtcdKeepRevisions int64 `json:"etcd_keep_revisions"`
 	// EtcdMaintenanceLockTTL is how long a dead maintainer keeps the
-	// bbs-maintenance lock. Default "15s".
+	// bbs-maintenance lock. Default "15s" (lock.DefaultTTL).
 	EtcdMaintenanceLockTTL time.Duration `json:"etcd_maintenance_lock_ttl"`
 }
 
@@ -87,39 +86,34 @@ func DefaultConfig() Config {
 		ListenAddress:      ":8889",
 		DebugAddress:       "127.0.0.1:17018",
 		AuctioneerLockName: "auctioneer",
-		RequestTimeoutMs:   10000,
-		CallTimeoutMs:      5000,
+		RequestTimeout:     10 * time.Second,
+		CallTimeout:        5 * time.Second,
 		MaxInstances:       models.DefaultMaxInstances,
 		LogLevel:           "info",
 
 		EtcdMaintenanceInterval: maintain.DefaultInterval,
 		EtcdKeepRevisions:       maintain.DefaultKeepRevisions,
-		EtcdMaintenanceLockTTL:  15 * time.Second,
+		EtcdMaintenanceLockTTL:  lock.DefaultTTL,
 	}
 }
 
-// Validate reports the first problem with the config.
+// Validate reports every problem with the config.
 func (c Config) Validate() error {
-	switch {
-	case c.ListenAddress == "":
-		return errors.New("listen_address is required")
-	case len(c.Etcd.Endpoints) == 0:
-		return errors.New("etcd.endpoints is required")
-	case c.AuctioneerLockName == "":
-		return errors.New("auctioneer_lock_name is required")
-	case c.RequestTimeoutMs <= 0 || c.CallTimeoutMs <= 0:
-		return errors.New("request_timeout_ms and call_timeout_ms must be positive")
-	case c.MaxInstances <= 0:
-		return errors.New("max_instances must be positive")
-	case c.EtcdMaintenanceInterval <= 0 || c.EtcdMaintenanceLockTTL < time.Second:
-		return errors.New("etcd_maintenance_interval must be positive and etcd_maintenance_lock_ttl at least 1s")
-	case c.EtcdKeepRevisions <= 0:
-		return errors.New("etcd_keep_revisions must be positive")
-	case len(c.EncryptionKeys) == 0 || c.ActiveKeyLabel == "":
-		return errors.New("encryption_keys and active_key_label are required: records are encrypted at rest (docs/operations.md)")
+	var p config.Problems
+	p.Check(c.ListenAddress != "", "listen_address", "is required")
+	p.Check(len(c.Etcd.Endpoints) > 0, "etcd.endpoints", "is required")
+	p.Check(c.AuctioneerLockName != "", "auctioneer_lock_name", "is required")
+	p.Positive(map[string]time.Duration{"request_timeout": c.RequestTimeout, "call_timeout": c.CallTimeout,
+		"etcd_maintenance_interval": c.EtcdMaintenanceInterval})
+	p.Check(c.MaxInstances > 0, "max_instances", "must be positive")
+	p.Check(c.EtcdMaintenanceLockTTL >= time.Second, "etcd_maintenance_lock_ttl", "must be at least 1s")
+	p.Check(c.EtcdKeepRevisions > 0, "etcd_keep_revisions", "must be positive")
+	p.Check(len(c.EncryptionKeys) > 0, "encryption_keys", "is required: records are encrypted at rest (docs/operations.md)")
+	p.Check(c.ActiveKeyLabel != "", "active_key_label", "is required")
+	if _, err := lager.LogLevelFromString(c.LogLevel); err != nil {
+		p.Addf("log_level", "%v", err)
 	}
-	_, err := lager.LogLevelFromString(c.LogLevel)
-	return err
+	return p.Err()
 }
 
 func main() { daemon.Main("bbs", run, defaults) }
@@ -146,8 +140,7 @@ func run(configPath string) error {
 		return err
 	}
 	defer etcd.Close()
-	callTimeout := time.Duration(cfg.CallTimeoutMs) * time.Millisecond
-	requestTimeout := time.Duration(cfg.RequestTimeoutMs) * time.Millisecond
+	callTimeout, requestTimeout := cfg.CallTimeout, cfg.RequestTimeout
 	httpClient, err := transport.NewClient(cfg.TLS, callTimeout)
 	if err != nil {
 		return err

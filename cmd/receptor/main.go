@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -37,8 +36,8 @@ type Config struct {
 	BBSURLs []string `json:"bbs_urls"`
 	// BBSTLS is mutual TLS to the BBS; empty means plain HTTP. Default empty.
 	BBSTLS transport.TLS `json:"bbs_tls"`
-	// BBSRequestTimeoutMs bounds each BBS request. Default 15000.
-	BBSRequestTimeoutMs int `json:"bbs_request_timeout_ms"`
+	// BBSRequestTimeout bounds each BBS request. Default "15s".
+	BBSRequestTimeout time.Duration `json:"bbs_request_timeout"`
 	// TLSCertFile and TLSKeyFile (PEM) serve the API over HTTPS; both empty
 	// serves plain HTTP. Default empty.
 	receptor.TLSFiles
@@ -72,12 +71,12 @@ type Config struct {
 	// NATSTLS is the certificate that names the receptor to NATS; empty
 	// connects plain. Default empty.
 	NATSTLS transport.TLS `json:"nats_tls"`
-	// CallbackKickIntervalMs is how often completed tasks are scanned for
-	// callbacks to deliver. Default 30000.
-	CallbackKickIntervalMs int `json:"callback_kick_interval_ms"`
+	// CallbackKickInterval is how often completed tasks are scanned for
+	// callbacks to deliver. Default "30s".
+	CallbackKickInterval time.Duration `json:"callback_kick_interval"`
 	// ResolvingRenewInterval is how often a callback delivery in flight
 	// renews its task's RESOLVING lease; keep it well below the converger's
-	// resolving_timeout_ms. Default "10s".
+	// resolving_timeout. Default "10s".
 	ResolvingRenewInterval time.Duration `json:"resolving_renew_interval"`
 	// MaxBodyBytes caps a request body. Default 1048576.
 	MaxBodyBytes int64 `json:"max_body_bytes"`
@@ -91,9 +90,9 @@ func DefaultConfig() Config {
 		ListenAddress:          ":8887",
 		DebugAddress:           "127.0.0.1:17019",
 		BBSURLs:                []string{"http://127.0.0.1:8889"},
-		BBSRequestTimeoutMs:    15000,
+		BBSRequestTimeout:      15 * time.Second,
 		NATSURL:                "nats://127.0.0.1:4222",
-		CallbackKickIntervalMs: 30000,
+		CallbackKickInterval:   30 * time.Second,
 		ResolvingRenewInterval: receptor.DefaultResolvingRenewInterval,
 		MaxBodyBytes:           receptor.DefaultMaxBodyBytes,
 		MaxStreamsPerClient:    receptor.DefaultMaxStreamsPerClient,
@@ -101,30 +100,25 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first problem with the config.
+// Validate reports every problem with the config.
 func (c Config) Validate() error {
-	switch {
-	case c.ListenAddress == "":
-		return errors.New("listen_address is required")
-	case len(c.BBSURLs) == 0:
-		return errors.New("bbs_urls is required")
-	case c.BBSRequestTimeoutMs <= 0 || c.CallbackKickIntervalMs <= 0 || c.MaxBodyBytes <= 0:
-		return errors.New("bbs_request_timeout_ms, callback_kick_interval_ms and max_body_bytes must be positive")
-	case c.Username == "" && c.Password != "":
-		return errors.New("password is set without a username")
-	case c.MaxStreamsPerClient <= 0:
-		return errors.New("max_streams_per_client must be positive")
-	case (c.CertFile == "") != (c.KeyFile == ""):
-		return errors.New("tls_cert_file and tls_key_file go together")
-	}
-	if err := receptor.CheckExposure(c.ListenAddress, c.Username, c.Password, c.AllowAnonymous); err != nil {
-		return err
-	}
+	var p config.Problems
+	p.Check(c.ListenAddress != "", "listen_address", "is required")
+	p.Check(len(c.BBSURLs) > 0, "bbs_urls", "is required")
+	p.Positive(map[string]time.Duration{"bbs_request_timeout": c.BBSRequestTimeout,
+		"callback_kick_interval": c.CallbackKickInterval, "resolving_renew_interval": c.ResolvingRenewInterval})
+	p.Check(c.MaxBodyBytes > 0, "max_body_bytes", "must be positive")
+	p.Check(c.Username != "" || c.Password == "", "password", "is set without a username")
+	p.Check(c.MaxStreamsPerClient > 0, "max_streams_per_client", "must be positive")
+	p.Check((c.CertFile == "") == (c.KeyFile == ""), "tls_cert_file", "and tls_key_file go together")
+	p.Add(receptor.CheckExposure(c.ListenAddress, c.Username, c.Password, c.AllowAnonymous))
 	if _, err := netguard.Parse(c.CallbackDenyNetworks...); err != nil {
-		return fmt.Errorf("callback_deny_networks: %w", err)
+		p.Addf("callback_deny_networks", "%v", err)
 	}
-	_, err := lager.LogLevelFromString(c.LogLevel)
-	return err
+	if _, err := lager.LogLevelFromString(c.LogLevel); err != nil {
+		p.Addf("log_level", "%v", err)
+	}
+	return p.Err()
 }
 
 func main() { daemon.Main("receptor", run, defaults) }
@@ -142,7 +136,7 @@ func run(configPath string) error {
 		return err
 	}
 
-	httpClient, err := transport.NewClient(cfg.BBSTLS, time.Duration(cfg.BBSRequestTimeoutMs)*time.Millisecond)
+	httpClient, err := transport.NewClient(cfg.BBSTLS, cfg.BBSRequestTimeout)
 	if err != nil {
 		return err
 	}
@@ -191,7 +185,7 @@ func run(configPath string) error {
 	callbacks := &receptor.TaskCompletionWorker{
 		Logger:                 logger,
 		BBS:                    bbs,
-		KickInterval:           time.Duration(cfg.CallbackKickIntervalMs) * time.Millisecond,
+		KickInterval:           cfg.CallbackKickInterval,
 		ResolvingRenewInterval: cfg.ResolvingRenewInterval,
 		DenyNetworks:           cfg.CallbackDenyNetworks,
 		AllowLoopback:          cfg.AllowLoopbackCallbacks,

@@ -60,7 +60,7 @@ var _ = Describe("cmd/receptor", func() {
 		address := freeAddress()
 		start(map[string]any{
 			"listen_address": address, "debug_address": freeAddress(), "nats_url": "",
-			"bbs_urls": []string{"http://" + freeAddress()}, "bbs_request_timeout_ms": 500,
+			"bbs_urls": []string{"http://" + freeAddress()}, "bbs_request_timeout": "500ms",
 			"tls_cert_file": filepath.Join(dir, "cert.pem"), "tls_key_file": filepath.Join(dir, "key.pem"),
 		})
 		pool := x509.NewCertPool()

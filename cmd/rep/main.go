@@ -4,7 +4,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"time"
 
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
@@ -47,11 +46,13 @@ func run(configPath string) error {
 	}
 	cfg := file.Config
 
-	logger := lager.NewLogger("rep")
-	logger.RegisterSink(lager.NewWriterSink(os.Stdout, lager.INFO))
+	logger, err := daemon.NewLogger("rep", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 	clk := clock.NewClock()
 
-	httpClient, err := transport.NewClient(cfg.TLS, 30*time.Second)
+	httpClient, err := transport.NewClient(cfg.TLS, cfg.BBSTimeout)
 	if err != nil {
 		return err
 	}

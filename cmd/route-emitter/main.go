@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -32,10 +31,12 @@ type Config struct {
 	NATSURL      string                  `json:"nats_url"`      // default nats://127.0.0.1:4222
 	NATSTLS      transport.TLS           `json:"nats_tls"`      // certificate naming the emitter to NATS; default none (plain)
 	Etcd         etcdrunner.ClientConfig `json:"etcd"`          // for the lock; default 127.0.0.1:2379
-	LockTTL      time.Duration           `json:"lock_ttl"`      // default 15 s
+	LockTTL      time.Duration           `json:"lock_ttl"`      // default 15 s (lock.DefaultTTL)
 	DebugAddress string                  `json:"debug_address"` // default 127.0.0.1:17009
 	ID           string                  `json:"id"`            // lock value; default "" (the host name)
 	Emitter      emitter.Config          `json:"emitter"`
+	BBSTimeout   time.Duration           `json:"bbs_timeout"` // bounds each call to the BBS; default 30 s
+	LogLevel     string                  `json:"log_level"`   // debug, info, error or fatal; default "info"
 }
 
 // DefaultConfig returns the defaults of every field.
@@ -44,28 +45,26 @@ func DefaultConfig() Config {
 		BBSURLs:      []string{"http://127.0.0.1:8889"},
 		NATSURL:      "nats://127.0.0.1:4222",
 		Etcd:         etcdrunner.ClientConfig{Endpoints: []string{"http://127.0.0.1:2379"}, DialTimeout: 5 * time.Second},
-		LockTTL:      15 * time.Second,
+		LockTTL:      lock.DefaultTTL,
 		DebugAddress: "127.0.0.1:17009",
 		Emitter:      emitter.DefaultConfig(),
+		BBSTimeout:   30 * time.Second,
+		LogLevel:     "info",
 	}
 }
 
-// Validate reports what is wrong with the config.
+// Validate reports everything that is wrong with the config.
 func (c Config) Validate() error {
-	var errs []error
-	if len(c.BBSURLs) == 0 {
-		errs = append(errs, errors.New("bbs_urls is required"))
+	var p config.Problems
+	p.Check(len(c.BBSURLs) > 0, "bbs_urls", "is required")
+	p.Check(c.NATSURL != "", "nats_url", "is required")
+	p.Check(len(c.Etcd.Endpoints) > 0, "etcd.endpoints", "is required")
+	p.Check(c.LockTTL >= time.Second, "lock_ttl", "must be at least 1s")
+	p.Positive(map[string]time.Duration{"bbs_timeout": c.BBSTimeout})
+	if _, err := lager.LogLevelFromString(c.LogLevel); err != nil {
+		p.Addf("log_level", "%v", err)
 	}
-	if c.NATSURL == "" {
-		errs = append(errs, errors.New("nats_url is required"))
-	}
-	if len(c.Etcd.Endpoints) == 0 {
-		errs = append(errs, errors.New("etcd.endpoints is required"))
-	}
-	if c.LockTTL < time.Second {
-		errs = append(errs, errors.New("lock_ttl must be at least 1s"))
-	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 func main() { daemon.Main("route-emitter", run, defaults) }
@@ -86,11 +85,13 @@ func run(configPath string) error {
 		cfg.ID = host
 	}
 
-	logger := lager.NewLogger("route-emitter")
-	logger.RegisterSink(lager.NewWriterSink(os.Stdout, lager.INFO))
+	logger, err := daemon.NewLogger("route-emitter", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 	clk := clock.NewClock()
 
-	httpClient, err := transport.NewClient(cfg.BBSTLS, 30*time.Second)
+	httpClient, err := transport.NewClient(cfg.BBSTLS, cfg.BBSTimeout)
 	if err != nil {
 		return err
 	}

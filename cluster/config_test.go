@@ -206,7 +206,7 @@ var _ = Describe("Config", func() {
 				Expect(docs["cell-2-rep"]["advertise_url"]).To(Equal("https://10.200.252.11:1802"))
 				Expect(docs["cell-2-rep"]["bbs_urls"]).To(Equal([]string{"https://10.200.252.1:8889"}))
 				Expect(cfg.linkHosts()).To(ContainElements("10.200.252.1", "10.200.252.11"))
-				Expect(docs["cell-2-rep"]["nats_url"]).To(Equal("nats://10.200.252.1:4222"))
+				Expect(docs["cell-2-rep"]["nats_urls"]).To(Equal([]string{"nats://10.200.252.1:4222"}))
 			})
 		})
 	})

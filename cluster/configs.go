@@ -51,7 +51,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 		},
 		"route-emitter": {
 			"bbs_urls":      []string{bbsURL},
-			"nats_url":      c.Addresses.NATS,
+			"nats_urls":     []string{c.Addresses.NATS},
 			"etcd":          etcd(certs.RoleRouteEmitter),
 			"bbs_tls":       cfg.TLSFor(certs.Of(certs.RoleRouteEmitter)),
 			"nats_tls":      cfg.TLSFor(certs.Of(certs.RoleRouteEmitter)),
@@ -69,7 +69,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"bbs_urls":       []string{bbsURL},
 			"bbs_tls":        cfg.TLSFor(certs.Of(certs.RoleReceptor)),
 			"nats_tls":       cfg.TLSFor(certs.Of(certs.RoleReceptor)),
-			"nats_url":       c.Addresses.NATS,
+			"nats_urls":      []string{c.Addresses.NATS},
 			"username":       cfg.Username,
 			"password":       cfg.Password,
 		},
@@ -166,7 +166,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"debug_address":        local(cell.DebugPort),
 			"bbs_urls":             []string{bbsURL},
 			"garden_socket":        cell.GardenSocket,
-			"nats_url":             c.Addresses.NATS,
+			"nats_urls":            []string{c.Addresses.NATS},
 			"executor":             executor(cfg, c.Capacity, cell, "127.0.0.1"),
 			"tls":                  cfg.TLSFor(certs.Rep(cell.ID)),
 			"nats_tls":             cfg.TLSFor(certs.Rep(cell.ID)),
@@ -188,7 +188,7 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			rep["admin_listen_address"] = at(cell.AdminPort)
 			rep["debug_address"] = at(cell.DebugPort)
 			rep["bbs_urls"] = []string{scheme + "://" + brain(cfg.BBSPort)}
-			rep["nats_url"] = "nats://" + brain(cfg.NATSPort)
+			rep["nats_urls"] = []string{"nats://" + brain(cfg.NATSPort)}
 			rep["executor"] = executor(cfg, c.Capacity, cell, cn.IP)
 		}
 		configs[cell.ID+"-rep"] = rep

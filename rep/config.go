@@ -7,6 +7,7 @@ import (
 
 	"github.com/diego-runtime/diego/executor"
 	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/natsclient"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/models"
 )
@@ -28,9 +29,15 @@ type Config struct {
 	BBSURLs      []string      `json:"bbs_urls"`      // default [http://127.0.0.1:8889]
 	BBSTimeout   time.Duration `json:"bbs_timeout"`   // bounds each call to the BBS; default 30 s
 	GardenSocket string        `json:"garden_socket"` // default /var/run/diego/garden.sock
-	NATSURL      string        `json:"nats_url"`      // logs and metrics; default nats://127.0.0.1:4222
-	TLS          transport.TLS `json:"tls"`           // for the rep API and its calls to the BBS; default none (plain)
-	NATSTLS      transport.TLS `json:"nats_tls"`      // certificate naming this cell's rep to NATS; default none (plain)
+	// NATSURLs are the members of the NATS cluster that carries logs and
+	// metrics, tried in order; the rep creates the LOGS stream where it is
+	// missing (LogsStream) and refuses to start if it cannot keep log lines.
+	// Default ["nats://127.0.0.1:4222"].
+	NATSURLs []string `json:"nats_urls"`
+	// LogsStream is what the LOGS stream is created with when missing.
+	LogsStream natsclient.LogStreamConfig `json:"logs_stream"`
+	TLS        transport.TLS              `json:"tls"`      // for the rep API and its calls to the BBS; default none (plain)
+	NATSTLS    transport.TLS              `json:"nats_tls"` // certificate naming this cell's rep to NATS; default none (plain)
 
 	PresenceTTL       time.Duration `json:"presence_ttl"`       // default 15 s
 	HeartbeatInterval time.Duration `json:"heartbeat_interval"` // default 5 s
@@ -84,7 +91,8 @@ func DefaultConfig() Config {
 		BBSURLs:                   []string{"http://127.0.0.1:8889"},
 		BBSTimeout:                DefaultBBSTimeout,
 		GardenSocket:              "/var/run/diego/garden.sock",
-		NATSURL:                   "nats://127.0.0.1:4222",
+		NATSURLs:                  []string{"nats://127.0.0.1:4222"},
+		LogsStream:                natsclient.DefaultLogStreamConfig(),
 		PresenceTTL:               15 * time.Second,
 		HeartbeatInterval:         5 * time.Second,
 		HarmonizeInterval:         30 * time.Second,
@@ -112,6 +120,8 @@ func (c Config) Validate() error {
 	p.Check(c.CreateFailureThreshold >= 1, "create_failure_threshold", "must be at least 1")
 	p.Check(c.DrainDelay >= 0, "drain_delay", "must not be negative")
 	p.Check(len(c.BBSURLs) > 0, "bbs_urls", "is required")
+	p.Check(len(c.NATSURLs) > 0, "nats_urls", "is required")
+	p.Nest("logs_stream", c.LogsStream.Validate())
 	if _, err := lager.LogLevelFromString(c.LogLevel); err != nil {
 		p.Addf("log_level", "%v", err)
 	}

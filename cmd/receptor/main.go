@@ -9,7 +9,6 @@ import (
 
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tedsuo/ifrit"
@@ -20,6 +19,7 @@ import (
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
 	"github.com/diego-runtime/diego/internal/debugserver"
+	"github.com/diego-runtime/diego/internal/natsclient"
 	"github.com/diego-runtime/diego/internal/netguard"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/internal/version"
@@ -64,10 +64,15 @@ type Config struct {
 	// AllowLoopbackCallbacks lets completion callbacks reach loopback (for
 	// tests and receivers on the receptor's own machine). Default false.
 	AllowLoopbackCallbacks bool `json:"allow_loopback_callbacks"`
-	// NATSURL is the NATS server (with JetStream and the LOGS stream) that
-	// GET /v1/logs reads from; empty answers 501 there. Default
-	// "nats://127.0.0.1:4222".
-	NATSURL string `json:"nats_url"`
+	// NATSURLs are the NATS servers (members of one cluster, with
+	// JetStream), tried in order, that GET /v1/logs reads the LOGS stream
+	// from; the receptor creates the stream where it is missing
+	// (logs_stream) and refuses to start if it exists in a shape that cannot
+	// keep log lines. Empty answers 501 there. Default
+	// ["nats://127.0.0.1:4222"].
+	NATSURLs []string `json:"nats_urls"`
+	// LogsStream is what the LOGS stream is created with when missing.
+	LogsStream natsclient.LogStreamConfig `json:"logs_stream"`
 	// NATSTLS is the certificate that names the receptor to NATS; empty
 	// connects plain. Default empty.
 	NATSTLS transport.TLS `json:"nats_tls"`
@@ -91,7 +96,8 @@ func DefaultConfig() Config {
 		DebugAddress:           "127.0.0.1:17019",
 		BBSURLs:                []string{"http://127.0.0.1:8889"},
 		BBSRequestTimeout:      15 * time.Second,
-		NATSURL:                "nats://127.0.0.1:4222",
+		NATSURLs:               []string{"nats://127.0.0.1:4222"},
+		LogsStream:             natsclient.DefaultLogStreamConfig(),
 		CallbackKickInterval:   30 * time.Second,
 		ResolvingRenewInterval: receptor.DefaultResolvingRenewInterval,
 		MaxBodyBytes:           receptor.DefaultMaxBodyBytes,
@@ -111,6 +117,7 @@ func (c Config) Validate() error {
 	p.Check(c.Username != "" || c.Password == "", "password", "is set without a username")
 	p.Check(c.MaxStreamsPerClient > 0, "max_streams_per_client", "must be positive")
 	p.Check((c.CertFile == "") == (c.KeyFile == ""), "tls_cert_file", "and tls_key_file go together")
+	p.Nest("logs_stream", c.LogsStream.Validate())
 	p.Add(receptor.CheckExposure(c.ListenAddress, c.Username, c.Password, c.AllowAnonymous))
 	if _, err := netguard.Parse(c.CallbackDenyNetworks...); err != nil {
 		p.Addf("callback_deny_networks", "%v", err)
@@ -150,22 +157,20 @@ func run(configPath string) error {
 		MaxBodyBytes:        cfg.MaxBodyBytes,
 		Registerer:          prometheus.DefaultRegisterer,
 	}
-	if cfg.NATSURL != "" {
+	var streamCheck ifrit.Runner = noop{}
+	if len(cfg.NATSURLs) > 0 {
 		// Connect in the background: the API serves while NATS is away, and
 		// the logs route answers 503 until it is back.
-		natsTLS, err := transport.NATSOption(cfg.NATSTLS)
+		nc, err := natsclient.Connect(logger, natsclient.Options{Name: "receptor", URLs: cfg.NATSURLs, TLS: cfg.NATSTLS})
 		if err != nil {
 			return err
-		}
-		nc, err := nats.Connect(cfg.NATSURL, nats.Name("receptor"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), natsTLS)
-		if err != nil {
-			return fmt.Errorf("connecting to NATS at %s: %w", cfg.NATSURL, err)
 		}
 		defer nc.Close()
 		js, err := jetstream.New(nc)
 		if err != nil {
 			return fmt.Errorf("opening JetStream: %w", err)
 		}
+		streamCheck = &natsclient.StreamCheck{Logger: logger, Clock: clock.NewClock(), JS: js, Config: cfg.LogsStream}
 		options.Logs = &receptor.LogStream{Logger: logger, JS: js}
 		options.Metrics = receptor.NewMetricsCache(logger, clock.NewClock(), 0)
 		if _, err := options.Metrics.Subscribe(nc); err != nil {
@@ -194,6 +199,7 @@ func run(configPath string) error {
 		"debug_address": debug.Addr(), "version": version.Release()})
 	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "debug-server", Runner: debug},
+		{Name: "logs-stream", Runner: streamCheck},
 		{Name: "task-callbacks", Runner: callbacks},
 		{Name: "api-server", Runner: api},
 		{Name: "event-streams", Runner: handler}, // stops first, ending open streams
@@ -202,4 +208,13 @@ func run(configPath string) error {
 	err = <-process.Wait()
 	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
 	return err
+}
+
+// noop stands in for the log stream check when the receptor has no NATS.
+type noop struct{}
+
+func (noop) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	close(ready)
+	<-signals
+	return nil
 }

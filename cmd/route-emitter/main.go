@@ -9,7 +9,6 @@ import (
 
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
-	"github.com/nats-io/nats.go"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/sigmon"
@@ -19,6 +18,7 @@ import (
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
 	"github.com/diego-runtime/diego/internal/debugserver"
+	"github.com/diego-runtime/diego/internal/natsclient"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
 	"github.com/diego-runtime/diego/routing/emitter"
@@ -28,7 +28,7 @@ import (
 type Config struct {
 	BBSURLs      []string                `json:"bbs_urls"`      // default [http://127.0.0.1:8889]
 	BBSTLS       transport.TLS           `json:"bbs_tls"`       // client TLS towards the BBS
-	NATSURL      string                  `json:"nats_url"`      // default nats://127.0.0.1:4222
+	NATSURLs     []string                `json:"nats_urls"`     // members of the NATS cluster, tried in order; default [nats://127.0.0.1:4222]
 	NATSTLS      transport.TLS           `json:"nats_tls"`      // certificate naming the emitter to NATS; default none (plain)
 	Etcd         etcdrunner.ClientConfig `json:"etcd"`          // for the lock; default 127.0.0.1:2379
 	LockTTL      time.Duration           `json:"lock_ttl"`      // default 15 s (lock.DefaultTTL)
@@ -43,7 +43,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		BBSURLs:      []string{"http://127.0.0.1:8889"},
-		NATSURL:      "nats://127.0.0.1:4222",
+		NATSURLs:     []string{"nats://127.0.0.1:4222"},
 		Etcd:         etcdrunner.ClientConfig{Endpoints: []string{"http://127.0.0.1:2379"}, DialTimeout: 5 * time.Second},
 		LockTTL:      lock.DefaultTTL,
 		DebugAddress: "127.0.0.1:17009",
@@ -57,7 +57,7 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var p config.Problems
 	p.Check(len(c.BBSURLs) > 0, "bbs_urls", "is required")
-	p.Check(c.NATSURL != "", "nats_url", "is required")
+	p.Check(len(c.NATSURLs) > 0, "nats_urls", "is required")
 	p.Check(len(c.Etcd.Endpoints) > 0, "etcd.endpoints", "is required")
 	p.Check(c.LockTTL >= time.Second, "lock_ttl", "must be at least 1s")
 	p.Positive(map[string]time.Duration{"bbs_timeout": c.BBSTimeout})
@@ -100,19 +100,16 @@ func run(configPath string) error {
 		return err
 	}
 	defer etcd.Close()
-	natsTLS, err := transport.NATSOption(cfg.NATSTLS)
-	if err != nil {
-		return err
-	}
 	// A NATS server cut off without closing the connection is noticed
 	// within about a minute (pings every 20 s, two unanswered), as the
-	// router does, and the emitter reconnects: with the client's default
-	// (2 min pings) its publications sat in a dead connection's TCP
-	// backoff and reached routers up to a minute after NATS was back.
-	conn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("route-emitter"), natsTLS,
-		nats.PingInterval(natsPingInterval), nats.MaxPingsOutstanding(2), nats.ReconnectWait(500*time.Millisecond))
+	// router does, and the emitter moves to another member: with the
+	// client's default (2 min pings) its publications sat in a dead
+	// connection's TCP backoff and reached routers up to a minute after
+	// NATS was back.
+	conn, err := natsclient.Connect(logger, natsclient.Options{Name: "route-emitter", URLs: cfg.NATSURLs, TLS: cfg.NATSTLS,
+		PingInterval: natsPingInterval, MaxPingsOutstanding: 2})
 	if err != nil {
-		return fmt.Errorf("connecting to NATS: %w", err)
+		return err
 	}
 	defer conn.Close()
 	debug, err := debugserver.New(cfg.DebugAddress, nil)

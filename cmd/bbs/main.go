@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -28,7 +27,6 @@ import (
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
 	"github.com/diego-runtime/diego/models"
-	"github.com/diego-runtime/diego/rep/repapi"
 )
 
 // Config is the BBS's JSON config file.
@@ -151,7 +149,7 @@ func run(configPath string) error {
 		Auctioneer: &auctioneerapi.Client{HTTP: httpClient, Locate: func(ctx context.Context) (string, error) {
 			return lock.Holder(ctx, etcd, cfg.AuctioneerLockName)
 		}},
-		RepClients:      repClients{http: httpClient, scheme: cfg.TLS.Scheme()},
+		RepClients:      bbs.HTTPRepClients{HTTP: httpClient, Scheme: cfg.TLS.Scheme()},
 		RequestTimeout:  requestTimeout,
 		CallTimeout:     callTimeout,
 		Keys:            keys,
@@ -201,18 +199,4 @@ func run(configPath string) error {
 	err = <-process.Wait()
 	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
 	return err
-}
-
-// repClients reaches a cell's rep at the URL in its presence.
-type repClients struct {
-	http   *http.Client
-	scheme string
-}
-
-func (f repClients) RepClient(cell *models.CellPresence) (bbs.RepClient, error) {
-	url := cell.RepURL
-	if url == "" {
-		url = f.scheme + "://" + cell.RepAddress
-	}
-	return repapi.NewClient(f.http, url), nil
 }

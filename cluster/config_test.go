@@ -113,7 +113,8 @@ var _ = Describe("Config", func() {
 			})
 
 			It("writes the files with durations as Go duration strings", func() {
-				docs := cluster(cfg).daemonConfigs()
+				docs, err := cluster(cfg).daemonConfigs()
+				Expect(err).NotTo(HaveOccurred())
 				Expect(docs["converger"]).To(HaveKeyWithValue("lock_ttl", "15s"))
 				Expect(docs["cell-1-rep"]["executor"]).To(HaveKeyWithValue("health_startup_interval", "500ms"))
 			})

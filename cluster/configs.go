@@ -26,17 +26,16 @@ func standbyName(name string, k int) string { return name + "-standby-" + strcon
 // daemonConfigs is the config of every daemon of the cluster, keyed by the
 // child's name, as JSON objects (config.Encode: durations as strings) built
 // from the daemons' typed configs (typedConfigs).
-func (c *Cluster) daemonConfigs() map[string]doc {
+func (c *Cluster) daemonConfigs() (map[string]doc, error) {
 	docs := map[string]doc{}
 	for name, typed := range c.typedConfigs() {
 		d, err := toDoc(typed)
 		if err != nil {
-			// Every typed config encodes; a failure is a programming error.
-			panic(fmt.Sprintf("cluster: encoding %s's config: %v", name, err))
+			return nil, fmt.Errorf("cluster: encoding %s's config: %w", name, err)
 		}
 		docs[name] = d
 	}
-	return docs
+	return docs, nil
 }
 
 func toDoc(typed any) (doc, error) {

@@ -70,7 +70,9 @@ var _ = Describe("The receptor's TLS files", func() {
 		files, err := loadReceptorTLS(state)
 		Expect(err).NotTo(HaveOccurred())
 		c := &Cluster{Config: cfg, ReceptorTLS: files}
-		receptor := c.daemonConfigs()["receptor"]
+		docs, err := c.daemonConfigs()
+		Expect(err).NotTo(HaveOccurred())
+		receptor := docs["receptor"]
 		Expect(receptor["tls_cert_file"]).To(Equal(files.Cert))
 		Expect(receptor["tls_key_file"]).To(Equal(files.Key))
 		Expect(receptor["allow_loopback_callbacks"]).To(BeFalse())
@@ -78,7 +80,9 @@ var _ = Describe("The receptor's TLS files", func() {
 
 		c = &Cluster{Config: cfg}
 		c.Config.AllowLoopbackCallbacks = true
-		receptor = c.daemonConfigs()["receptor"]
+		docs, err = c.daemonConfigs()
+		Expect(err).NotTo(HaveOccurred())
+		receptor = docs["receptor"]
 		Expect(receptor).NotTo(HaveKey("tls_cert_file"))
 		Expect(receptor["allow_loopback_callbacks"]).To(BeTrue())
 	})

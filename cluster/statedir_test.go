@@ -38,7 +38,8 @@ var _ = Describe("Preparing the state dir", func() {
 
 	It("gives each cell its own uid range, as its garden config says", func() {
 		c := &Cluster{Config: cfg}
-		docs := c.daemonConfigs()
+		docs, err := c.daemonConfigs()
+		Expect(err).NotTo(HaveOccurred())
 		Expect(docs["cell-1-garden"]["uid_map_start"]).To(BeEquivalentTo(100000))
 		Expect(docs["cell-1-garden"]["uid_range_count"]).To(BeEquivalentTo(DefaultCellContainers))
 		By("spacing cells so that no container range of one overlaps another's")

@@ -242,7 +242,10 @@ func (c *Cluster) writeConfigs() (map[string]string, error) {
 		return nil, err
 	}
 	c.Secrets = secrets
-	docs := c.daemonConfigs()
+	docs, err := c.daemonConfigs()
+	if err != nil {
+		return nil, err
+	}
 	if err := applySettings(docs, c.Config.Settings); err != nil {
 		return nil, err
 	}

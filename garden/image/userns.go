@@ -20,31 +20,57 @@ import (
 // exec), opens the namespace, kills it and reaps it. About a millisecond;
 // callers keep the namespace and reuse it.
 func NewUserNamespace(uids, gids []IDMapping) (*os.File, error) {
+	ns, err := HoldNamespaces(syscall.CLONE_NEWUSER, uids, gids, "user")
+	if err != nil {
+		return nil, err
+	}
+	return ns[0], nil
+}
+
+// HoldNamespaces makes the namespaces cloneflags ask for (CLONE_NEWUSER
+// among them) the way NewUserNamespace does, and returns each of kinds
+// ("user", "net", ...) open, in that order: the new network namespace of
+// CLONE_NEWUSER|CLONE_NEWNET belongs to the new user namespace. setgroups
+// stays allowed in the user namespace, so a container that joins it may
+// still change its groups.
+func HoldNamespaces(cloneflags uintptr, uids, gids []IDMapping, kinds ...string) ([]*os.File, error) {
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"garden-userns-holder"}
 	cmd.Env = []string{}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER,
-		UidMappings: procIDMaps(uids),
-		GidMappings: procIDMaps(gids),
-		Ptrace:      true,
-		Pdeathsig:   syscall.SIGKILL,
+		Cloneflags:                 cloneflags,
+		UidMappings:                procIDMaps(uids),
+		GidMappings:                procIDMaps(gids),
+		GidMappingsEnableSetgroups: true,
+		Ptrace:                     true,
+		Pdeathsig:                  syscall.SIGKILL,
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting a process in a new user namespace: %w", err)
+		return nil, fmt.Errorf("starting a process in new namespaces: %w", err)
 	}
 	pid := cmd.Process.Pid
-	ns, openErr := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/user")
+	var held []*os.File
+	var openErr error
+	for _, kind := range kinds {
+		ns, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/" + kind)
+		if err != nil {
+			openErr = err
+			break
+		}
+		held = append(held, ns)
+	}
 	killErr := cmd.Process.Kill()
 	waitErr := reapStopped(pid)
-	if openErr != nil {
-		return nil, fmt.Errorf("opening the user namespace of %d: %w", pid, errors.Join(openErr, killErr, waitErr))
+	if openErr != nil || killErr != nil || waitErr != nil {
+		for _, ns := range held {
+			ns.Close()
+		}
+		if openErr != nil {
+			return nil, fmt.Errorf("opening the namespaces of %d: %w", pid, errors.Join(openErr, killErr, waitErr))
+		}
+		return nil, fmt.Errorf("ending the namespace holder %d: %w", pid, errors.Join(killErr, waitErr))
 	}
-	if killErr != nil || waitErr != nil {
-		ns.Close()
-		return nil, fmt.Errorf("ending the user namespace holder %d: %w", pid, errors.Join(killErr, waitErr))
-	}
-	return ns, nil
+	return held, nil
 }
 
 // reapStopped waits for the killed holder until it has exited: a traced

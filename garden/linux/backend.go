@@ -39,6 +39,7 @@ type Backend struct {
 	cgroups cgroupManager
 	net     *network
 	ipt     *iptables
+	netPool *networkPool
 
 	externalIP string
 
@@ -81,7 +82,7 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 	if cfg.UIDIsolation == UIDIsolationPerContainer {
 		uids = newUIDPool(cfg.UIDMapStart, int(cfg.UIDRangeCount))
 	}
-	return &Backend{
+	b := &Backend{
 		uids:        uids,
 		logger:      logger.Session("garden-linux"),
 		clock:       clk,
@@ -100,7 +101,9 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 		nextIP:      2,
 		ports:       map[uint32]string{},
 		nextPort:    cfg.PortRangeStart,
-	}, nil
+	}
+	b.netPool = newNetworkPool(b.logger, b, cfg.NetworkPoolSize)
+	return b, nil
 }
 
 // Start removes whatever a previous run of this garden left behind (its
@@ -153,7 +156,11 @@ func (b *Backend) Start(ctx context.Context) error {
 		return err
 	}
 	p := &perimeter{prefix: b.cfg.ChainPrefix, bridge: b.cfg.BridgeName, deny: deny}
-	return p.install(ctx, b.ipt)
+	if err := p.install(ctx, b.ipt); err != nil {
+		return err
+	}
+	b.netPool.start()
+	return nil
 }
 
 // Shutdown destroys every container and removes the bridge, the chains and
@@ -167,6 +174,7 @@ func (b *Backend) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	b.netPool.drain()
 	errs = append(errs, b.ipt.removeAll(ctx), b.net.teardownBridge())
 	errs = append(errs, b.cgroups.removeAll())
 	errs = append(errs, b.unmountRunDir())
@@ -282,7 +290,9 @@ func (b *Backend) validate(spec *garden.ContainerSpec) error {
 
 // reserve claims the handle, an IP and the net-in host ports in one step, so
 // a failure leaves nothing claimed.
-func (b *Backend) reserve(spec garden.ContainerSpec) (int, []garden.PortMapping, error) {
+// reserve takes the handle, a subnet index (pooled's, if a pooled network
+// was taken) and the net-in ports.
+func (b *Backend) reserve(spec garden.ContainerSpec, pooled *pooledNet) (int, []garden.PortMapping, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.containers[spec.Handle]; ok || b.reserved[spec.Handle] {
@@ -291,15 +301,24 @@ func (b *Backend) reserve(spec garden.ContainerSpec) (int, []garden.PortMapping,
 	if uint64(len(b.containers)+len(b.reserved)) >= b.cfg.MaxContainers {
 		return 0, nil, garden.NewOutOfCapacityError(fmt.Sprintf("%d containers is the maximum", b.cfg.MaxContainers))
 	}
-	index, err := b.allocateIP(spec.Handle)
-	if err != nil {
-		return 0, nil, err
+	var index int
+	if pooled != nil {
+		index = pooled.index
+		b.ips[index] = spec.Handle
+	} else {
+		var err error
+		if index, err = b.allocateIP(spec.Handle); err != nil {
+			return 0, nil, err
+		}
 	}
 	var ports []garden.PortMapping
 	for _, r := range spec.NetIn {
 		m, err := b.allocatePort(spec.Handle, r)
 		if err != nil {
 			b.releaseLocked(spec.Handle, index, ports)
+			if pooled != nil {
+				b.ips[index] = pooled.key // back to the pool's entry
+			}
 			return 0, nil, err
 		}
 		ports = append(ports, m)

@@ -2,13 +2,11 @@ package linux
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +30,7 @@ type container struct {
 	init       *os.Process   // garden's child (as subreaper)
 	initExited chan struct{} // closed once init is reaped
 	spawner    *spawner      // starts processes through init
+	pooled     *pooledNet    // namespaces made ahead (networkpool.go), until runc joined them
 
 	mu        sync.Mutex // guards everything below
 	state     string
@@ -63,16 +62,34 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	}
 	logger := b.logger.Session("create", lager.Data{"handle": spec.Handle})
 	started := b.clock.Now()
-	index, ports, err := b.reserve(spec)
+	var pooled *pooledNet
+	if !spec.Privileged {
+		pooled = b.netPool.take()
+		defer b.netPool.refill()
+	}
+	index, ports, err := b.reserve(spec, pooled)
 	if err != nil {
+		if pooled != nil {
+			b.netPool.put(pooled)
+		}
 		return garden.ContainerInfo{}, err
 	}
 	c := &container{
 		handle: spec.Handle, spec: spec, dir: filepath.Join(b.containersDir(), spec.Handle),
-		index: index, ip: ipAt(b.net.subnet, index), state: garden.StateActive,
+		index: index, ip: ipAt(b.net.subnet, index), state: garden.StateActive, pooled: pooled,
 		ports: ports, netOut: spec.NetOut, processes: map[string]*process{}, starting: map[string]bool{},
 	}
 	var undo []func() error
+	if pooled != nil {
+		// Its veth is made; runc has not joined its namespaces yet.
+		undo = append(undo, func() error {
+			pooled.close()
+			if b.uids != nil {
+				b.uids.release(pooled.key) // unless the container took its slot
+			}
+			return b.net.destroy(index)
+		})
+	}
 	defer func() {
 		if err == nil {
 			return
@@ -163,23 +180,28 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 		return garden.ContainerInfo{}, fmt.Errorf("starting %s: %w", spec.Handle, err)
 	}
 	c.init, c.initExited = reap(c.initPid)
+	if pooled != nil {
+		pooled.close() // runc joined them: the container holds them now
+	}
 	if err := b.cgroups.started(spec.Handle, c.initPid, c.spec.Limits.Pids); err != nil {
 		return garden.ContainerInfo{}, err
 	}
 	mark("runc")
-	// No process but init runs before the network is in place: Run needs the
-	// container registered, which happens below.
-	if err := b.net.create(c.initPid, index); err != nil {
-		return garden.ContainerInfo{}, fmt.Errorf("creating network for %s: %w", spec.Handle, err)
+	if pooled == nil {
+		// No process but init runs before the network is in place: Run
+		// needs the container registered, which happens below.
+		if err := b.net.create(c.initPid, index); err != nil {
+			return garden.ContainerInfo{}, fmt.Errorf("creating network for %s: %w", spec.Handle, err)
+		}
+		undo = append(undo, func() error { return b.net.destroy(index) })
+		mark("network")
 	}
-	undo = append(undo, func() error { return b.net.destroy(index) })
-	mark("network")
 
 	b.mu.Lock()
 	delete(b.reserved, spec.Handle)
 	b.containers[spec.Handle] = c
 	b.mu.Unlock()
-	took["ip"], took["total_ms"] = c.ip.String(), b.clock.Since(started).Milliseconds()
+	took["ip"], took["total_ms"], took["pooled_network"] = c.ip.String(), b.clock.Since(started).Milliseconds(), pooled != nil
 	logger.Info("created", took)
 	return c.info(b), nil
 }
@@ -361,131 +383,4 @@ func (c *container) updateRules(ctx context.Context, ipt *iptables, ports []gard
 	}
 	c.ports, c.netOut = allPorts, allOut
 	return nil
-}
-
-// writeBundle writes config.json: namespaces,
-// the user namespace unless privileged, cgroup limits, dropped capabilities,
-// seccomp, and the garden init bind-mounted as pid 1.
-func (b *Backend) writeBundle(c *container) error {
-	spec := ociSpec{
-		OCIVersion: "1.0.2",
-		Root:       ociRoot{Path: c.rootfs},
-		Hostname:   hostname(c.handle),
-		Process: &ociProcess{
-			User: ociUser{UID: 0, GID: 0},
-			Args: []string{initMountPath},
-			Cwd:  "/",
-			// initd is a Go program: one P keeps its threads (which count
-			// against the pid limit) few.
-			Env:          []string{"PATH=" + defaultPath, "GOMAXPROCS=1"},
-			Capabilities: capsFor(0),
-			// The hard limit is the most any process may ask for: initd's
-			// helper lowers it per process, and could not raise it.
-			Rlimits:         []ociRlimit{{Type: "RLIMIT_NOFILE", Hard: max(maxNofile(), b.cfg.DefaultNofile), Soft: b.cfg.DefaultNofile}},
-			NoNewPrivileges: true,
-		},
-		Mounts: b.mounts(c),
-		Linux: ociLinux{
-			CgroupsPath: "/" + b.cfg.CgroupParent + "/" + c.handle,
-			Namespaces: []ociNamespace{
-				{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"},
-				{Type: "network"},
-			},
-			Resources:     ociResources{Devices: []ociDeviceRule{{Allow: false, Access: "rwm"}}},
-			MaskedPaths:   maskedPaths,
-			ReadonlyPaths: readonlyPaths,
-			// Every group may open ICMP echo sockets, so ping works without
-			// NET_RAW (as in Docker); net-out rules still decide where it goes.
-			Sysctl: map[string]string{"net.ipv4.ping_group_range": "0 2147483647"},
-		},
-	}
-	if !c.spec.Privileged {
-		if c.hostRoot == 0 {
-			return fmt.Errorf("container %s has no uid range: its root would be host root", c.handle)
-		}
-		m := []ociIDMapping{{ContainerID: 0, HostID: c.hostRoot, Size: mappedUsersSize}}
-		spec.Linux.UIDMappings, spec.Linux.GIDMappings = m, m
-		spec.Linux.Namespaces = append(spec.Linux.Namespaces, ociNamespace{Type: "user"})
-		// Only mapped ids are valid in the range.
-		spec.Linux.Sysctl["net.ipv4.ping_group_range"] = fmt.Sprintf("0 %d", mappedUsersSize-1)
-	}
-	sc, err := seccompFor(c.spec.Privileged)
-	if err != nil {
-		return err
-	}
-	spec.Linux.Seccomp = sc
-	l := c.spec.Limits
-	if l.MemoryBytes > 0 {
-		v := int64(l.MemoryBytes)
-		spec.Linux.Resources.Memory = &ociMemory{Limit: &v}
-	}
-	if l.CPUShares > 0 {
-		v := l.CPUShares
-		spec.Linux.Resources.CPU = &ociCPU{Shares: &v}
-	}
-	if l.Pids > 0 {
-		spec.Linux.Resources.Pids = &ociPids{Limit: l.Pids + initPidsReserve} // work has l.Pids
-	}
-	if err := writeEtcFiles(c); err != nil {
-		return err
-	}
-	data, err := json.Marshal(spec)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(c.dir, "config.json"), data, 0o600)
-}
-
-const (
-	initMountPath = "/.garden-init"
-	defaultPath   = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-)
-
-func (b *Backend) mounts(c *container) []ociMount {
-	ms := []ociMount{
-		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
-		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
-		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-	}
-	ms = append(ms, sysMount(),
-		ociMount{Destination: initMountPath, Type: "none", Source: b.cfg.InitPath, Options: []string{"bind", "ro"}},
-		ociMount{Destination: "/etc/hosts", Type: "none", Source: filepath.Join(c.dir, "hosts"), Options: []string{"bind", "ro"}},
-		ociMount{Destination: "/etc/resolv.conf", Type: "none", Source: filepath.Join(c.dir, "resolv.conf"), Options: []string{"bind", "ro"}},
-	)
-	for _, m := range c.spec.BindMounts {
-		opts := []string{"rbind", "nosuid", "nodev"}
-		if m.ReadOnly {
-			opts = append(opts, "ro")
-		}
-		ms = append(ms, ociMount{Destination: m.DstPath, Type: "none", Source: m.SrcPath, Options: opts})
-	}
-	return ms
-}
-
-// writeEtcFiles gives the container its own hosts and resolv.conf (the
-// host's resolvers, minus loopback ones it could not reach).
-func writeEtcFiles(c *container) error {
-	hosts := fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", c.ip, hostname(c.handle))
-	if err := os.WriteFile(filepath.Join(c.dir, "hosts"), []byte(hosts), 0o644); err != nil {
-		return err
-	}
-	var resolv strings.Builder
-	if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" && strings.HasPrefix(f[1], "127.") {
-				continue
-			}
-			resolv.WriteString(line + "\n")
-		}
-	}
-	return os.WriteFile(filepath.Join(c.dir, "resolv.conf"), []byte(resolv.String()), 0o644)
-}
-
-func hostname(handle string) string {
-	if len(handle) > 63 {
-		return handle[:63]
-	}
-	return handle
 }

@@ -1,5 +1,7 @@
 package linux
 
+import "golang.org/x/sys/unix"
+
 // LogPrefix is logPrefix, for the specs.
 var LogPrefix = logPrefix
 
@@ -10,4 +12,28 @@ func CgroupVersion() int {
 		panic(err)
 	}
 	return m.version()
+}
+
+// PooledNetworks waits until the network pool has stopped filling and says
+// how many entries it holds.
+func (b *Backend) PooledNetworks() int {
+	b.netPool.wait()
+	return b.netPool.readyCount()
+}
+
+// PooledNetnsInodes waits until the network pool has stopped filling and
+// returns the inode of each ready entry's network namespace.
+func (b *Backend) PooledNetnsInodes() []uint64 {
+	b.netPool.wait()
+	b.netPool.mu.Lock()
+	defer b.netPool.mu.Unlock()
+	var out []uint64
+	for _, e := range b.netPool.ready {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(e.netns.Fd()), &st); err != nil {
+			panic(err)
+		}
+		out = append(out, st.Ino)
+	}
+	return out
 }

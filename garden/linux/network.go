@@ -115,7 +115,12 @@ func (n *network) create(pid, index int) (err error) {
 		return fmt.Errorf("opening netns %s: %w", path, err)
 	}
 	defer nsh.Close()
+	return n.wire(nsh, index)
+}
 
+// wire makes the veth pair of index into the network namespace nsh. On
+// error the caller removes the host end (destroy).
+func (n *network) wire(nsh netns.NsHandle, index int) error {
 	br, err := netlink.LinkByName(n.bridge)
 	if err != nil {
 		return fmt.Errorf("finding bridge %s: %w", n.bridge, err)
@@ -141,7 +146,7 @@ func (n *network) create(pid, index int) (err error) {
 
 	h, err := netlink.NewHandleAt(nsh)
 	if err != nil {
-		return fmt.Errorf("netlink in netns %s: %w", path, err)
+		return fmt.Errorf("netlink in the netns of %s: %w", n.hostVeth(index), err)
 	}
 	defer h.Close()
 	peer, err := h.LinkByName("eth0")

@@ -72,11 +72,17 @@ var _ = Describe("a second garden on the same machine", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(entries).To(BeEmpty())
 		Expect(survivorCgroup()).NotTo(BeAnExistingFile())
+		// What is on the bridge now is the new garden's own network pool.
+		pooled := restarted.PooledNetworks()
 		links, err := netlink.LinkList()
 		Expect(err).NotTo(HaveOccurred())
+		var left []string
 		for _, l := range links {
-			Expect(l.Attrs().Name).NotTo(HavePrefix("dgk-"))
+			if strings.HasPrefix(l.Attrs().Name, "dgk-") {
+				left = append(left, l.Attrs().Name)
+			}
 		}
+		Expect(left).To(HaveLen(pooled), "host veths %v, %d pooled", left, pooled)
 		Expect(iptablesSave()).NotTo(ContainSubstring(theirs.ContainerIP + ":80"))
 		mounts, err := os.ReadFile("/proc/self/mountinfo")
 		Expect(err).NotTo(HaveOccurred())

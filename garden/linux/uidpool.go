@@ -57,6 +57,22 @@ func (p *uidPool) acquire(handle string) (int, error) {
 	return 0, garden.NewOutOfCapacityError(fmt.Sprintf("all %d uid ranges (uid_range_count) are in use", p.count))
 }
 
+// rename moves the slot from holder from to holder to.
+func (p *uidPool) rename(from, to string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	slot, ok := p.holders[from]
+	if !ok {
+		return fmt.Errorf("uid range of %s: not held", from)
+	}
+	if _, ok := p.holders[to]; ok {
+		return fmt.Errorf("uid range for %s: already held", to)
+	}
+	delete(p.holders, from)
+	p.holders[to] = slot
+	return nil
+}
+
 // release frees handle's slot, if it holds one.
 func (p *uidPool) release(handle string) {
 	p.mu.Lock()
@@ -137,7 +153,18 @@ func (b *Backend) claimUIDRange(c *container) (*image.IDIsolation, error) {
 		c.hostRoot = b.cfg.UIDMapStart
 		return nil, nil
 	}
-	slot, err := b.uids.acquire(c.handle)
+	var slot int
+	var err error
+	if c.pooled != nil {
+		// The pooled namespaces map to the slot the entry holds.
+		slot, err = c.pooled.slot, b.uids.rename(c.pooled.key, c.handle)
+	} else {
+		slot, err = b.uids.acquire(c.handle)
+		if err != nil && b.netPool.shrink() {
+			// The pool held the last free slot.
+			slot, err = b.uids.acquire(c.handle)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ import (
 
 const (
 	benchRate     = 2000 // requests per second, steady
-	benchDuration = 3 * time.Second
+	benchDuration = 5 * time.Second
 	benchBackends = 10
 )
 
@@ -81,41 +81,43 @@ func BenchmarkProxyLatency(b *testing.B) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConns: 1000, MaxIdleConnsPerHost: 256}}
-	var next atomic.Uint64
-	direct := func() (*http.Request, error) {
-		a := backends[next.Add(1)%benchBackends]
-		return http.NewRequest(http.MethodGet, "http://"+a+"/", nil)
-	}
-	proxied := func() (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodGet, "http://"+r.Addr()+"/", nil)
-		if req != nil {
-			req.Host = host
-		}
-		return req, err
+	gen := startLoadGenerator(b)
+	defer gen.stop()
+	direct := loadJob{Targets: backends, Rate: benchRate}
+	proxied := loadJob{Targets: []string{r.Addr()}, Host: host, Rate: benchRate}
+	slice := func(job loadJob, d time.Duration) loadResult {
+		job.Duration = d
+		return gen.run(b, job)
 	}
 
 	for i := 0; i < b.N; i++ {
-		steady(b, client, direct, benchRate, 300*time.Millisecond) // warm both paths
-		steady(b, client, proxied, benchRate, 300*time.Millisecond)
+		unpin := pinApart(b)
+		slice(direct, 300*time.Millisecond) // warm both paths
+		slice(proxied, 300*time.Millisecond)
 		// Alternate short slices of each, so both see the same background
-		// load on a shared machine.
+		// load on a shared machine. Each pair of slices gives an added p99
+		// of its own; the figure is their median, so that a burst of other
+		// work on the machine during one slice does not decide it. The p99s
+		// of the whole run are reported beside it.
 		var directLat, routerLat []time.Duration
 		var directErrs, routerErrs int
-		const slices = 6
+		const slices = 10
 		var directCPU, routerCPU time.Duration
+		var added []time.Duration
 		for s := 0; s < slices; s++ {
 			cpu := processCPU()
-			lat, errs := steady(b, client, direct, benchRate, benchDuration/slices)
+			d := slice(direct, benchDuration/slices)
 			directCPU += processCPU() - cpu
-			directLat, directErrs = append(directLat, lat...), directErrs+errs
+			directLat, directErrs = append(directLat, d.Latencies...), directErrs+d.Errors
 			cpu = processCPU()
-			lat, errs = steady(b, client, proxied, benchRate, benchDuration/slices)
+			r := slice(proxied, benchDuration/slices)
 			routerCPU += processCPU() - cpu
-			routerLat, routerErrs = append(routerLat, lat...), routerErrs+errs
+			routerLat, routerErrs = append(routerLat, r.Latencies...), routerErrs+r.Errors
+			added = append(added, percentile(r.Latencies, 0.99)-percentile(d.Latencies, 0.99))
 		}
-		// CPU time is far less sensitive to other work on the machine than
-		// latency: the router's share is the difference per request.
+		unpin()
+		// The generator runs apart, so this process's CPU is the backends'
+		// (both ways) and the router's: its share is the difference.
 		perRequest := float64(routerCPU-directCPU) / float64(len(routerLat)) / float64(time.Microsecond)
 		benchreport.Baseline("router", "router CPU per request", perRequest, "µs")
 		if directErrs+routerErrs > 0 {
@@ -124,20 +126,23 @@ func BenchmarkProxyLatency(b *testing.B) {
 		directP99, routerP99 := percentile(directLat, 0.99), percentile(routerLat, 0.99)
 		benchreport.Baseline("router", "direct to backend p99 @2000 rps", ms(directP99), "ms")
 		benchreport.Baseline("router", "through router p99 @2000 rps", ms(routerP99), "ms")
-		benchreport.Below("router", "added latency p99 @2000 rps (10 backends)", ms(routerP99-directP99), "ms", 1)
+		benchreport.Baseline("router", "added latency p99 @2000 rps, whole run", ms(routerP99-directP99), "ms")
+		benchreport.Below("router", "added latency p99 @2000 rps (10 backends), median of 10 paired slices", ms(percentile(added, 0.5)), "ms", 1)
 		benchreport.Baseline("router", "added latency p50 @2000 rps", ms(percentile(routerLat, 0.5)-percentile(directLat, 0.5)), "ms")
 
-		rps, errs := maxRate(b, client, proxied, 32, 2*time.Second)
-		if errs > 0 {
-			b.Errorf("%d errors at max rate", errs)
+		job := proxied
+		job.Max, job.Clients, job.Duration = true, 32, 2*time.Second
+		res := gen.run(b, job)
+		if res.Errors > 0 {
+			b.Errorf("%d errors at max rate", res.Errors)
 		}
-		benchreport.Above("router", "max requests/s through router (32 clients)", rps, "req/s", benchRate)
+		benchreport.Above("router", "max requests/s through router (32 clients)", float64(res.Done)/res.Seconds, "req/s", benchRate)
 	}
 }
 
 // steady sends requests at a fixed rate (open loop) for d and returns each
 // request's latency and the number of failures.
-func steady(b *testing.B, client *http.Client, newReq func() (*http.Request, error), rate int, d time.Duration) ([]time.Duration, int) {
+func steady(client *http.Client, newReq func() (*http.Request, error), rate int, d time.Duration) ([]time.Duration, int) {
 	total := int(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)
 	work := make(chan struct{}, total)
@@ -173,12 +178,12 @@ func steady(b *testing.B, client *http.Client, newReq func() (*http.Request, err
 	return latencies, int(errs.Load())
 }
 
-// maxRate runs closed-loop clients for d and returns requests per second.
-func maxRate(b *testing.B, client *http.Client, newReq func() (*http.Request, error), clients int, d time.Duration) (float64, int) {
+// maxRate runs closed-loop clients for d and returns the requests done and
+// failed.
+func maxRate(client *http.Client, newReq func() (*http.Request, error), clients int, d time.Duration) (int64, int) {
 	var done, errs atomic.Int64
 	stop := time.Now().Add(d)
 	var wg sync.WaitGroup
-	start := time.Now()
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
 		go func() {
@@ -193,7 +198,7 @@ func maxRate(b *testing.B, client *http.Client, newReq func() (*http.Request, er
 		}()
 	}
 	wg.Wait()
-	return float64(done.Load()) / time.Since(start).Seconds(), int(errs.Load())
+	return done.Load(), int(errs.Load())
 }
 
 func once(client *http.Client, newReq func() (*http.Request, error)) (time.Duration, error) {

@@ -72,6 +72,8 @@ func (c *Cluster) daemonConfigs() map[string]doc {
 			"nats_url":       c.Addresses.NATS,
 			"username":       cfg.Username,
 			"password":       cfg.Password,
+			// diego ssh: logins with one-time codes from the API (docs/ssh.md).
+			"ssh_listen_address": local(cfg.SSHPort),
 		},
 	}
 	// Callbacks reach neither the cells' containers nor the brain's link.

@@ -34,7 +34,7 @@ const (
 // the process protocol): start gets the ProcessIO to start it with. It
 // returns when the process has exited and its status is sent, or the peer is
 // gone. The rep uses it to serve the receptor the way garden serves the rep.
-func ProcessConn(conn net.Conn, r io.Reader, start func(ProcessIO) (Process, error)) error {
+func ProcessConn(conn io.Writer, r io.Reader, start func(ProcessIO) (Process, error)) error {
 	fs := &frameStream{w: conn, flush: func() {}}
 	defer fs.close()
 	inR, inW := io.Pipe()
@@ -99,7 +99,7 @@ func readControl(r io.Reader, p Process, in *io.PipeWriter) {
 // FollowProcessConn is the client's side of ProcessConn on conn (already
 // switched): it sends pio.Stdin and delivers output to pio. The returned
 // process's Resize and Signal travel on conn.
-func FollowProcessConn(conn net.Conn, r io.Reader, pio ProcessIO) (Process, error) {
+func FollowProcessConn(conn io.WriteCloser, r io.Reader, pio ProcessIO) (Process, error) {
 	kind, payload, err := readFrame(r)
 	if err == nil && kind == frameError {
 		var e Error

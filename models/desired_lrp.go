@@ -32,6 +32,10 @@ type DesiredLRP struct {
 	EgressRules     []SecurityGroupRule `json:"egress_rules,omitempty"`
 	RestartPolicy   *RestartPolicy      `json:"restart_policy,omitempty"`
 	ModificationTag ModificationTag     `json:"modification_tag"`
+	// SSHDisabled keeps `diego ssh` (the receptor's SSH server) out of every
+	// instance: no shell, command or port forward. Our extension; default
+	// false (allowed when the operator allows it).
+	SSHDisabled bool `json:"ssh_disabled,omitempty"`
 }
 
 // DefaultMaxInstances is the most instances a desired LRP may ask for unless

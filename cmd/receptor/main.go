@@ -25,6 +25,7 @@ import (
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/internal/version"
 	"github.com/diego-runtime/diego/receptor"
+	"github.com/diego-runtime/diego/receptor/sshd"
 )
 
 // Config is the receptor's JSON config file.
@@ -81,6 +82,22 @@ type Config struct {
 	ResolvingRenewInterval time.Duration `json:"resolving_renew_interval"`
 	// MaxBodyBytes caps a request body. Default 1048576.
 	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// SSHListenAddress serves `diego ssh` (receptor/sshd): logins with
+	// one-time codes from POST /v1/actual_lrps/:guid/index/:i/ssh. Empty
+	// turns SSH off (that route answers 403). Default ":2222".
+	SSHListenAddress string `json:"ssh_listen_address"`
+	// SSHAdvertiseHost is the host SSH clients are told to reach; empty:
+	// the listener's address, or the host the API was reached by. Default empty.
+	SSHAdvertiseHost string `json:"ssh_advertise_host"`
+	// SSHHostKeyFile is the SSH host key (an OpenSSH private key); empty
+	// makes an ed25519 key at every start (clients learn it from the API).
+	// Receptors behind one address should share one. Default empty.
+	SSHHostKeyFile string `json:"ssh_host_key_file"`
+	// SSHCodeKey signs the one-time codes; receptors that share it accept
+	// each other's. Empty: a random key per start. Default empty.
+	SSHCodeKey string `json:"ssh_code_key"`
+	// SSHCodeTTL is how long a code can open its connection. Default "1m".
+	SSHCodeTTL time.Duration `json:"ssh_code_ttl"`
 	// LogLevel is debug, info, error or fatal. Default "info".
 	LogLevel string `json:"log_level"`
 }
@@ -97,6 +114,8 @@ func DefaultConfig() Config {
 		ResolvingRenewInterval: receptor.DefaultResolvingRenewInterval,
 		MaxBodyBytes:           receptor.DefaultMaxBodyBytes,
 		MaxStreamsPerClient:    receptor.DefaultMaxStreamsPerClient,
+		SSHListenAddress:       ":2222",
+		SSHCodeTTL:             sshd.DefaultCodeTTL,
 		LogLevel:               "info",
 	}
 }
@@ -116,6 +135,10 @@ func (c Config) Validate() error {
 		return errors.New("max_streams_per_client must be positive")
 	case (c.CertFile == "") != (c.KeyFile == ""):
 		return errors.New("tls_cert_file and tls_key_file go together")
+	case c.SSHCodeTTL <= 0:
+		return errors.New("ssh_code_ttl must be positive")
+	case c.SSHCodeKey != "" && len(c.SSHCodeKey) < 32:
+		return errors.New("ssh_code_key must be at least 32 characters")
 	}
 	if err := receptor.CheckExposure(c.ListenAddress, c.Username, c.Password, c.AllowAnonymous); err != nil {
 		return err
@@ -178,6 +201,13 @@ func run(configPath string) error {
 			return fmt.Errorf("subscribing to instance metrics: %w", err)
 		}
 	}
+	var sshServer *sshd.Server
+	if cfg.SSHListenAddress != "" {
+		if sshServer, err = newSSHServer(cfg, logger, bbs); err != nil {
+			return err
+		}
+		options.SSH = sshServer
+	}
 	handler := receptor.NewHandler(logger, bbs, options)
 	listener, err := receptor.Listen(cfg.ListenAddress, cfg.TLSFiles)
 	if err != nil {
@@ -198,14 +228,48 @@ func run(configPath string) error {
 	}
 	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "https": cfg.TLSFiles.Enabled(),
 		"debug_address": debug.Addr(), "version": version.Release()})
-	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
+	members := grouper.Members{
 		{Name: "debug-server", Runner: debug},
 		{Name: "task-callbacks", Runner: callbacks},
-		{Name: "api-server", Runner: api},
-		{Name: "event-streams", Runner: handler}, // stops first, ending open streams
-	})
+	}
+	if sshServer != nil {
+		members = append(members, grouper.Member{Name: "ssh-server", Runner: sshServer})
+	}
+	members = append(members,
+		grouper.Member{Name: "api-server", Runner: api},
+		grouper.Member{Name: "event-streams", Runner: handler}, // stops first, ending open streams
+	)
+	group := grouper.NewOrdered(os.Interrupt, members)
 	process := ifrit.Invoke(sigmon.New(group))
 	err = <-process.Wait()
 	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
 	return err
+}
+
+// newSSHServer listens for `diego ssh`; it reaches reps with the receptor's
+// BBS certificate (its role, receptor, is the one the reps let in).
+func newSSHServer(cfg Config, logger lager.Logger, bbs sshd.BBS) (*sshd.Server, error) {
+	hostKey, err := sshd.LoadOrMakeHostKey(cfg.SSHHostKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	key := []byte(cfg.SSHCodeKey)
+	if len(key) == 0 {
+		if key, err = sshd.NewKey(); err != nil {
+			return nil, err
+		}
+	}
+	repHTTP, err := transport.NewClient(cfg.BBSTLS, 0) // sessions last as long as their users
+	if err != nil {
+		return nil, err
+	}
+	s := &sshd.Server{
+		Logger: logger.Session("sshd"), HostKey: hostKey, BBS: bbs,
+		Codes:   &sshd.Codes{Key: key, TTL: cfg.SSHCodeTTL, Clock: clock.NewClock()},
+		RepHTTP: repHTTP, RepScheme: cfg.BBSTLS.Scheme(), AdvertiseHost: cfg.SSHAdvertiseHost,
+	}
+	if err := s.Listen(cfg.SSHListenAddress); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -19,8 +19,9 @@ import (
 // Codes are the one-time passwords of the SSH server. The receptor's API
 // issues one (behind whatever authentication the API has) for one instance;
 // it opens one SSH connection to that instance only, once, within TTL. A
-// code is an expiry and a MAC over it and the instance's name under Key, so
-// receptors that share the key accept each other's codes.
+// code is an expiry, a random nonce and a MAC over them and the instance's
+// name under Key, so receptors that share the key accept each other's codes
+// (each receptor remembers the codes it took until they expire).
 type Codes struct {
 	Key   []byte        // at least 32 bytes
 	TTL   time.Duration // how long a code stays good
@@ -62,21 +63,26 @@ func (c *Codes) ttl() time.Duration {
 	return c.TTL
 }
 
-func (c *Codes) mac(user string, expiry int64) []byte {
+// A code's bytes: expiry (8, big-endian unix seconds), nonce (8), MAC (20).
+const (
+	codeHead = 16
+	codeLen  = codeHead + 20
+)
+
+// mac signs a code's head (expiry and nonce) for user.
+func (c *Codes) mac(user string, head []byte) []byte {
 	m := hmac.New(sha256.New, c.Key)
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(expiry))
-	m.Write(b[:])
+	m.Write(head)
 	m.Write([]byte(user))
-	return m.Sum(nil)[:20]
+	return m.Sum(nil)[:codeLen-codeHead]
 }
 
 // Issue returns a code for user (see User).
 func (c *Codes) Issue(user string) string {
-	expiry := c.Clock.Now().Add(c.ttl()).Unix()
-	b := make([]byte, 8, 28)
-	binary.BigEndian.PutUint64(b, uint64(expiry))
-	return base64.RawURLEncoding.EncodeToString(append(b, c.mac(user, expiry)...))
+	b := make([]byte, codeHead, codeLen)
+	binary.BigEndian.PutUint64(b, uint64(c.Clock.Now().Add(c.ttl()).Unix()))
+	_, _ = rand.Read(b[8:codeHead]) // never fails (crypto/rand panics rather)
+	return base64.RawURLEncoding.EncodeToString(append(b, c.mac(user, b)...))
 }
 
 // ErrBadCode is a code that is wrong, expired, for another instance, or used.
@@ -85,12 +91,12 @@ var ErrBadCode = errors.New("sshd: the code is wrong, expired, for another insta
 // Redeem accepts code for user once.
 func (c *Codes) Redeem(user, code string) error {
 	b, err := base64.RawURLEncoding.DecodeString(code)
-	if err != nil || len(b) != 28 || len(c.Key) == 0 {
+	if err != nil || len(b) != codeLen || len(c.Key) == 0 {
 		return ErrBadCode
 	}
 	expiry := int64(binary.BigEndian.Uint64(b[:8]))
 	now := c.Clock.Now()
-	if now.Unix() > expiry || !hmac.Equal(b[8:], c.mac(user, expiry)) {
+	if now.Unix() > expiry || !hmac.Equal(b[codeHead:], c.mac(user, b[:codeHead])) {
 		return ErrBadCode
 	}
 	c.mu.Lock()

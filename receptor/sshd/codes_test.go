@@ -48,6 +48,13 @@ var _ = Describe("One-time SSH codes", func() {
 		}),
 	)
 
+	It("differs for each login to the same instance, so each opens its own connection", func() {
+		first, second := codes.Issue("web/0"), codes.Issue("web/0")
+		Expect(first).NotTo(Equal(second))
+		Expect(codes.Redeem("web/0", first)).To(Succeed())
+		Expect(codes.Redeem("web/0", second)).To(Succeed())
+	})
+
 	It("is accepted by a receptor sharing the key", func() {
 		other := &sshd.Codes{Key: codes.Key, TTL: time.Minute, Clock: clk}
 		Expect(other.Redeem("web/0", codes.Issue("web/0"))).To(Succeed())

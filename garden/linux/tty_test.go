@@ -2,10 +2,12 @@ package linux_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -125,4 +127,38 @@ var _ = Describe("Processes on a terminal and with input", func() {
 			})
 		})
 	}
+})
+
+// The attack: a tenant with `diego ssh -L` asks garden to dial its host, the
+// gateway or the host's loopback, hoping the forward starts outside the
+// container's perimeter.
+var _ = Describe("A dial from inside a container (diego ssh -L)", func() {
+	It("reaches none of its host's services: the perimeter applies, and localhost is the container's", func() {
+		handle := create(garden.ContainerSpec{}).Handle
+		port, accepted := hostListener()
+		// The host itself reaches the listener: the refusals below are the perimeter's.
+		Expect(readTCP(fmt.Sprintf("127.0.0.1:%d", port))).To(Equal("host secret\n"))
+		before := accepted.Load()
+
+		targets := []string{gateway, "127.0.0.1", "localhost"}
+		addrs, err := net.InterfaceAddrs()
+		Expect(err).NotTo(HaveOccurred())
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() && ipn.IP.String() != gateway {
+				targets = append(targets, ipn.IP.String())
+			}
+		}
+		for _, t := range targets {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			conn, err := backend.Dial(ctx, handle, net.JoinHostPort(t, strconv.Itoa(port)))
+			cancel()
+			if err == nil {
+				_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+				got, _ := io.ReadAll(conn)
+				conn.Close()
+				Expect(string(got)).NotTo(ContainSubstring("host secret"), "reached the host at %s", t)
+			}
+		}
+		Expect(accepted.Load()).To(Equal(before))
+	})
 })

@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/creack/pty"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/diego-runtime/diego/e2e/world"
@@ -101,6 +103,32 @@ var _ = Describe("diego ssh", Ordered, func() {
 		out, errOut, code := w.CLI("ssh", "shelly", "-i", strconv.Itoa(onCell1), "-t", "--", "tty; stty size")
 		Expect(code).To(Equal(0), errOut)
 		Expect(out).To(MatchRegexp(`/dev/pts/\d+\r?\n24 80\r?\n`))
+	})
+
+	It("opens an interactive shell on a terminal that follows the window's size, and passes its exit status back", func() {
+		cmd := exec.Command(filepath.Join(w.BinDir, "diego"), "ssh", "shelly", "-i", strconv.Itoa(onCell1))
+		cmd.Env = append(os.Environ(), "DIEGO_TARGET="+w.ReceptorURL, "TERM=xterm")
+		term, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 30, Cols: 100})
+		Expect(err).NotTo(HaveOccurred())
+		defer term.Close()
+		out := gbytes.NewBuffer()
+		go func() { _, _ = io.Copy(out, term) }()
+		_, err = io.WriteString(term, "stty size\n")
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(out, 20*time.Second).Should(gbytes.Say(`30 100`))
+		// The user's window changes: diego ssh gets SIGWINCH and tells the instance.
+		Expect(pty.Setsize(term, &pty.Winsize{Rows: 50, Cols: 132})).To(Succeed())
+		Eventually(func() *gbytes.Buffer {
+			_, _ = io.WriteString(term, "stty size\n")
+			return out
+		}, 10*time.Second, 500*time.Millisecond).Should(gbytes.Say(`50 132`))
+		_, err = io.WriteString(term, "exit 3\n")
+		Expect(err).NotTo(HaveOccurred())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var exitErr *exec.ExitError
+		Eventually(done, 20*time.Second).Should(Receive(BeAssignableToTypeOf(exitErr)))
+		Expect(cmd.ProcessState.ExitCode()).To(Equal(3))
 	})
 
 	It("forwards a local port to a port of the instance's own loopback, where its app listens", func() {

@@ -24,7 +24,10 @@ import (
 
 // sshAccess is the receptor's one-time login (POST .../index/:i/ssh).
 type sshAccess struct {
-	Address, User, Password, HostKey string
+	Address  string `json:"address"`
+	User     string `json:"user"`
+	Password string `json:"password"`
+	HostKey  string `json:"host_key"`
 }
 
 var _ = Describe("diego ssh", Ordered, func() {

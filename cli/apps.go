@@ -36,6 +36,7 @@ type createOptions struct {
 	command      string
 	privileged   bool
 	noRoutes     bool
+	noSSH        bool
 	imageUser    string
 	imagePass    string
 }
@@ -81,6 +82,7 @@ func (o *createOptions) bind(f *pflag.FlagSet) {
 	f.UintSliceVarP(&o.ports, "ports", "p", nil, "container ports (default: the image's exposed ports, else 8080)")
 	f.StringSliceVarP(&o.routes, "route", "r", nil, "hostnames routed to the first port (default APP.localhost)")
 	f.BoolVar(&o.noRoutes, "no-routes", false, "do not route the app")
+	f.BoolVar(&o.noSSH, "no-ssh", false, "keep diego ssh out of the app's instances (ssh_disabled)")
 	f.IntVarP(&o.memoryMB, "memory", "m", 128, "memory limit per instance, MB")
 	f.IntVarP(&o.diskMB, "disk", "d", 256, "disk limit per instance, MB")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "environment variable NAME=value (repeatable)")
@@ -159,6 +161,7 @@ func (o createOptions) desiredLRP(app, image string) (*models.DesiredLRP, error)
 		lrp.Ports = []uint32{8080}
 	}
 	lrp.Action = &models.Action{Run: &models.RunAction{Path: path, Args: args}}
+	lrp.SSHDisabled = o.noSSH
 
 	switch o.healthCheck {
 	case "tcp":

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,7 +50,7 @@ func newRoot(g *Globals) *cobra.Command {
 		newUpCommand(g),
 		newCreateCommand(g), newScaleCommand(g), newUpdateCommand(g), newDeleteCommand(g),
 		newListCommand(g), newStatusCommand(g), newRestartCommand(g), newCellsCommand(g),
-		newLogsCommand(g), newEventsCommand(g), newTaskCommand(g), newVisualizeCommand(g), newDemoCommand(g),
+		newLogsCommand(g), newEventsCommand(g), newSSHCommand(g), newTaskCommand(g), newVisualizeCommand(g), newDemoCommand(g),
 		newCertsCommand(), newReleaseCommand(), newRenderCommand(), newInstallCommand(),
 		newDeployCommand(g),
 	)
@@ -61,6 +62,10 @@ func Main(args []string) int {
 	root := NewRoot()
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
+		var code ExitCode
+		if errors.As(err, &code) { // diego ssh: the remote command's own status
+			return int(code)
+		}
 		fmt.Fprintf(os.Stderr, "diego: %v\n", err)
 		return 1
 	}

@@ -63,6 +63,7 @@ func newUpCommand(g *Globals) *cobra.Command {
 				fmt.Fprintf(out, "  receptor CA:     %s  (diego --ca-cert, or DIEGO_CA_CERT)\n", c.ReceptorTLS.CACert)
 			}
 			fmt.Fprintf(out, "  dashboard:       %s\n", c.Addresses.Dashboard)
+			fmt.Fprintf(out, "  ssh:             %s  (diego ssh APP)\n", c.Addresses.SSH)
 			fmt.Fprintf(out, "  router:          %s  (apps at http://APP.localhost:%d)\n", c.Addresses.Router, cfg.RouterPort)
 			fmt.Fprintf(out, "  image registry:  %s\n", c.Addresses.Registry)
 			fmt.Fprintf(out, "  logs:            %s/logs\n", cfg.StateDir)

@@ -20,6 +20,7 @@ type Config struct {
 
 	// Host ports of the brain (DESIGN 11 defaults).
 	ReceptorPort   int // 8887
+	SSHPort        int // 2222: the receptor's SSH server (diego ssh)
 	BBSPort        int // 8889
 	AuctioneerPort int // 9016
 	RouterPort     int // 8080
@@ -136,6 +137,7 @@ func DefaultConfig() Config {
 		Cells:          3,
 		Zones:          3,
 		ReceptorPort:   8887,
+		SSHPort:        2222,
 		BBSPort:        8889,
 		AuctioneerPort: 9016,
 		RouterPort:     8080,
@@ -158,7 +160,7 @@ func (c *Config) ShiftPorts(offset int) {
 	if offset == 0 {
 		return
 	}
-	for _, p := range []*int{&c.ReceptorPort, &c.BBSPort, &c.AuctioneerPort, &c.RouterPort, &c.NATSPort,
+	for _, p := range []*int{&c.ReceptorPort, &c.SSHPort, &c.BBSPort, &c.AuctioneerPort, &c.RouterPort, &c.NATSPort,
 		&c.EtcdPort, &c.RegistryPort, &c.DebugBasePort, &c.RepBasePort} {
 		*p += offset
 	}

@@ -122,6 +122,8 @@ func (c *Cluster) typedConfigs() map[string]any {
 	receptor.CallbackDenyNetworks = []string{cfg.clusterNetwork()}
 	receptor.AllowLoopbackCallbacks = cfg.AllowLoopbackCallbacks
 	receptor.CertFile, receptor.KeyFile = c.ReceptorTLS.Cert, c.ReceptorTLS.Key
+	// diego ssh: logins with one-time codes from the API (docs/ssh.md).
+	receptor.SSHListenAddress = local(cfg.SSHPort)
 
 	configs := map[string]any{"bbs": bbs, "auctioneer": auctioneer, "converger": converger,
 		"route-emitter": emitter, "router": router, "receptor": receptor}

@@ -47,7 +47,7 @@ func checkPorts(cfg Config) error {
 	}
 	wants := []want{
 		{"etcd", cfg.EtcdPort}, {"etcd peer", cfg.EtcdPort + 1}, {"NATS", cfg.NATSPort},
-		{"image registry", cfg.RegistryPort}, {"BBS", cfg.BBSPort}, {"receptor", cfg.ReceptorPort},
+		{"image registry", cfg.RegistryPort}, {"BBS", cfg.BBSPort}, {"receptor", cfg.ReceptorPort}, {"receptor ssh", cfg.SSHPort},
 		{"auctioneer", cfg.AuctioneerPort}, {"router", cfg.RouterPort},
 	}
 	for k := 1; k <= cfg.Standbys; k++ {

@@ -27,6 +27,7 @@ import (
 // Addresses are what a user of the cluster needs.
 type Addresses struct {
 	Receptor  string
+	SSH       string // the receptor's SSH server (host:port)
 	Router    string
 	Dashboard string
 	Registry  string
@@ -82,6 +83,7 @@ func New(logger lager.Logger, cfg Config) (*Cluster, ifrit.Runner, error) {
 	}
 	c.Addresses = Addresses{
 		Receptor:  receptorScheme + local(cfg.ReceptorPort),
+		SSH:       local(cfg.SSHPort),
 		Router:    "http://" + local(cfg.RouterPort),
 		Dashboard: receptorScheme + local(cfg.ReceptorPort) + "/",
 		Registry:  local(cfg.RegistryPort),

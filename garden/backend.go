@@ -3,6 +3,7 @@ package garden
 import (
 	"context"
 	"io"
+	"net"
 	"syscall"
 	"time"
 )
@@ -31,12 +32,19 @@ type Backend interface {
 	// Attach follows a running (or finished) process: output from now on, and
 	// its exit status.
 	Attach(ctx context.Context, handle, processID string, pio ProcessIO) (Process, error)
+	// Dial opens a TCP connection to address (IP:port; localhost:port is the
+	// container's loopback) from inside the container's network namespace,
+	// where nothing listens for it: it reaches what the container reaches.
+	Dial(ctx context.Context, handle, address string) (net.Conn, error)
 	// Stop sends SIGTERM to every process, then SIGKILL after grace.
 	Stop(ctx context.Context, handle string, grace time.Duration) error
 }
 
-// ProcessIO receives a process's output. Nil writers discard.
+// ProcessIO receives a process's output and, given to Run, may feed its
+// input. Nil writers discard; a nil Stdin is /dev/null. The process sees the
+// end of Stdin as end of input (on a TTY nothing more is typed).
 type ProcessIO struct {
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -48,4 +56,7 @@ type Process interface {
 	// when killed by signal n).
 	Wait() (int, error)
 	Signal(sig syscall.Signal) error
+	// Resize changes the size of the process's terminal (the process gets
+	// SIGWINCH); a process without one answers InvalidSpec.
+	Resize(size WindowSize) error
 }

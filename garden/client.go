@@ -18,7 +18,8 @@ import (
 
 // Client talks to a garden over its unix socket. It implements Backend.
 type Client struct {
-	http *http.Client
+	http   *http.Client
+	socket string
 }
 
 var _ Backend = (*Client)(nil)
@@ -33,7 +34,7 @@ func NewClient(socketPath string) *Client {
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return &Client{http: &http.Client{Transport: tr}}
+	return &Client{http: &http.Client{Transport: tr}, socket: socketPath}
 }
 
 const baseURL = "http://garden"
@@ -163,10 +164,27 @@ func (c *Client) Stop(ctx context.Context, handle string, grace time.Duration) e
 
 // Run starts a process and streams its output into pio. The process keeps
 // running if ctx ends or the connection drops; Attach to it again by id.
+//
+// With pio.Stdin or spec.TTY the process runs on a connection of its own
+// (docs/garden.md, "Interactive processes"): input, window sizes and signals
+// travel on it, and the process's input ends when that connection closes.
 func (c *Client) Run(ctx context.Context, handle string, spec ProcessSpec, pio ProcessIO) (Process, error) {
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("garden: encoding process: %w", err)
+	}
+	if pio.Stdin != nil || spec.TTY != nil {
+		conn, br, err := c.dialUpgraded(ctx, http.MethodPost, hpath(handle, "/processes"), b, upgradeProcess)
+		if err != nil {
+			return nil, err
+		}
+		p, err := FollowProcessConn(conn, br, pio)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		p.(*clientProcess).client, p.(*clientProcess).handle = c, handle
+		return p, nil
 	}
 	resp, err := c.do(ctx, http.MethodPost, hpath(handle, "/processes"), bytes.NewReader(b), "application/json")
 	if err != nil {
@@ -204,6 +222,8 @@ type clientProcess struct {
 	once   sync.Once
 	status int
 	err    error
+
+	ctl *frameStream // an interactive process's connection; nil otherwise
 }
 
 func (p *clientProcess) ID() string { return p.id }
@@ -213,7 +233,24 @@ func (p *clientProcess) Wait() (int, error) {
 	return p.status, p.err
 }
 
+// Resize sends the terminal's new size (interactive processes only); no
+// answer comes back (garden applies it, or ignores it for a process without
+// a terminal).
+func (p *clientProcess) Resize(size WindowSize) error {
+	if p.ctl == nil {
+		return NewInvalidSpecError("process %s was not started with a terminal by this client", p.id)
+	}
+	b, err := json.Marshal(size)
+	if err != nil {
+		return err
+	}
+	return p.ctl.write(frameResize, b)
+}
+
 func (p *clientProcess) Signal(sig syscall.Signal) error {
+	if p.ctl != nil && p.client == nil {
+		return p.ctl.write(frameSignal, []byte(strconv.Itoa(int(sig))))
+	}
 	return p.client.call(context.Background(), http.MethodPost,
 		hpath(p.handle, "/processes/"+url.PathEscape(p.id)+"/signal"), map[string]int{"signal": int(sig)}, nil)
 }
@@ -255,4 +292,23 @@ func (p *clientProcess) pump(body io.ReadCloser, pio ProcessIO) {
 			return
 		}
 	}
+}
+
+// Dial opens a TCP connection to address (an IP and port; "localhost" is
+// the container's own loopback) from inside the container's network
+// namespace: it reaches what the container itself reaches, no more.
+func (c *Client) Dial(ctx context.Context, handle, address string) (net.Conn, error) {
+	path := hpath(handle, "/dial?address="+url.QueryEscape(address))
+	conn, br, err := c.dialUpgraded(ctx, http.MethodPost, path, nil, upgradeDial)
+	if err != nil {
+		return nil, err
+	}
+	return &BufferedConn{Conn: conn, R: br}, nil
+}
+
+func bytesReader(b []byte) io.Reader {
+	if b == nil {
+		return http.NoBody
+	}
+	return bytes.NewReader(b)
 }

@@ -86,6 +86,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /containers/{handle}/processes", s.run)
 	mux.HandleFunc("GET /containers/{handle}/processes/{id}", s.attach)
 	mux.HandleFunc("POST /containers/{handle}/processes/{id}/signal", s.signal)
+	mux.HandleFunc("POST /containers/{handle}/dial", s.dial)
 	return mux
 }
 
@@ -294,9 +295,58 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if Upgrading(r, upgradeProcess) {
+		s.runInteractive(w, r, spec)
+		return
+	}
 	s.stream(w, r, func(pio ProcessIO) (Process, error) {
 		return s.backend.Run(r.Context(), r.PathValue("handle"), spec, pio)
 	})
+}
+
+// runInteractive runs a process with input (or a TTY) on the taken-over
+// connection; the process outlives the connection, its input ends with it.
+func (s *Server) runInteractive(w http.ResponseWriter, r *http.Request, spec ProcessSpec) {
+	handle := r.PathValue("handle")
+	if _, err := s.backend.Info(r.Context(), handle); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	conn, br, err := hijack(w, upgradeProcess)
+	if err != nil {
+		s.logger.Error("interactive-hijack-failed", err, lager.Data{"handle": handle})
+		return
+	}
+	defer conn.Close()
+	ctx := context.WithoutCancel(r.Context())
+	err = ProcessConn(conn, br, func(pio ProcessIO) (Process, error) {
+		return s.backend.Run(ctx, handle, spec, pio)
+	})
+	if err != nil {
+		s.logger.Info("interactive-process-ended", lager.Data{"handle": handle, "error": err.Error()})
+	}
+}
+
+// dial connects to ?address from inside the container and relays the
+// taken-over connection to it.
+func (s *Server) dial(w http.ResponseWriter, r *http.Request) {
+	handle := r.PathValue("handle")
+	if !Upgrading(r, upgradeDial) {
+		s.writeError(w, r, NewInvalidSpecError("dial needs Upgrade: %s", upgradeDial))
+		return
+	}
+	target, err := s.backend.Dial(r.Context(), handle, r.URL.Query().Get("address"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	conn, br, err := hijack(w, upgradeDial)
+	if err != nil {
+		target.Close()
+		s.logger.Error("dial-hijack-failed", err, lager.Data{"handle": handle})
+		return
+	}
+	Splice(&BufferedConn{Conn: conn, R: br}, target)
 }
 
 func (s *Server) attach(w http.ResponseWriter, r *http.Request) {

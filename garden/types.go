@@ -142,6 +142,28 @@ type ProcessSpec struct {
 	// image's configured user, else root.
 	User   string  `json:"user,omitempty"`
 	Limits RLimits `json:"limits"`
+	// TTY, when set, runs the process on a pseudo-terminal of the container
+	// of this initial size (stdout then carries the terminal's output, stderr
+	// nothing); Process.Resize changes the size. Nil: pipes.
+	TTY *WindowSize `json:"tty,omitempty"`
+}
+
+// WindowSize is a terminal's size in characters; zero fields mean 24 rows
+// and 80 columns.
+type WindowSize struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
+}
+
+// OrDefault fills zero fields with 24 rows, 80 columns.
+func (w WindowSize) OrDefault() WindowSize {
+	if w.Rows == 0 {
+		w.Rows = 24
+	}
+	if w.Cols == 0 {
+		w.Cols = 80
+	}
+	return w
 }
 
 // RLimits are per-process resource limits.

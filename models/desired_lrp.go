@@ -42,6 +42,10 @@ type DesiredLRP struct {
 	// receptor on reads (never stored; a client's value is ignored).
 	Roll            *RollStatus     `json:"roll,omitempty"`
 	ModificationTag ModificationTag `json:"modification_tag"`
+	// SSHDisabled keeps `diego ssh` (the receptor's SSH server) out of every
+	// instance: no shell, command or port forward. Our extension; default
+	// false (allowed when the operator allows it).
+	SSHDisabled bool `json:"ssh_disabled,omitempty"`
 }
 
 // DefaultMaxInstances is the most instances a desired LRP may ask for unless

@@ -79,6 +79,9 @@ type Options struct {
 	Logs http.Handler
 	// Metrics answers GET /v1/actual_lrps/{guid}/metrics; nil answers 501.
 	Metrics *MetricsCache
+	// SSH issues one-time SSH logins (POST .../index/{index}/ssh); nil
+	// answers 403 SSHDisabled.
+	SSH SSHIssuer
 	// Registerer receives the request metrics; nil means none are kept.
 	Registerer prometheus.Registerer
 	// Version is what GET /v1/version answers as diego_release (default: the
@@ -149,10 +152,11 @@ func NewHandler(logger lager.Logger, bbs BBS, opts Options) *Handler {
 		"PUT /v1/desired_lrps/{guid}":    h.updateDesiredLRP,
 		"DELETE /v1/desired_lrps/{guid}": h.deleteDesiredLRP,
 
-		"GET /v1/actual_lrps":                         h.listActualLRPs,
-		"GET /v1/actual_lrps/{guid}":                  h.listActualLRPsByGuid,
-		"GET /v1/actual_lrps/{guid}/index/{index}":    h.getActualLRPIndex,
-		"DELETE /v1/actual_lrps/{guid}/index/{index}": h.killActualLRPIndex,
+		"GET /v1/actual_lrps":                           h.listActualLRPs,
+		"GET /v1/actual_lrps/{guid}":                    h.listActualLRPsByGuid,
+		"GET /v1/actual_lrps/{guid}/index/{index}":      h.getActualLRPIndex,
+		"DELETE /v1/actual_lrps/{guid}/index/{index}":   h.killActualLRPIndex,
+		"POST /v1/actual_lrps/{guid}/index/{index}/ssh": h.sshAccess,
 
 		"GET /v1/cells":            h.listCells,
 		"PUT /v1/domains/{domain}": h.upsertDomain,

@@ -65,7 +65,7 @@ var _ = Describe("a brain daemon started from its rendered config", func() {
 			return map[string]any{"etcd.endpoints": []any{etcdURL}, "bbs_urls": []any{"http://" + freeAddress()}}
 		}),
 		Entry("receptor", "receptor", func(listen string) map[string]any {
-			return map[string]any{"listen_address": listen, "bbs_urls": []any{"http://" + freeAddress()}, "nats_urls": []any{natsURL}}
+			return map[string]any{"listen_address": listen, "bbs_urls": []any{"http://" + freeAddress()}, "nats_urls": []any{natsURL}, "ssh_listen_address": "127.0.0.1:0"}
 		}),
 		Entry("route-emitter", "route-emitter", func(string) map[string]any {
 			return map[string]any{"etcd.endpoints": []any{etcdURL}, "bbs_urls": []any{"http://" + freeAddress()}, "nats_urls": []any{natsURL}}

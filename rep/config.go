@@ -68,6 +68,10 @@ type Config struct {
 	// LogRateLimit is the lines per second each instance may log; 0 = no limit.
 	LogRateLimit int `json:"log_rate_limit"`
 
+	// DisableSSH turns off the shell endpoints the receptor's SSH server
+	// uses (`diego ssh` into this cell's instances). Default false: on.
+	DisableSSH bool `json:"disable_ssh"`
+
 	Executor executor.Config `json:"executor"`
 
 	// LogLevel is debug, info, error or fatal. Default "info".

@@ -11,6 +11,7 @@ import (
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/models"
 	"github.com/diego-runtime/diego/rep/repapi"
+	"github.com/diego-runtime/diego/rep/shellapi"
 )
 
 // maxWorkBody caps a POST /work body.
@@ -18,7 +19,8 @@ const maxWorkBody = 16 << 20
 
 // Handler serves the rep API of repapi: state, work, stop and cancel. Under
 // mutual TLS, state and work are the auctioneer's and stop and cancel the
-// BBS's; any other role is answered 403. /ping is for any caller of the CA.
+// BBS's, and the shell endpoints (shellapi) the receptor's; any other role
+// is answered 403. /ping is for any caller of the CA.
 func (r *Rep) Handler() http.Handler {
 	mux := http.NewServeMux()
 	only := func(h http.HandlerFunc, roles ...string) http.Handler {
@@ -49,6 +51,8 @@ func (r *Rep) Handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}, certs.RoleBBS))
+	mux.Handle("POST "+shellapi.ProcessPath, only(r.serveShellProcess, certs.RoleReceptor))
+	mux.Handle("POST "+shellapi.DialPath, only(r.serveShellDial, certs.RoleReceptor))
 	mux.HandleFunc("GET "+repapi.PingPath, func(w http.ResponseWriter, req *http.Request) {
 		if !r.executor.Healthy(req.Context()) {
 			r.writeError(w, models.ErrServiceUnavailable.WithMessage("garden is not answering"))

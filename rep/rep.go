@@ -47,6 +47,7 @@ type Rep struct {
 	bbs      BBS
 	executor Executor
 	clock    clock.Clock
+	shell    ShellGarden // nil: the shell endpoints answer 403
 
 	evacuating atomic.Bool
 	// evacuated is closed once an evacuation has drained the cell.

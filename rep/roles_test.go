@@ -56,6 +56,7 @@ var _ = Describe("The rep API under mutual TLS", func() {
 		logs := &logstream.Emitter{Publisher: natsConn, Clock: clock.NewClock(), Logger: logger}
 		exec := executor.New(logger, cfg.Executor, tg.Client, logs, natsConn, clock.NewClock())
 		r := rep.New(logger, cfg, db, exec, clock.NewClock())
+		r.EnableShell(tg.Client)
 		server, err := transport.NewLinkServer(cfg.TLS, "127.0.0.1:0", r.Handler())
 		Expect(err).NotTo(HaveOccurred())
 		url = "https://" + server.Addr()
@@ -80,5 +81,15 @@ var _ = Describe("The rep API under mutual TLS", func() {
 		Entry("another cell's rep reading the state", otherRep, http.MethodGet, repapi.StatePath),
 		Entry("another cell's rep stopping an instance", otherRep, http.MethodPost, "/v1/lrps/web/instances/some-guid/stop"),
 		Entry("the auctioneer cancelling a task", auctioneer, http.MethodPost, "/v1/tasks/some-guid/cancel"),
+		Entry("the auctioneer running a process in an instance", auctioneer, http.MethodPost, "/v1/instances/some-guid/processes"),
+		Entry("the BBS running a process in an instance", bbsID, http.MethodPost, "/v1/instances/some-guid/processes"),
+		Entry("another cell's rep dialling from inside an instance", otherRep, http.MethodPost, "/v1/instances/some-guid/dial"),
+		Entry("the auctioneer dialling from inside an instance", auctioneer, http.MethodPost, "/v1/instances/some-guid/dial"),
 	)
+
+	It("lets only the receptor past the role check of the shell endpoints", func() {
+		// No Upgrade header: refused by the endpoint itself, after the role passed.
+		Expect(call(receptor, http.MethodPost, "/v1/instances/some-guid/processes")).To(Equal(http.StatusBadRequest))
+		Expect(call(receptor, http.MethodPost, "/v1/instances/some-guid/dial")).To(Equal(http.StatusBadRequest))
+	})
 })

@@ -24,6 +24,7 @@ import (
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/internal/version"
 	"github.com/diego-runtime/diego/receptor"
+	"github.com/diego-runtime/diego/receptor/sshd"
 )
 
 func main() { daemon.Main("receptor", run, defaults) }
@@ -75,6 +76,13 @@ func run(configPath string) error {
 			return fmt.Errorf("subscribing to instance metrics: %w", err)
 		}
 	}
+	var sshServer *sshd.Server
+	if cfg.SSHListenAddress != "" {
+		if sshServer, err = newSSHServer(cfg, logger, bbs); err != nil {
+			return err
+		}
+		options.SSH = sshServer
+	}
 	handler := receptor.NewHandler(logger, bbs, options)
 	listener, err := receptor.Listen(cfg.ListenAddress, cfg.TLSFiles)
 	if err != nil {
@@ -95,13 +103,19 @@ func run(configPath string) error {
 	}
 	logger.Info("starting", lager.Data{"listen_address": api.Addr(), "https": cfg.TLSFiles.Enabled(),
 		"debug_address": debug.Addr(), "version": version.Release()})
-	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
+	members := grouper.Members{
 		{Name: "debug-server", Runner: debug},
 		{Name: "logs-stream", Runner: streamCheck},
 		{Name: "task-callbacks", Runner: callbacks},
-		{Name: "api-server", Runner: api},
-		{Name: "event-streams", Runner: handler}, // stops first, ending open streams
-	})
+	}
+	if sshServer != nil {
+		members = append(members, grouper.Member{Name: "ssh-server", Runner: sshServer})
+	}
+	members = append(members,
+		grouper.Member{Name: "api-server", Runner: api},
+		grouper.Member{Name: "event-streams", Runner: handler}, // stops first, ending open streams
+	)
+	group := grouper.NewOrdered(os.Interrupt, members)
 	process := ifrit.Invoke(sigmon.New(group))
 	err = <-process.Wait()
 	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
@@ -115,4 +129,32 @@ func (noop) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	close(ready)
 	<-signals
 	return nil
+}
+
+// newSSHServer listens for `diego ssh`; it reaches reps with the receptor's
+// BBS certificate (its role, receptor, is the one the reps let in).
+func newSSHServer(cfg daemonconfig.Receptor, logger lager.Logger, bbs sshd.BBS) (*sshd.Server, error) {
+	hostKey, err := sshd.LoadOrMakeHostKey(cfg.SSHHostKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	key := []byte(cfg.SSHCodeKey)
+	if len(key) == 0 {
+		if key, err = sshd.NewKey(); err != nil {
+			return nil, err
+		}
+	}
+	repHTTP, err := transport.NewClient(cfg.BBSTLS, 0) // sessions last as long as their users
+	if err != nil {
+		return nil, err
+	}
+	s := &sshd.Server{
+		Logger: logger.Session("sshd"), HostKey: hostKey, BBS: bbs,
+		Codes:   &sshd.Codes{Key: key, TTL: cfg.SSHCodeTTL, Clock: clock.NewClock()},
+		RepHTTP: repHTTP, RepScheme: cfg.BBSTLS.Scheme(), AdvertiseHost: cfg.SSHAdvertiseHost,
+	}
+	if err := s.Listen(cfg.SSHListenAddress); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

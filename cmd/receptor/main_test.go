@@ -63,7 +63,7 @@ var _ = Describe("cmd/receptor", func() {
 		ca := writeCert(dir)
 		address := freeAddress()
 		start(map[string]any{
-			"listen_address": address, "debug_address": freeAddress(), "nats_urls": []string{},
+			"listen_address": address, "debug_address": freeAddress(), "nats_urls": []string{}, "ssh_listen_address": "127.0.0.1:0",
 			"bbs_urls": []string{"http://" + freeAddress()}, "bbs_request_timeout": "500ms",
 			"tls_cert_file": filepath.Join(dir, "cert.pem"), "tls_key_file": filepath.Join(dir, "key.pem"),
 		})

@@ -73,8 +73,10 @@ func run(configPath string) error {
 	}
 
 	logs := &logstream.Emitter{Publisher: natsConn, Clock: clk, Logger: logger, LinesPerSecond: cfg.LogRateLimit}
-	exec := executor.New(logger, cfg.Executor, garden.NewClient(cfg.GardenSocket), logs, natsConn, clk)
+	gardenClient := garden.NewClient(cfg.GardenSocket)
+	exec := executor.New(logger, cfg.Executor, gardenClient, logs, natsConn, clk)
 	r := rep.New(logger, cfg, bbs, exec, clk)
+	r.EnableShell(gardenClient)
 	api, err := transport.NewLinkServer(cfg.TLS, cfg.ListenAddress, r.Handler())
 	if err != nil {
 		return err

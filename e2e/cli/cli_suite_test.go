@@ -33,7 +33,9 @@ var _ = BeforeSuite(func() {
 	binDir, err = os.MkdirTemp("", "diego-e2e-cli-bin-")
 	Expect(err).NotTo(HaveOccurred())
 	Expect(world.Build(binDir)).To(Succeed())
-	w, err = world.Start(world.Options{BinDir: binDir, Cells: 2, Zones: 2, PortOffset: portOffset, Output: GinkgoWriter})
+	w, err = world.Start(world.Options{BinDir: binDir, Cells: 2, Zones: 2, PortOffset: portOffset, Output: GinkgoWriter,
+		// The operator's switch, on one cell: `diego ssh` is refused there (ssh_test.go).
+		Settings: []string{"cell-2-rep.disable_ssh=true"}})
 	Expect(err).NotTo(HaveOccurred())
 })
 

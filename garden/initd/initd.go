@@ -96,7 +96,7 @@ func (s *server) reap() {
 
 func (s *server) readLoop() {
 	buf := make([]byte, MaxMessage)
-	oob := make([]byte, unix.CmsgSpace(2*4))
+	oob := make([]byte, unix.CmsgSpace(3*4))
 	for {
 		var n, oobn int
 		var err error
@@ -156,7 +156,10 @@ func closeAll(fds []int) {
 	}
 }
 
-func (s *server) send(ev Event) {
+func (s *server) send(ev Event) { s.sendWith(ev, nil) }
+
+// sendWith sends ev with oob (SCM_RIGHTS) beside it.
+func (s *server) sendWith(ev Event, oob []byte) {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return
@@ -167,7 +170,7 @@ func (s *server) send(ev Event) {
 		return
 	}
 	_ = s.sock.Write(func(fd uintptr) bool {
-		err := unix.Sendmsg(int(fd), data, nil, nil, 0)
+		err := unix.Sendmsg(int(fd), data, oob, nil, 0)
 		return err != unix.EAGAIN && err != unix.EINTR
 	})
 }
@@ -181,10 +184,16 @@ const pipeBuffer = 64 << 10
 func (s *server) spawn(req Request, fds []int) {
 	defer closeAll(fds)
 	fail := func(err error) { s.send(Event{ID: req.ID, Error: err.Error()}) }
-	if req.Spawn == nil || len(fds) != 2 {
-		fail(fmt.Errorf("spawn %s: a process and two descriptors are needed", req.ID))
+	if req.Spawn == nil {
+		fail(fmt.Errorf("spawn %s: no process", req.ID))
 		return
 	}
+	st, err := newStdio(req.Spawn, fds)
+	if err != nil {
+		fail(fmt.Errorf("spawn %s: %w", req.ID, err))
+		return
+	}
+	defer st.close()
 	spec, err := json.Marshal(req.Spawn)
 	if err != nil {
 		fail(err)
@@ -205,13 +214,6 @@ func (s *server) spawn(req Request, fds []int) {
 		return
 	}
 	defer errR.Close()
-	devNull, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		specR.Close()
-		errW.Close()
-		fail(fmt.Errorf("opening /dev/null: %w", err))
-		return
-	}
 
 	// Handed over before the fork when the pipe can hold it, so the helper
 	// never waits for it (a wait costs the helper a thread).
@@ -220,7 +222,6 @@ func (s *server) spawn(req Request, fds []int) {
 		if _, err := specW.Write(spec); err != nil {
 			specR.Close()
 			errW.Close()
-			unix.Close(devNull)
 			fail(fmt.Errorf("handing %s its spec: %w", req.Spawn.Path, err))
 			return
 		}
@@ -233,9 +234,10 @@ func (s *server) spawn(req Request, fds []int) {
 	defer s.mu.Unlock()
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"garden-init", ExecArg}, &syscall.ProcAttr{
 		Env:   []string{"GOMAXPROCS=1"},
-		Files: []uintptr{uintptr(devNull), uintptr(fds[0]), uintptr(fds[1]), specR.Fd(), errW.Fd(), WorkCgroupFD},
+		Files: []uintptr{uintptr(st.in), uintptr(st.out), uintptr(st.err), specR.Fd(), errW.Fd(), WorkCgroupFD},
+		Sys:   st.sys,
 	})
-	unix.Close(devNull)
+	st.closeChildEnds()
 	specR.Close()
 	errW.Close()
 	if err != nil {
@@ -258,5 +260,5 @@ func (s *server) spawn(req Request, fds []int) {
 		return
 	}
 	s.pids[pid], s.ids[req.ID] = req.ID, pid
-	s.send(Event{ID: req.ID, Pid: pid})
+	s.sendWith(Event{ID: req.ID, Pid: pid}, st.masterRights())
 }

@@ -12,7 +12,8 @@ package initd
 const SocketFD = 3
 
 // Request is one message from garden: spawn a process, or signal one.
-// A spawn carries the process's stdout and stderr as SCM_RIGHTS descriptors.
+// A spawn carries the process's stdio as SCM_RIGHTS descriptors: stdout and
+// stderr (stdin is /dev/null), or stdin, stdout and stderr; none with a TTY.
 type Request struct {
 	Op     string `json:"op"` // OpSpawn or OpSignal
 	ID     string `json:"id"` // garden's process id, unique among live processes
@@ -35,11 +36,23 @@ type Spawn struct {
 	UID    uint32   `json:"uid"`
 	GID    uint32   `json:"gid"`
 	Nofile uint64   `json:"nofile"` // RLIMIT_NOFILE, soft and hard
+	// TTY, when set, runs the process on a new pseudo-terminal of the
+	// container's own devpts, of this initial size, as the leader of a new
+	// session with the terminal as its controlling one. initd hands the
+	// terminal's master to garden with the start Event (SCM_RIGHTS).
+	TTY *WindowSize `json:"tty,omitempty"`
+}
+
+// WindowSize is a terminal's size in characters.
+type WindowSize struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
 }
 
 // Event is one message to garden: a process started (Pid, in the container's
-// pid namespace), could not start (Error), or exited (Exited, Status: the exit
-// code, or 128+n when killed by signal n).
+// pid namespace; with a TTY the message carries the terminal's master as its
+// one SCM_RIGHTS descriptor), could not start (Error), or exited (Exited,
+// Status: the exit code, or 128+n when killed by signal n).
 type Event struct {
 	ID     string `json:"id"`
 	Pid    int    `json:"pid,omitempty"`

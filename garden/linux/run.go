@@ -71,6 +71,10 @@ func (b *Backend) Run(ctx context.Context, handle string, spec garden.ProcessSpe
 		GID:    u.gid,
 		Nofile: nofile,
 	}
+	if spec.TTY != nil {
+		size := spec.TTY.OrDefault()
+		proc.TTY = &initd.WindowSize{Rows: size.Rows, Cols: size.Cols}
+	}
 	id, err := c.claimProcessID(spec.ID)
 	if err != nil {
 		return nil, err

@@ -19,10 +19,17 @@ type spawner struct {
 	conn *net.UnixConn
 
 	sendMu sync.Mutex
-	mu     sync.Mutex            // guards below
-	starts map[string]chan error // nil: started
+	mu     sync.Mutex // guards below
+	starts map[string]chan started
 	exits  map[string]chan int
 	gone   bool // initd's end closed: the container's init has exited
+}
+
+// started is initd's answer to a spawn: err, or the process runs (with its
+// terminal's master when it asked for a TTY).
+type started struct {
+	err    error
+	master *os.File
 }
 
 // errInitGone is a spawn or signal after the container's init exited.
@@ -42,21 +49,26 @@ func newSocketPair() (*spawner, *os.File, error) {
 		unix.Close(fds[1])
 		return nil, nil, fmt.Errorf("init socket: %w", err)
 	}
-	s := &spawner{conn: conn.(*net.UnixConn), starts: map[string]chan error{}, exits: map[string]chan int{}}
+	s := &spawner{conn: conn.(*net.UnixConn), starts: map[string]chan started{}, exits: map[string]chan int{}}
 	go s.readLoop()
 	return s, os.NewFile(uintptr(fds[1]), "init-socket-child"), nil
 }
 
 func (s *spawner) readLoop() {
 	buf := make([]byte, 64*1024)
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		n, _, _, _, err := s.conn.ReadMsgUnix(buf, nil)
+		n, oobn, _, _, err := s.conn.ReadMsgUnix(buf, oob)
 		if err != nil || n == 0 {
 			s.closeAll()
 			return
 		}
+		master := receivedFile(oob[:oobn])
 		var ev initd.Event
 		if json.Unmarshal(buf[:n], &ev) != nil {
+			if master != nil {
+				master.Close()
+			}
 			continue
 		}
 		s.mu.Lock()
@@ -68,12 +80,16 @@ func (s *spawner) readLoop() {
 		} else if ch, ok := s.starts[ev.ID]; ok {
 			delete(s.starts, ev.ID)
 			if ev.Error != "" {
-				ch <- &spawnError{reason: ev.Error}
+				ch <- started{err: &spawnError{reason: ev.Error}}
 			} else {
-				ch <- nil
+				ch <- started{master: master}
+				master = nil
 			}
 		}
 		s.mu.Unlock()
+		if master != nil {
+			master.Close()
+		}
 	}
 }
 
@@ -84,26 +100,28 @@ func (s *spawner) closeAll() {
 	defer s.mu.Unlock()
 	s.gone = true
 	for _, ch := range s.starts {
-		ch <- errInitGone
+		ch <- started{err: errInitGone}
 	}
 	for _, ch := range s.exits {
 		ch <- 128 + int(syscall.SIGKILL)
 	}
-	s.starts, s.exits = map[string]chan error{}, map[string]chan int{}
+	s.starts, s.exits = map[string]chan started{}, map[string]chan int{}
 }
 
-// spawn starts a process with the given stdout and stderr (which it does not
-// close) and returns once it runs; exited then yields its status. An error
-// from initd (no such executable, ...) is a *spawnError.
-func (s *spawner) spawn(id string, spec initd.Spawn, stdout, stderr *os.File) (<-chan int, error) {
-	started := make(chan error, 1)
-	exited := make(chan int, 1)
+// spawn starts a process with the given stdio (which it does not close; stdin
+// may be nil: /dev/null; all nil with spec.TTY) and returns once it runs;
+// exited then yields its status, and master is the terminal's master when
+// spec.TTY is set. An error from initd (no such executable, ...) is a
+// *spawnError.
+func (s *spawner) spawn(id string, spec initd.Spawn, stdin, stdout, stderr *os.File) (exited <-chan int, master *os.File, err error) {
+	starts := make(chan started, 1)
+	exits := make(chan int, 1)
 	s.mu.Lock()
 	if s.gone {
 		s.mu.Unlock()
-		return nil, errInitGone
+		return nil, nil, errInitGone
 	}
-	s.starts[id], s.exits[id] = started, exited
+	s.starts[id], s.exits[id] = starts, exits
 	s.mu.Unlock()
 
 	data, err := json.Marshal(initd.Request{Op: initd.OpSpawn, ID: id, Spawn: &spec})
@@ -111,17 +129,57 @@ func (s *spawner) spawn(id string, spec initd.Spawn, stdout, stderr *os.File) (<
 		err = fmt.Errorf("the process spec is %d bytes, over %d", len(data), initd.MaxMessage)
 	}
 	if err == nil {
-		err = s.send(data, unix.UnixRights(int(stdout.Fd()), int(stderr.Fd())))
+		var rights []byte
+		switch {
+		case spec.TTY != nil:
+		case stdin != nil:
+			rights = unix.UnixRights(int(stdin.Fd()), int(stdout.Fd()), int(stderr.Fd()))
+		default:
+			rights = unix.UnixRights(int(stdout.Fd()), int(stderr.Fd()))
+		}
+		err = s.send(data, rights)
 	}
 	if err != nil {
 		s.forget(id)
-		return nil, err
+		return nil, nil, err
 	}
-	if err := <-started; err != nil {
+	st := <-starts
+	if st.err != nil {
 		s.forget(id)
-		return nil, err
+		return nil, nil, st.err
 	}
-	return exited, nil
+	if spec.TTY != nil && st.master == nil {
+		// initd always sends it; without it nobody could reach the process.
+		_ = s.signal(id, syscall.SIGKILL)
+		return nil, nil, errors.New("the container's init started a terminal process without handing over its terminal")
+	}
+	return exits, st.master, nil
+}
+
+// receivedFile is the one descriptor an SCM_RIGHTS message carried, or nil.
+func receivedFile(oob []byte) *os.File {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var f *os.File
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if f == nil {
+				unix.CloseOnExec(fd)
+				// Non-blocking, so reads wait in the poller and Close ends them.
+				_ = unix.SetNonblock(fd, true)
+				f = os.NewFile(uintptr(fd), "pty-master")
+			} else {
+				unix.Close(fd)
+			}
+		}
+	}
+	return f
 }
 
 func (s *spawner) forget(id string) {

@@ -10,6 +10,7 @@ import (
 	"github.com/diego-runtime/diego/internal/netguard"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/receptor"
+	"github.com/diego-runtime/diego/receptor/sshd"
 )
 
 // Receptor is the receptor's JSON config file.
@@ -71,6 +72,22 @@ type Receptor struct {
 	ResolvingRenewInterval time.Duration `json:"resolving_renew_interval"`
 	// MaxBodyBytes caps a request body. Default 1048576.
 	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// SSHListenAddress serves `diego ssh` (receptor/sshd): logins with
+	// one-time codes from POST /v1/actual_lrps/:guid/index/:i/ssh. Empty
+	// turns SSH off (that route answers 403). Default ":2222".
+	SSHListenAddress string `json:"ssh_listen_address"`
+	// SSHAdvertiseHost is the host SSH clients are told to reach; empty:
+	// the listener's address, or the host the API was reached by. Default empty.
+	SSHAdvertiseHost string `json:"ssh_advertise_host"`
+	// SSHHostKeyFile is the SSH host key (an OpenSSH private key); empty
+	// makes an ed25519 key at every start (clients learn it from the API).
+	// Receptors behind one address should share one. Default empty.
+	SSHHostKeyFile string `json:"ssh_host_key_file"`
+	// SSHCodeKey signs the one-time codes; receptors that share it accept
+	// each other's. Empty: a random key per start. Default empty.
+	SSHCodeKey string `json:"ssh_code_key"`
+	// SSHCodeTTL is how long a code can open its connection. Default "1m".
+	SSHCodeTTL time.Duration `json:"ssh_code_ttl"`
 	// LogLevel is debug, info, error or fatal. Default "info".
 	LogLevel string `json:"log_level"`
 }
@@ -88,6 +105,8 @@ func DefaultReceptor() Receptor {
 		ResolvingRenewInterval: receptor.DefaultResolvingRenewInterval,
 		MaxBodyBytes:           receptor.DefaultMaxBodyBytes,
 		MaxStreamsPerClient:    receptor.DefaultMaxStreamsPerClient,
+		SSHListenAddress:       ":2222",
+		SSHCodeTTL:             sshd.DefaultCodeTTL,
 		LogLevel:               "info",
 	}
 }
@@ -98,7 +117,9 @@ func (c Receptor) Validate() error {
 	p.Check(c.ListenAddress != "", "listen_address", "is required")
 	p.Check(len(c.BBSURLs) > 0, "bbs_urls", "is required")
 	p.Positive(map[string]time.Duration{"bbs_request_timeout": c.BBSRequestTimeout,
-		"callback_kick_interval": c.CallbackKickInterval, "resolving_renew_interval": c.ResolvingRenewInterval})
+		"callback_kick_interval": c.CallbackKickInterval, "resolving_renew_interval": c.ResolvingRenewInterval,
+		"ssh_code_ttl": c.SSHCodeTTL})
+	p.Check(c.SSHCodeKey == "" || len(c.SSHCodeKey) >= 32, "ssh_code_key", "must be at least 32 characters")
 	p.Check(c.MaxBodyBytes > 0, "max_body_bytes", "must be positive")
 	p.Check(c.Username != "" || c.Password == "", "password", "is set without a username")
 	p.Check(c.MaxStreamsPerClient > 0, "max_streams_per_client", "must be positive")

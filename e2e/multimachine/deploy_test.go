@@ -126,6 +126,10 @@ func unitCommands(m machine, job string) (pre [][]string, start []string, err er
 // a mount namespace of its own where the machine's root provides
 // /etc/diego and /opt/diego.
 func onMachine(m machine, args ...string) *exec.Cmd {
+	for _, d := range []string{"etc/diego", "opt/diego"} {
+		// A failure shows as the mount's, in the command's output.
+		_ = os.MkdirAll(filepath.Join(m.Root, d), 0o755)
+	}
 	script := `mount --bind "$0/etc/diego" /etc/diego && mount --bind "$0/opt/diego" /opt/diego && exec "$@"`
 	full := append([]string{"netns", "exec", m.Namespace, "unshare", "-m", "--propagation", "private", "sh", "-c", script, m.Root}, args...)
 	cmd := exec.Command("ip", full...)

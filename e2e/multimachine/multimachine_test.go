@@ -99,7 +99,8 @@ var _ = Describe("Diego on six machines", Ordered, func() {
 			}
 		})
 		Expect(err).NotTo(HaveOccurred())
-		d = &deployment{certs: filepath.Join(runDir, "certs"), logs: filepath.Join(runDir, "logs"), procs: map[string][]*exec.Cmd{}}
+		d = &deployment{certs: filepath.Join(runDir, "certs"), logs: logDir, procs: map[string][]*exec.Cmd{}}
+		Expect(os.RemoveAll(d.logs)).To(Succeed())
 		Expect(os.MkdirAll(d.logs, 0o755)).To(Succeed())
 		say("daemon logs: %s", d.logs)
 

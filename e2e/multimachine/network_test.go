@@ -18,7 +18,10 @@ import (
 // The switch and its machines. The names and the subnet are this suite's
 // alone: nothing else in the repository uses mm243* links or 10.243/16.
 const (
-	runDir     = "/tmp/multi-run"
+	runDir = "/tmp/multi-run"
+	// logDir keeps every daemon's output after the run, for a failure's
+	// reader; the next run empties it.
+	logDir     = "/tmp/multi-run-logs"
 	switchName = "mm243br"
 	switchIP   = "10.243.0.1" // the host's port on the switch: where the test stands
 	switchNet  = "10.243.0.0/16"

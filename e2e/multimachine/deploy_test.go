@@ -131,8 +131,10 @@ func onMachine(m machine, args ...string) *exec.Cmd {
 		_ = os.MkdirAll(filepath.Join(m.Root, d), 0o755)
 	}
 	script := `mount --bind "$0/etc/diego" /etc/diego && mount --bind "$0/opt/diego" /opt/diego && exec "$@"`
-	full := append([]string{"netns", "exec", m.Namespace, "unshare", "-m", "--propagation", "private", "sh", "-c", script, m.Root}, args...)
-	cmd := exec.Command("ip", full...)
+	// nsenter rather than `ip netns exec`, which mounts a sysfs of the
+	// namespace's own over /sys and so hides /sys/fs/cgroup from garden.
+	full := append([]string{"--net=/run/netns/" + m.Namespace, "unshare", "-m", "--propagation", "private", "sh", "-c", script, m.Root}, args...)
+	cmd := exec.Command("nsenter", full...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
 }

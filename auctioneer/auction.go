@@ -208,16 +208,7 @@ func normalise(s *repapi.CellState, p *models.CellPresence) (*repapi.CellState, 
 	return s, nil
 }
 
-func (a *Auctioneer) repURL(p *models.CellPresence) string {
-	if p.RepURL != "" {
-		return p.RepURL
-	}
-	scheme := a.RepScheme
-	if scheme == "" {
-		scheme = "http"
-	}
-	return scheme + "://" + p.RepAddress
-}
+func (a *Auctioneer) repURL(p *models.CellPresence) string { return p.RepEndpoint(a.RepScheme) }
 
 // refusal is one item a cell did not take, and why.
 type refusal struct {

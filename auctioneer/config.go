@@ -1,20 +1,21 @@
 package auctioneer
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"code.cloudfoundry.org/lager/v3"
 
+	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/transport"
+	"github.com/diego-runtime/diego/lock"
 )
 
 // Defaults of the auctioneer's configuration (DESIGN 11).
 const (
 	DefaultListenAddress      = ":9016"
 	DefaultDebugAddress       = "127.0.0.1:17016"
-	DefaultLockTTL            = 15 * time.Second
+	DefaultLockTTL            = lock.DefaultTTL
 	DefaultCellStateTimeout   = 10 * time.Second
 	DefaultMaxInflightStarts  = 0
 	DefaultLockName           = "auctioneer"
@@ -30,15 +31,15 @@ type Config struct {
 	AdvertiseURL string `json:"advertise_url"`
 	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17016".
 	DebugAddress string `json:"debug_address"`
-	// LockTTLMs is how long a dead active auctioneer keeps the lock; etcd
-	// counts whole seconds. Default 15000.
-	LockTTLMs int `json:"lock_ttl_ms"`
-	// CellStateTimeoutMs bounds each GET /state attempt (one retry) and each
-	// POST /work. Default 10000.
-	CellStateTimeoutMs int `json:"cell_state_timeout_ms"`
-	// RetryDelayMs holds back refused, rejected and deferred items before they
-	// join a batch again. Default 1000.
-	RetryDelayMs int `json:"retry_delay_ms"`
+	// LockTTL is how long a dead active auctioneer keeps the lock; etcd
+	// counts whole seconds. Default "15s" (lock.DefaultTTL).
+	LockTTL time.Duration `json:"lock_ttl"`
+	// CellStateTimeout bounds each GET /state attempt (one retry) and each
+	// POST /work. Default "10s".
+	CellStateTimeout time.Duration `json:"cell_state_timeout"`
+	// RetryDelay holds back refused, rejected and deferred items before they
+	// join a batch again. Default "1s".
+	RetryDelay time.Duration `json:"retry_delay"`
 	// StartingWeight and LocalityWeight are the score weights. Defaults 0.25
 	// and 1000.
 	StartingWeight float64 `json:"starting_weight"`
@@ -55,38 +56,31 @@ type Config struct {
 // DefaultConfig returns a Config with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		ListenAddress:      DefaultListenAddress,
-		DebugAddress:       DefaultDebugAddress,
-		LockTTLMs:          int(DefaultLockTTL / time.Millisecond),
-		CellStateTimeoutMs: int(DefaultCellStateTimeout / time.Millisecond),
-		RetryDelayMs:       int(DefaultRetryDelay / time.Millisecond),
-		StartingWeight:     DefaultStartingWeight,
-		LocalityWeight:     DefaultLocalityWeight,
-		MaxInflightStarts:  DefaultMaxInflightStarts,
-		LogLevel:           "info",
+		ListenAddress:     DefaultListenAddress,
+		DebugAddress:      DefaultDebugAddress,
+		LockTTL:           DefaultLockTTL,
+		CellStateTimeout:  DefaultCellStateTimeout,
+		RetryDelay:        DefaultRetryDelay,
+		StartingWeight:    DefaultStartingWeight,
+		LocalityWeight:    DefaultLocalityWeight,
+		MaxInflightStarts: DefaultMaxInflightStarts,
+		LogLevel:          "info",
 	}
 }
 
-// Validate reports the first field that cannot work.
+// Validate reports every field that cannot work.
 func (c Config) Validate() error {
-	switch {
-	case c.ListenAddress == "":
-		return errors.New("listen_address is required")
-	case c.LockTTLMs < 2000:
-		return fmt.Errorf("lock_ttl_ms must be at least 2000, not %d", c.LockTTLMs)
-	case c.CellStateTimeoutMs <= 0:
-		return fmt.Errorf("cell_state_timeout_ms must be positive, not %d", c.CellStateTimeoutMs)
-	case c.RetryDelayMs <= 0:
-		return fmt.Errorf("retry_delay_ms must be positive, not %d", c.RetryDelayMs)
-	case c.StartingWeight < 0 || c.LocalityWeight < 0:
-		return errors.New("starting_weight and locality_weight must not be negative")
-	case c.MaxInflightStarts < 0:
-		return fmt.Errorf("max_inflight_starts must not be negative, not %d", c.MaxInflightStarts)
-	}
+	var p config.Problems
+	p.Check(c.ListenAddress != "", "listen_address", "is required")
+	p.Check(c.LockTTL >= 2*time.Second, "lock_ttl", fmt.Sprintf("must be at least 2s, not %s", c.LockTTL))
+	p.Positive(map[string]time.Duration{"cell_state_timeout": c.CellStateTimeout, "retry_delay": c.RetryDelay})
+	p.Check(c.StartingWeight >= 0, "starting_weight", "must not be negative")
+	p.Check(c.LocalityWeight >= 0, "locality_weight", "must not be negative")
+	p.Check(c.MaxInflightStarts >= 0, "max_inflight_starts", fmt.Sprintf("must not be negative, not %d", c.MaxInflightStarts))
 	if _, err := lager.LogLevelFromString(c.LogLevel); err != nil {
-		return fmt.Errorf("log_level: %w", err)
+		p.Addf("log_level", "%v", err)
 	}
-	return nil
+	return p.Err()
 }
 
 // Weights returns the configured score weights.

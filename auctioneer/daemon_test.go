@@ -43,9 +43,9 @@ var _ = Describe("Daemon", func() {
 		cfg := auctioneer.DefaultConfig()
 		cfg.ListenAddress = "127.0.0.1:0"
 		cfg.DebugAddress = "127.0.0.1:0"
-		cfg.LockTTLMs = int(lockTTL / time.Millisecond)
-		cfg.CellStateTimeoutMs = 300
-		cfg.RetryDelayMs = 100
+		cfg.LockTTL = lockTTL
+		cfg.CellStateTimeout = 300 * time.Millisecond
+		cfg.RetryDelay = 100 * time.Millisecond
 		d, err := auctioneer.New(lagertest.NewTestLogger(name), cfg, auctioneer.Deps{BBS: bbs, Etcd: etcd})
 		Expect(err).NotTo(HaveOccurred())
 		p := ifrit.Background(d)

@@ -87,14 +87,14 @@ func New(logger lager.Logger, cfg Config, deps Deps) (*Daemon, error) {
 		Scheduler:   Scheduler{Weights: cfg.Weights(), MaxInflightStarts: cfg.MaxInflightStarts},
 		HTTP:        repHTTP,
 		RepScheme:   cfg.TLS.Scheme(),
-		CellTimeout: time.Duration(cfg.CellStateTimeoutMs) * time.Millisecond,
+		CellTimeout: cfg.CellStateTimeout,
 		Metrics:     NewMetrics(reg),
 	}
 	runner := &Runner{
 		Logger:     logger,
 		Clock:      clk,
 		Auctioneer: auct,
-		RetryDelay: time.Duration(cfg.RetryDelayMs) * time.Millisecond,
+		RetryDelay: cfg.RetryDelay,
 	}
 	debugMux := http.NewServeMux()
 	debugMux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -109,7 +109,7 @@ func New(logger lager.Logger, cfg Config, deps Deps) (*Daemon, error) {
 	members := grouper.Members{
 		{Name: "debug-server", Runner: &transport.Server{Listener: debugListener, Handler: debugMux, ShutdownTimeout: 5 * time.Second}},
 		{Name: "server", Runner: &transport.Server{Listener: apiListener, Handler: apiMux, ShutdownTimeout: 10 * time.Second}},
-		{Name: "lock", Runner: &lock.Runner{Logger: logger, Client: deps.Etcd, Name: DefaultLockName, Value: advertise, TTL: time.Duration(cfg.LockTTLMs) * time.Millisecond}},
+		{Name: "lock", Runner: &lock.Runner{Logger: logger, Client: deps.Etcd, Name: DefaultLockName, Value: advertise, TTL: cfg.LockTTL}},
 		{Name: "auction-runner", Runner: runner},
 	}
 	return &Daemon{

@@ -135,17 +135,7 @@ type HTTPRepClients struct {
 
 // RepClient implements RepClientFactory.
 func (f HTTPRepClients) RepClient(cell *models.CellPresence) (RepClient, error) {
-	url := cell.RepURL
-	if url == "" && strings.Contains(cell.RepAddress, "://") {
-		url = cell.RepAddress
-	}
-	if url == "" {
-		scheme := f.Scheme
-		if scheme == "" {
-			scheme = "http"
-		}
-		url = scheme + "://" + cell.RepAddress
-	}
+	url := cell.RepEndpoint(f.Scheme)
 	httpClient := f.HTTP
 	if httpClient == nil {
 		httpClient = http.DefaultClient

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"github.com/diego-runtime/diego/executor"
+	"github.com/diego-runtime/diego/rep"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -39,7 +41,7 @@ var _ = Describe("Each cell's capacity", func() {
 
 	It("goes into every rep's executor config", func() {
 		c := &Cluster{Config: cfg, Capacity: CellCapacity{MemoryMB: 32768, DiskMB: 100000, Containers: 250}}
-		exec := c.daemonConfigs()["cell-2-rep"]["executor"].(doc)
-		Expect(exec["capacity"]).To(Equal(doc{"memory_mb": 32768, "disk_mb": 100000, "containers": 250}))
+		exec := c.typedConfigs()["cell-2-rep"].(rep.Config).Executor
+		Expect(exec.Capacity).To(Equal(executor.Resources{MemoryMB: 32768, DiskMB: 100000, Containers: 250}))
 	})
 })

@@ -4,14 +4,20 @@ import (
 	"crypto/tls"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/diego-runtime/diego/converger"
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/certs"
+	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/daemonconfig"
 	"github.com/diego-runtime/diego/internal/transport"
+	"github.com/diego-runtime/diego/rep"
+	"github.com/diego-runtime/diego/routing/router"
 )
 
 var _ = Describe("Config", func() {
@@ -63,22 +69,53 @@ var _ = Describe("Config", func() {
 	)
 
 	Describe("daemon configs", func() {
-		configs := func(cfg Config) map[string]doc {
-			c := &Cluster{Config: cfg, Addresses: Addresses{NATS: "nats://127.0.0.1:4222", Etcd: "http://127.0.0.1:2379", Registry: "127.0.0.1:5000"}}
-			return c.daemonConfigs()
+		cluster := func(cfg Config) *Cluster {
+			return &Cluster{Config: cfg, Addresses: Addresses{NATS: "nats://127.0.0.1:4222", Etcd: "http://127.0.0.1:2379", Registry: "127.0.0.1:5000"}}
+		}
+		// The daemons' own Config structs, as diego up builds them.
+		bbsOf := func(t map[string]any) daemonconfig.BBS { return t["bbs"].(daemonconfig.BBS) }
+		auctioneerOf := func(t map[string]any, name string) daemonconfig.Auctioneer { return t[name].(daemonconfig.Auctioneer) }
+		convergerOf := func(t map[string]any, name string) daemonconfig.Converger { return t[name].(daemonconfig.Converger) }
+		emitterOf := func(t map[string]any, name string) daemonconfig.RouteEmitter {
+			return t[name].(daemonconfig.RouteEmitter)
+		}
+		routerOf := func(t map[string]any) daemonconfig.Router { return t["router"].(daemonconfig.Router) }
+		receptorOf := func(t map[string]any) daemonconfig.Receptor { return t["receptor"].(daemonconfig.Receptor) }
+		repOf := func(t map[string]any, cell string) rep.Config { return t[cell+"-rep"].(rep.Config) }
+		gardenOf := func(t map[string]any, cell string) *daemonconfig.Garden {
+			return t[cell+"-garden"].(*daemonconfig.Garden)
 		}
 
 		Context("by default", func() {
 			It("runs one of each singleton, cells on loopback, and gardens that clean up on exit", func() {
-				docs := configs(cfg)
-				Expect(docs).NotTo(HaveKey("auctioneer-standby-1"))
-				Expect(docs["cell-1-rep"]["listen_address"]).To(Equal("127.0.0.1:1800"))
-				Expect(docs["cell-1-garden"]["external_ip"]).To(Equal("127.0.0.1"))
-				Expect(docs["cell-1-garden"]["destroy_on_exit"]).To(BeTrue())
-				Expect(docs["cell-1-garden"]["image_host_paths"]).To(Equal([]string{"/tmp/diego-cluster-test/images"}),
+				t := cluster(cfg).typedConfigs()
+				Expect(t).NotTo(HaveKey("auctioneer-standby-1"))
+				Expect(repOf(t, "cell-1").ListenAddress).To(Equal("127.0.0.1:1800"))
+				Expect(gardenOf(t, "cell-1").ExternalIP).To(Equal("127.0.0.1"))
+				Expect(gardenOf(t, "cell-1").DestroyOnExit).To(BeTrue())
+				Expect(gardenOf(t, "cell-1").ImageHostPaths).To(Equal([]string{"/tmp/diego-cluster-test/images"}),
 					"host-path images only from the cluster's own images dir")
-				Expect(docs["router"]).NotTo(HaveKey("dial_timeout"))
-				Expect(docs["router"]).NotTo(HaveKey("max_attempts"))
+				Expect(routerOf(t).DialTimeout).To(Equal(router.DefaultDialTimeout))
+				Expect(routerOf(t).MaxAttempts).To(Equal(router.DefaultMaxAttempts))
+			})
+
+			It("gives every daemon a config it accepts (gardens look for garden-init on the machine: not here)", func() {
+				c := cluster(cfg)
+				c.Secrets.RecordKey = "0123456789abcdef0123"
+				for name, t := range c.typedConfigs() {
+					if strings.HasSuffix(name, "-garden") {
+						continue
+					}
+					v, ok := t.(config.Validator)
+					Expect(ok).To(BeTrue(), name)
+					Expect(v.Validate()).To(Succeed(), name)
+				}
+			})
+
+			It("writes the files with durations as Go duration strings", func() {
+				docs := cluster(cfg).daemonConfigs()
+				Expect(docs["converger"]).To(HaveKeyWithValue("lock_ttl", "15s"))
+				Expect(docs["cell-1-rep"]["executor"]).To(HaveKeyWithValue("health_startup_interval", "500ms"))
 			})
 		})
 
@@ -87,66 +124,60 @@ var _ = Describe("Config", func() {
 				Expect(cfg.EtcdQuotaMB).To(Equal(512))
 				Expect(cfg.LogsMaxMB).To(Equal(256))
 				Expect(cfg.LogsMaxAge).To(Equal(24 * time.Hour))
-				Expect(configs(cfg)["bbs"]).To(HaveKeyWithValue("etcd_maintenance_interval", "2s"))
+				Expect(bbsOf(cluster(cfg).typedConfigs()).EtcdMaintenanceInterval).To(Equal(2 * time.Second))
 				cfg.EtcdMaintenanceInterval = 500 * time.Millisecond
-				Expect(configs(cfg)["bbs"]).To(HaveKeyWithValue("etcd_maintenance_interval", "500ms"))
+				Expect(bbsOf(cluster(cfg).typedConfigs()).EtcdMaintenanceInterval).To(Equal(500 * time.Millisecond))
 			})
 		})
 
 		Context("with the router at one attempt per request", func() {
 			It("passes max_attempts to the router", func() {
 				cfg.RouterMaxAttempts = 1
-				Expect(configs(cfg)["router"]).To(HaveKeyWithValue("max_attempts", 1))
+				Expect(routerOf(cluster(cfg).typedConfigs()).MaxAttempts).To(Equal(1))
 			})
 		})
 
 		Context("with a short presence TTL", func() {
 			It("gives the converger an absent-cell task grace of two TTLs, and the reps the TTL", func() {
-				Expect(configs(cfg)["converger"]).NotTo(HaveKey("absent_cell_task_grace"))
+				Expect(convergerOf(cluster(cfg).typedConfigs(), "converger").AbsentCellTaskGrace).To(Equal(converger.DefaultAbsentCellTaskGrace))
 				cfg.PresenceTTL = 3 * time.Second
-				docs := configs(cfg)
-				Expect(docs["converger"]).To(HaveKeyWithValue("absent_cell_task_grace", "6s"))
-				Expect(docs["cell-1-rep"]).To(HaveKeyWithValue("presence_ttl", "3s"))
+				t := cluster(cfg).typedConfigs()
+				Expect(convergerOf(t, "converger").AbsentCellTaskGrace).To(Equal(6 * time.Second))
+				Expect(repOf(t, "cell-1").PresenceTTL).To(Equal(3 * time.Second))
 			})
 		})
 
 		Context("links", func() {
-			tlsOf := func(d doc, key string) transport.TLS {
-				t, ok := d[key].(transport.TLS)
-				Expect(ok).To(BeTrue(), "%s is a TLS block", key)
-				return t
-			}
 			It("by default, gives every daemon its own role's certificate for every link, over https", func() {
-				docs := configs(cfg)
+				t := cluster(cfg).typedConfigs()
 				certDir := filepath.Join(cfg.StateDir, "certs")
-				for name, want := range map[string]struct{ key, cert string }{
-					"bbs": {"tls", "bbs"}, "auctioneer": {"tls", "auctioneer"}, "converger": {"tls", "converger"},
-					"route-emitter": {"bbs_tls", "route-emitter"}, "receptor": {"bbs_tls", "receptor"},
-					"cell-1-rep": {"tls", "rep-cell-1"}, "cell-3-rep": {"tls", "rep-cell-3"},
+				for name, link := range map[string]struct {
+					tls  transport.TLS
+					cert string
+				}{
+					"bbs": {bbsOf(t).TLS, "bbs"}, "auctioneer": {auctioneerOf(t, "auctioneer").TLS, "auctioneer"},
+					"converger":     {convergerOf(t, "converger").TLS, "converger"},
+					"route-emitter": {emitterOf(t, "route-emitter").BBSTLS, "route-emitter"}, "receptor": {receptorOf(t).BBSTLS, "receptor"},
+					"cell-1-rep": {repOf(t, "cell-1").TLS, "rep-cell-1"}, "cell-3-rep": {repOf(t, "cell-3").TLS, "rep-cell-3"},
+					// NATS knows each client by its certificate.
+					"route-emitter nats": {emitterOf(t, "route-emitter").NATSTLS, "route-emitter"},
+					"receptor nats":      {receptorOf(t).NATSTLS, "receptor"}, "router nats": {routerOf(t).NATSTLS, "router"},
+					"cell-2-rep nats": {repOf(t, "cell-2").NATSTLS, "rep-cell-2"},
 				} {
-					t := tlsOf(docs[name], want.key)
-					Expect(t.CertFile).To(Equal(filepath.Join(certDir, want.cert+".crt")), name)
-					Expect(t.KeyFile).To(Equal(filepath.Join(certDir, want.cert+".key")), name)
-					Expect(t.CACertFile).To(Equal(filepath.Join(certDir, "ca.crt")), name)
+					Expect(link.tls.CertFile).To(Equal(filepath.Join(certDir, link.cert+".crt")), name)
+					Expect(link.tls.KeyFile).To(Equal(filepath.Join(certDir, link.cert+".key")), name)
+					Expect(link.tls.CACertFile).To(Equal(filepath.Join(certDir, "ca.crt")), name)
 				}
-				// NATS knows each client by its certificate.
-				for name, want := range map[string]struct{ key, cert string }{
-					"route-emitter": {"nats_tls", "route-emitter"}, "receptor": {"nats_tls", "receptor"},
-					"router": {"nats_tls", "router"}, "cell-2-rep": {"nats_tls", "rep-cell-2"},
+				for name, etcd := range map[string]etcdrunner.ClientConfig{
+					"bbs": bbsOf(t).Etcd, "auctioneer": auctioneerOf(t, "auctioneer").Etcd,
+					"converger": convergerOf(t, "converger").Etcd, "route-emitter": emitterOf(t, "route-emitter").Etcd,
 				} {
-					t := tlsOf(docs[name], want.key)
-					Expect(t.CertFile).To(Equal(filepath.Join(certDir, want.cert+".crt")), name)
-					Expect(t.KeyFile).To(Equal(filepath.Join(certDir, want.cert+".key")), name)
-					Expect(t.CACertFile).To(Equal(filepath.Join(certDir, "ca.crt")), name)
+					Expect(etcd.TLS).To(Equal(cfg.EtcdTLSFor(certs.Of(name))), name)
+					Expect(etcd.TLS.CertFile).NotTo(BeEmpty(), name)
 				}
-				for _, name := range []string{"bbs", "auctioneer", "converger", "route-emitter"} {
-					etcd := docs[name]["etcd"].(doc)
-					Expect(etcd["tls"]).To(Equal(cfg.EtcdTLSFor(certs.Of(name))), name)
-					Expect(etcd["tls"].(etcdrunner.ClientTLS).CertFile).NotTo(BeEmpty(), name)
-				}
-				Expect(docs["receptor"]["bbs_urls"]).To(Equal([]string{"https://127.0.0.1:8889"}))
-				Expect(docs["auctioneer"]["advertise_url"]).To(Equal("https://127.0.0.1:9016"))
-				Expect(docs["cell-1-rep"]["advertise_url"]).To(Equal("https://127.0.0.1:1800"))
+				Expect(receptorOf(t).BBSURLs).To(Equal([]string{"https://127.0.0.1:8889"}))
+				Expect(auctioneerOf(t, "auctioneer").AdvertiseURL).To(Equal("https://127.0.0.1:9016"))
+				Expect(repOf(t, "cell-1").AdvertiseURL).To(Equal("https://127.0.0.1:1800"))
 			})
 
 			It("keeps one CA and a certificate per role and per cell under the state dir, keys 0600, across restarts", func() {
@@ -172,10 +203,10 @@ var _ = Describe("Config", func() {
 
 			It("in plain text only when asked for, and never with isolated cells", func() {
 				cfg.InsecureLinks = true
-				docs := configs(cfg)
-				Expect(tlsOf(docs["bbs"], "tls").Enabled()).To(BeFalse())
-				Expect(tlsOf(docs["cell-1-rep"], "tls").Enabled()).To(BeFalse())
-				Expect(docs["receptor"]["bbs_urls"]).To(Equal([]string{"http://127.0.0.1:8889"}))
+				t := cluster(cfg).typedConfigs()
+				Expect(bbsOf(t).TLS.Enabled()).To(BeFalse())
+				Expect(repOf(t, "cell-1").TLS.Enabled()).To(BeFalse())
+				Expect(receptorOf(t).BBSURLs).To(Equal([]string{"http://127.0.0.1:8889"}))
 				cfg.IsolateCells = true
 				Expect(cfg.Validate()).To(MatchError(ContainSubstring("loopback only")))
 			})
@@ -185,28 +216,28 @@ var _ = Describe("Config", func() {
 			It("gives each standby its own ports and lock identity and every singleton the TTL", func() {
 				cfg.Standbys = 1
 				cfg.LockTTL = 5 * time.Second
-				docs := configs(cfg)
-				Expect(docs["auctioneer-standby-1"]["listen_address"]).To(Equal("127.0.0.1:9017"))
-				Expect(docs["auctioneer-standby-1"]["advertise_url"]).To(Equal("https://127.0.0.1:9017"))
-				Expect(docs["route-emitter-standby-1"]["id"]).NotTo(Equal(docs["route-emitter"]["id"]))
-				Expect(docs["converger-standby-1"]["debug_address"]).NotTo(Equal(docs["converger"]["debug_address"]))
-				Expect(docs["auctioneer"]["lock_ttl_ms"]).To(BeEquivalentTo(5000))
-				Expect(docs["converger-standby-1"]["lock_ttl_ms"]).To(BeEquivalentTo(5000))
-				Expect(docs["route-emitter"]["lock_ttl"]).To(BeEquivalentTo(5 * time.Second))
+				t := cluster(cfg).typedConfigs()
+				Expect(auctioneerOf(t, "auctioneer-standby-1").ListenAddress).To(Equal("127.0.0.1:9017"))
+				Expect(auctioneerOf(t, "auctioneer-standby-1").AdvertiseURL).To(Equal("https://127.0.0.1:9017"))
+				Expect(emitterOf(t, "route-emitter-standby-1").ID).NotTo(Equal(emitterOf(t, "route-emitter").ID))
+				Expect(convergerOf(t, "converger-standby-1").DebugAddress).NotTo(Equal(convergerOf(t, "converger").DebugAddress))
+				Expect(auctioneerOf(t, "auctioneer").LockTTL).To(Equal(5 * time.Second))
+				Expect(convergerOf(t, "converger-standby-1").LockTTL).To(Equal(5 * time.Second))
+				Expect(emitterOf(t, "route-emitter").LockTTL).To(Equal(5 * time.Second))
 			})
 		})
 
 		Context("with isolated cells", func() {
 			It("puts each cell at its own address, reaching the brain through the host bridge", func() {
 				cfg.IsolateCells = true
-				docs := configs(cfg)
+				t := cluster(cfg).typedConfigs()
 				cn := cfg.CellNetworkOf(1)
 				Expect(cn.IP).To(Equal("10.200.252.11"))
-				Expect(docs["cell-2-garden"]["external_ip"]).To(Equal(cn.IP))
-				Expect(docs["cell-2-rep"]["advertise_url"]).To(Equal("https://10.200.252.11:1802"))
-				Expect(docs["cell-2-rep"]["bbs_urls"]).To(Equal([]string{"https://10.200.252.1:8889"}))
+				Expect(gardenOf(t, "cell-2").ExternalIP).To(Equal(cn.IP))
+				Expect(repOf(t, "cell-2").AdvertiseURL).To(Equal("https://10.200.252.11:1802"))
+				Expect(repOf(t, "cell-2").BBSURLs).To(Equal([]string{"https://10.200.252.1:8889"}))
 				Expect(cfg.linkHosts()).To(ContainElements("10.200.252.1", "10.200.252.11"))
-				Expect(docs["cell-2-rep"]["nats_url"]).To(Equal("nats://10.200.252.1:4222"))
+				Expect(repOf(t, "cell-2").NATSURLs).To(Equal([]string{"nats://10.200.252.1:4222"}))
 			})
 		})
 	})

@@ -32,7 +32,7 @@ type ClientConfig struct {
 	Endpoints []string `json:"endpoints"`
 	// TLS for client connections; empty means plain HTTP.
 	TLS ClientTLS `json:"tls"`
-	// DialTimeout bounds the first connection (in JSON: nanoseconds). Default 5 s.
+	// DialTimeout bounds the first connection (a Go duration string). Default "5s".
 	DialTimeout time.Duration `json:"dial_timeout"`
 }
 

@@ -19,6 +19,12 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
+// DefaultTTL is how long a dead holder keeps a lock unless its daemon's
+// config says otherwise: the one default of every lock_ttl (auctioneer,
+// converger, route emitter, the BBS's maintenance lock). etcd counts whole
+// seconds.
+const DefaultTTL = 15 * time.Second
+
 // Prefix is the root of every lock key.
 const Prefix = "/diego/locks/"
 
@@ -101,7 +107,7 @@ func (h *held) abandon() { h.cancel() }
 func (r *Runner) acquire(ctx context.Context, logger lager.Logger) (*held, error) {
 	ttl := r.TTL
 	if ttl <= 0 {
-		ttl = 15 * time.Second
+		ttl = DefaultTTL
 	}
 	ttlSeconds := int(ttl.Round(time.Second) / time.Second)
 	if ttlSeconds < 1 {

@@ -1,5 +1,7 @@
 package models
 
+import "strings"
+
 // CellCapacity is what a cell offers in all.
 type CellCapacity struct {
 	MemoryMB   int `json:"memory_mb"`
@@ -31,4 +33,21 @@ type CellPresence struct {
 type Domain struct {
 	Name       string `json:"name"`
 	TTLSeconds int    `json:"ttl_seconds"`
+}
+
+// RepEndpoint is the one rule that turns a presence into the base URL of the
+// cell's rep: its rep_url; else its rep_address when that is a URL; else
+// rep_address (host:port) reached with scheme ("http" when empty). Every
+// caller (the auctioneer, the BBS) goes through it.
+func (c *CellPresence) RepEndpoint(scheme string) string {
+	if c.RepURL != "" {
+		return c.RepURL
+	}
+	if strings.Contains(c.RepAddress, "://") {
+		return c.RepAddress
+	}
+	if scheme == "" {
+		scheme = "http"
+	}
+	return scheme + "://" + c.RepAddress
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/diego-runtime/diego/internal/certs"
+	"github.com/diego-runtime/diego/internal/natsclient"
 	"github.com/diego-runtime/diego/internal/transport"
 )
 
@@ -37,8 +38,8 @@ const (
 //
 //	route-emitter  publishes router.register/unregister/greet, hears router.start and replies
 //	router         hears router.*, publishes router.start, answers router.greet
-//	rep            publishes logs.> and metrics.>
-//	receptor       hears logs.> and metrics.>, reads the LOGS stream through JetStream
+//	rep            publishes logs.> and metrics.>, reads (or creates) the LOGS stream's config
+//	receptor       hears logs.> and metrics.>, reads the LOGS stream through JetStream, creates it if missing
 //	nats           (the server's own certificate) manages JetStream: used by this runner
 func RoleUsers(cells []string) []User {
 	users := []User{
@@ -53,6 +54,7 @@ func RoleUsers(cells []string) []User {
 			Publish: []string{
 				"$JS.API.INFO",
 				"$JS.API.STREAM.INFO." + LogsStream,
+				"$JS.API.STREAM.CREATE." + LogsStream, // where it is missing (natsclient.EnsureLogStream)
 				"$JS.API.CONSUMER.CREATE." + LogsStream + ".>",
 				"$JS.API.CONSUMER.INFO." + LogsStream + ".>",
 				"$JS.API.CONSUMER.DELETE." + LogsStream + ".>",
@@ -65,7 +67,11 @@ func RoleUsers(cells []string) []User {
 	}
 	for _, cell := range cells {
 		users = append(users, User{Identity: certs.Rep(cell).URI().String(),
-			Publish: []string{"logs.>", "metrics.>"}})
+			// The LOGS stream's info and, where it is missing, its creation
+			// (natsclient.EnsureLogStream), answered in the rep's own inboxes.
+			Publish: []string{"logs.>", "metrics.>",
+				"$JS.API.STREAM.INFO." + LogsStream, "$JS.API.STREAM.CREATE." + LogsStream},
+			Subscribe: []string{natsclient.RepInboxPrefix(cell) + ".>"}})
 	}
 	return users
 }

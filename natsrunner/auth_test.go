@@ -7,13 +7,16 @@ import (
 	"time"
 
 	"code.cloudfoundry.org/lager/v3"
+	"code.cloudfoundry.org/lager/v3/lagertest"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	ginkgomon "github.com/tedsuo/ifrit/ginkgomon_v2"
 
 	"github.com/diego-runtime/diego/internal/certs"
+	"github.com/diego-runtime/diego/internal/natsclient"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/natsrunner"
 )
@@ -137,6 +140,25 @@ var _ = Describe("A server with TLS and a user per role", func() {
 		Expect(err).To(HaveOccurred())
 	})
 
+	It("lets a rep and the receptor check the LOGS stream at start, each through the inboxes it may read", func() {
+		for _, c := range []struct {
+			id     certs.Identity
+			prefix string
+		}{{rep, natsclient.RepInboxPrefix("cell-1")}, {receptor, ""}} {
+			logger := lagertest.NewTestLogger("check")
+			nc, err := natsclient.Connect(logger, natsclient.Options{Name: c.id.String(), URLs: []string{url},
+				TLS: tlsIn(dir, c.id), InboxPrefix: c.prefix})
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(nc.Close)
+			js, err := jetstream.New(nc)
+			Expect(err).NotTo(HaveOccurred())
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			Expect(natsclient.EnsureLogStream(ctx, logger, js, natsclient.DefaultLogStreamConfig())).To(Succeed(), c.id.String())
+			Expect(logger.Buffer()).To(gbytes.Say("log-stream.found"))
+		}
+	})
+
 	It("refuses a valid certificate of a role that has no business on NATS", func() {
 		_, _, err := dial(tlsIn(dir, bbs))
 		Expect(err).To(MatchError(nats.ErrAuthorization))
@@ -174,6 +196,14 @@ var _ = Describe("A server with TLS and a user per role", func() {
 		}),
 		Entry("a rep deleting the LOGS stream", rep, func(nc *nats.Conn) error {
 			return nc.Publish("$JS.API.STREAM.DELETE.LOGS", nil)
+		}),
+		Entry("a rep reading the replies other clients get (the receptor's log reads among them)", rep, func(nc *nats.Conn) error {
+			_, err := nc.SubscribeSync("_INBOX.>")
+			return err
+		}),
+		Entry("a rep reading another cell's rep's replies", rep, func(nc *nats.Conn) error {
+			_, err := nc.SubscribeSync(natsclient.RepInboxPrefix("cell-2") + ".>")
+			return err
 		}),
 		Entry("the router publishing a route", router, func(nc *nats.Conn) error {
 			return nc.Publish("router.register", []byte(`{"uris":["bank.example"]}`))

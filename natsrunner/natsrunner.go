@@ -15,22 +15,25 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"github.com/tedsuo/ifrit"
+
+	"github.com/diego-runtime/diego/internal/natsclient"
 )
 
 // Defaults for Config.
 const (
 	DefaultHost                  = "127.0.0.1"
 	DefaultPort                  = 4222
-	DefaultLogsMaxMsgsPerSubject = 1000
+	DefaultLogsMaxMsgsPerSubject = natsclient.DefaultLogsMaxMsgsPerSubject
 	// DefaultLogsMaxBytes and DefaultLogsMaxAge bound the whole LOGS stream,
 	// which shares its disk with etcd: the oldest lines go first.
-	DefaultLogsMaxBytes = 256 << 20
-	DefaultLogsMaxAge   = 24 * time.Hour
+	DefaultLogsMaxBytes = natsclient.DefaultLogsMaxBytes
+	DefaultLogsMaxAge   = natsclient.DefaultLogsMaxAge
 	DefaultReadyTimeout = 10 * time.Second
-	// LogsStream is the JetStream stream that keeps recent log lines.
-	LogsStream = "LOGS"
+	// LogsStream is the JetStream stream that keeps recent log lines; the
+	// receptor and the reps also create it where it is missing.
+	LogsStream = natsclient.LogsStream
 	// LogsSubjects is the subject filter of LogsStream.
-	LogsSubjects = "logs.>"
+	LogsSubjects = natsclient.LogsSubjects
 )
 
 // Config configures the embedded server.

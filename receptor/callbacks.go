@@ -67,7 +67,7 @@ type TaskCompletionWorker struct {
 	Workers int
 	// ResolvingRenewInterval is how often a delivery in flight renews its
 	// task's RESOLVING lease; keep it well below the converger's
-	// resolving_timeout_ms. Default 10 s.
+	// resolving_timeout. Default 10 s.
 	ResolvingRenewInterval time.Duration
 	// DenyNetworks are refused as callback destinations on top of
 	// netguard.DefaultDenied and this host's addresses (when HTTP is nil).

@@ -182,10 +182,13 @@ var _ = Describe("every job's spec", func() {
 		Entry("a value of the wrong type", "rep", map[string]any{"zone": 3}, "zone"),
 		Entry("a duration that is not one", "rep", map[string]any{"presence_ttl": "soon"}, "presence_ttl"),
 		Entry("a value the daemon refuses", "bbs", map[string]any{"max_instances": -1}, "max_instances must be positive"),
-		Entry("a lock TTL below a second", "converger", map[string]any{"lock_ttl_ms": 10}, "lock_ttl_ms must be at least 1000"),
+		Entry("a lock TTL below a second", "converger", map[string]any{"lock_ttl": "10ms"}, "lock_ttl must be at least 1s"),
 		Entry("a bridge name garden cannot use", "garden", map[string]any{"bridge_name": "Bad_Bridge"}, `bridge_name "Bad_Bridge"`),
 		Entry("a route emitter without etcd", "route-emitter", map[string]any{"etcd.endpoints": []any{}}, "etcd.endpoints is required"),
 		Entry("an unknown log level", "router", map[string]any{"log_level": "loud"}, "log_level"),
+		Entry("a duration written as a number", "auctioneer", map[string]any{"lock_ttl": 15000}, `lock_ttl: a duration is a string`),
+		Entry("several mistakes, each named", "bbs", map[string]any{"max_instances": -1, "call_timeout": "0s"},
+			"call_timeout must be positive"),
 	)
 })
 

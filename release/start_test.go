@@ -65,10 +65,10 @@ var _ = Describe("a brain daemon started from its rendered config", func() {
 			return map[string]any{"etcd.endpoints": []any{etcdURL}, "bbs_urls": []any{"http://" + freeAddress()}}
 		}),
 		Entry("receptor", "receptor", func(listen string) map[string]any {
-			return map[string]any{"listen_address": listen, "bbs_urls": []any{"http://" + freeAddress()}, "nats_url": natsURL}
+			return map[string]any{"listen_address": listen, "bbs_urls": []any{"http://" + freeAddress()}, "nats_urls": []any{natsURL}}
 		}),
 		Entry("route-emitter", "route-emitter", func(string) map[string]any {
-			return map[string]any{"etcd.endpoints": []any{etcdURL}, "bbs_urls": []any{"http://" + freeAddress()}, "nats_url": natsURL}
+			return map[string]any{"etcd.endpoints": []any{etcdURL}, "bbs_urls": []any{"http://" + freeAddress()}, "nats_urls": []any{natsURL}}
 		}),
 		Entry("router", "router", func(listen string) map[string]any {
 			return map[string]any{"listen_address": listen, "nats_urls": []any{natsURL}}

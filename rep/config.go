@@ -1,11 +1,13 @@
 package rep
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
+	"code.cloudfoundry.org/lager/v3"
+
 	"github.com/diego-runtime/diego/executor"
+	"github.com/diego-runtime/diego/internal/config"
+	"github.com/diego-runtime/diego/internal/natsclient"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/models"
 )
@@ -25,10 +27,17 @@ type Config struct {
 	DebugAddress       string `json:"debug_address"`        // /ping, /metrics; default "127.0.0.1:17008"
 
 	BBSURLs      []string      `json:"bbs_urls"`      // default [http://127.0.0.1:8889]
+	BBSTimeout   time.Duration `json:"bbs_timeout"`   // bounds each call to the BBS; default 30 s
 	GardenSocket string        `json:"garden_socket"` // default /var/run/diego/garden.sock
-	NATSURL      string        `json:"nats_url"`      // logs and metrics; default nats://127.0.0.1:4222
-	TLS          transport.TLS `json:"tls"`           // for the rep API and its calls to the BBS; default none (plain)
-	NATSTLS      transport.TLS `json:"nats_tls"`      // certificate naming this cell's rep to NATS; default none (plain)
+	// NATSURLs are the members of the NATS cluster that carries logs and
+	// metrics, tried in order; the rep creates the LOGS stream where it is
+	// missing (LogsStream) and refuses to start if it cannot keep log lines.
+	// Default ["nats://127.0.0.1:4222"].
+	NATSURLs []string `json:"nats_urls"`
+	// LogsStream is what the LOGS stream is created with when missing.
+	LogsStream natsclient.LogStreamConfig `json:"logs_stream"`
+	TLS        transport.TLS              `json:"tls"`      // for the rep API and its calls to the BBS; default none (plain)
+	NATSTLS    transport.TLS              `json:"nats_tls"` // certificate naming this cell's rep to NATS; default none (plain)
 
 	PresenceTTL       time.Duration `json:"presence_ttl"`       // default 15 s
 	HeartbeatInterval time.Duration `json:"heartbeat_interval"` // default 5 s
@@ -60,10 +69,16 @@ type Config struct {
 	LogRateLimit int `json:"log_rate_limit"`
 
 	Executor executor.Config `json:"executor"`
+
+	// LogLevel is debug, info, error or fatal. Default "info".
+	LogLevel string `json:"log_level"`
 }
 
 // DefaultDrainDelay is the default of Config.DrainDelay.
 const DefaultDrainDelay = 2 * time.Second
+
+// DefaultBBSTimeout is the default of Config.BBSTimeout.
+const DefaultBBSTimeout = 30 * time.Second
 
 // DefaultConfig is every default in one place.
 func DefaultConfig() Config {
@@ -74,8 +89,10 @@ func DefaultConfig() Config {
 		AdminListenAddress:        "127.0.0.1:1801",
 		DebugAddress:              "127.0.0.1:17008",
 		BBSURLs:                   []string{"http://127.0.0.1:8889"},
+		BBSTimeout:                DefaultBBSTimeout,
 		GardenSocket:              "/var/run/diego/garden.sock",
-		NATSURL:                   "nats://127.0.0.1:4222",
+		NATSURLs:                  []string{"nats://127.0.0.1:4222"},
+		LogsStream:                natsclient.DefaultLogStreamConfig(),
 		PresenceTTL:               15 * time.Second,
 		HeartbeatInterval:         5 * time.Second,
 		HarmonizeInterval:         30 * time.Second,
@@ -87,38 +104,27 @@ func DefaultConfig() Config {
 		EvacuationPollingInterval: 10 * time.Second,
 		RootFSProviders:           models.RootFSProviders{"docker": {}},
 		Executor:                  executor.DefaultConfig(),
+		LogLevel:                  "info",
 	}
 }
 
-// Validate says what is wrong with a config.
+// Validate says everything that is wrong with a config, each problem naming
+// its field.
 func (c Config) Validate() error {
-	var errs []error
-	if c.CellID == "" {
-		errs = append(errs, errors.New("cell_id is required"))
+	var p config.Problems
+	p.Check(c.CellID != "", "cell_id", "is required")
+	p.Check(c.PresenceTTL > c.HeartbeatInterval, "presence_ttl", "must be longer than heartbeat_interval")
+	p.Positive(map[string]time.Duration{"harmonize_interval": c.HarmonizeInterval,
+		"adoption_retry_interval": c.AdoptionRetryInterval, "create_failure_cooldown": c.CreateFailureCooldown,
+		"bbs_timeout": c.BBSTimeout})
+	p.Check(c.CreateFailureThreshold >= 1, "create_failure_threshold", "must be at least 1")
+	p.Check(c.DrainDelay >= 0, "drain_delay", "must not be negative")
+	p.Check(len(c.BBSURLs) > 0, "bbs_urls", "is required")
+	p.Check(len(c.NATSURLs) > 0, "nats_urls", "is required")
+	p.Nest("logs_stream", c.LogsStream.Validate())
+	if _, err := lager.LogLevelFromString(c.LogLevel); err != nil {
+		p.Addf("log_level", "%v", err)
 	}
-	if c.PresenceTTL <= c.HeartbeatInterval {
-		errs = append(errs, errors.New("presence_ttl must be longer than heartbeat_interval"))
-	}
-	if c.HarmonizeInterval <= 0 {
-		errs = append(errs, errors.New("harmonize_interval must be positive"))
-	}
-	if c.AdoptionRetryInterval <= 0 {
-		errs = append(errs, errors.New("adoption_retry_interval must be positive"))
-	}
-	if c.CreateFailureThreshold < 1 {
-		errs = append(errs, errors.New("create_failure_threshold must be at least 1"))
-	}
-	if c.CreateFailureCooldown <= 0 {
-		errs = append(errs, errors.New("create_failure_cooldown must be positive"))
-	}
-	if c.DrainDelay < 0 {
-		errs = append(errs, errors.New("drain_delay must not be negative"))
-	}
-	if len(c.BBSURLs) == 0 {
-		errs = append(errs, errors.New("bbs_urls is required"))
-	}
-	if err := c.Executor.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("executor: %w", err))
-	}
-	return errors.Join(errs...)
+	p.Nest("executor", c.Executor.Validate())
+	return p.Err()
 }

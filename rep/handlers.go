@@ -25,33 +25,33 @@ func (r *Rep) Handler() http.Handler {
 		return transport.RequireRoles(r.logger, r.cfg.TLS.Enabled(), h, roles...)
 	}
 	mux.Handle("GET "+repapi.StatePath, only(func(w http.ResponseWriter, req *http.Request) {
-		writeJSON(w, http.StatusOK, r.State(req.Context()))
+		r.writeJSON(w, http.StatusOK, r.State(req.Context()))
 	}, certs.RoleAuctioneer))
 	mux.Handle("POST "+repapi.WorkPath, only(func(w http.ResponseWriter, req *http.Request) {
 		var work repapi.Work
 		if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, maxWorkBody)).Decode(&work); err != nil {
-			writeError(w, models.ErrInvalidJSON.WithMessage("decoding work: %s", err))
+			r.writeError(w, models.ErrInvalidJSON.WithMessage("decoding work: %s", err))
 			return
 		}
-		writeJSON(w, http.StatusOK, r.Perform(r.logger.Session("work"), work))
+		r.writeJSON(w, http.StatusOK, r.Perform(r.logger.Session("work"), work))
 	}, certs.RoleAuctioneer))
 	mux.Handle("POST "+repapi.StopLRPPath, only(func(w http.ResponseWriter, req *http.Request) {
 		if err := r.StopLRPInstance(req.PathValue("instance_guid")); err != nil {
-			writeError(w, err)
+			r.writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}, certs.RoleBBS))
 	mux.Handle("POST "+repapi.CancelTaskPath, only(func(w http.ResponseWriter, req *http.Request) {
 		if err := r.CancelTask(req.PathValue("task_guid")); err != nil {
-			writeError(w, err)
+			r.writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}, certs.RoleBBS))
 	mux.HandleFunc("GET "+repapi.PingPath, func(w http.ResponseWriter, req *http.Request) {
 		if !r.executor.Healthy(req.Context()) {
-			writeError(w, models.ErrServiceUnavailable.WithMessage("garden is not answering"))
+			r.writeError(w, models.ErrServiceUnavailable.WithMessage("garden is not answering"))
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -70,13 +70,16 @@ func (r *Rep) AdminHandler() http.Handler {
 	return mux
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func (r *Rep) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		// The status is sent: all that is left is to say the body was cut.
+		r.logger.Error("writing-response-failed", err, lager.Data{"status": status})
+	}
 }
 
-func writeError(w http.ResponseWriter, err error) {
+func (r *Rep) writeError(w http.ResponseWriter, err error) {
 	var apiErr *models.Error
 	if !errors.As(err, &apiErr) {
 		apiErr = models.AsError(err)
@@ -85,5 +88,5 @@ func writeError(w http.ResponseWriter, err error) {
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	writeJSON(w, status, apiErr)
+	r.writeJSON(w, status, apiErr)
 }

@@ -96,11 +96,15 @@ func (r *Rep) Harmonize(ctx context.Context) {
 		switch {
 		case !ok && lrp.Presence == models.PresenceEvacuating:
 			logger.Info("removing-evacuating-record", lager.Data{"process_guid": lrp.ProcessGuid, "index": lrp.Index})
-			_ = r.bbs.RemoveEvacuatingActualLRP(ctx, logger, lrp.ActualLRPKey, instance)
+			if err := r.bbs.RemoveEvacuatingActualLRP(ctx, logger, lrp.ActualLRPKey, instance); err != nil {
+				logger.Error("removing-evacuating-record-failed", err, lager.Data{"process_guid": lrp.ProcessGuid, "index": lrp.Index})
+			}
 		case !ok && (lrp.State == models.ActualLRPStateClaimed || lrp.State == models.ActualLRPStateRunning):
 			logger.Info("unclaiming", lager.Data{"process_guid": lrp.ProcessGuid, "index": lrp.Index})
-			if err := r.bbs.RemoveActualLRP(ctx, logger, lrp.ActualLRPKey, instance); err == nil {
-				_ = r.bbs.CreateUnclaimedActualLRPs(ctx, logger, lrp.ProcessGuid, []int{lrp.Index})
+			if err := r.bbs.RemoveActualLRP(ctx, logger, lrp.ActualLRPKey, instance); err != nil {
+				logger.Error("unclaiming-remove-failed", err, lager.Data{"process_guid": lrp.ProcessGuid, "index": lrp.Index})
+			} else if err := r.bbs.CreateUnclaimedActualLRPs(ctx, logger, lrp.ProcessGuid, []int{lrp.Index}); err != nil {
+				logger.Error("unclaiming-create-failed", err, lager.Data{"process_guid": lrp.ProcessGuid, "index": lrp.Index})
 			}
 		case ok && c.State == executor.StateRunning && lrp.State == models.ActualLRPStateClaimed:
 			r.handle(executor.Event{Type: executor.EventRunning, Container: c})
@@ -116,7 +120,9 @@ func (r *Rep) Harmonize(ctx context.Context) {
 		taskRecords[t.TaskGuid] = t
 		if _, ok := containers[t.TaskGuid]; !ok && t.State == models.TaskStateRunning && t.CellID == r.cfg.CellID {
 			logger.Info("failing-task-without-container", lager.Data{"task_guid": t.TaskGuid})
-			_ = r.bbs.CompleteTask(ctx, logger, t.TaskGuid, r.cfg.CellID, true, "the task's container disappeared", "")
+			if err := r.bbs.CompleteTask(ctx, logger, t.TaskGuid, r.cfg.CellID, true, "the task's container disappeared", ""); err != nil {
+				logger.Error("failing-task-without-container-failed", err, lager.Data{"task_guid": t.TaskGuid})
+			}
 		}
 	}
 
@@ -131,13 +137,13 @@ func (r *Rep) Harmonize(ctx context.Context) {
 		case executor.KindLRP:
 			if !recorded[guid] && !young {
 				logger.Info("destroying-unrecorded-container", lager.Data{"guid": guid})
-				_ = r.executor.Delete(ctx, guid)
+				r.deleteContainer(ctx, logger, guid)
 			}
 		case executor.KindTask:
 			t, ok := taskRecords[guid]
 			if (!ok && !young) || (ok && t.State != models.TaskStateRunning && t.State != models.TaskStatePending) {
 				logger.Info("destroying-task-container", lager.Data{"guid": guid})
-				_ = r.executor.Delete(ctx, guid)
+				r.deleteContainer(ctx, logger, guid)
 			}
 		}
 	}

@@ -120,7 +120,11 @@ func (r *Rep) State(ctx context.Context) repapi.CellState {
 	for _, c := range r.executor.Containers() {
 		switch c.Kind {
 		case executor.KindLRP:
-			index, _ := strconv.Atoi(c.Tags[tagIndex])
+			index, err := strconv.Atoi(c.Tags[tagIndex])
+			if err != nil {
+				// Still reported (as index 0): its resources are in use.
+				r.logger.Error("container-index-tag-unreadable", err, lager.Data{"guid": c.Guid, "index": c.Tags[tagIndex]})
+			}
 			state.LRPs = append(state.LRPs, repapi.LRP{
 				ActualLRPKey: models.ActualLRPKey{ProcessGuid: c.Tags[tagProcessGuid], Index: index, Domain: c.Tags[tagDomain]},
 				InstanceGuid: c.Guid, Resource: c.Resource,
@@ -207,13 +211,15 @@ func (r *Rep) startLRP(logger lager.Logger, lrp repapi.LRPWork) {
 	}
 	if err != nil {
 		logger.Info("not-starting", lager.Data{"reason": err.Error()})
-		_ = r.executor.Delete(ctx, lrp.InstanceGuid)
+		r.deleteContainer(ctx, logger, lrp.InstanceGuid)
 		return
 	}
 	if err := r.executor.Run(lrpRunRequest(desired, lrp)); err != nil {
 		logger.Error("run-failed", err)
-		_ = r.bbs.CrashActualLRP(ctx, logger, key, instance, "failed to start: "+err.Error())
-		_ = r.executor.Delete(ctx, lrp.InstanceGuid)
+		if err := r.bbs.CrashActualLRP(ctx, logger, key, instance, "failed to start: "+err.Error()); err != nil {
+			logger.Error("reporting-crash-failed", err)
+		}
+		r.deleteContainer(ctx, logger, lrp.InstanceGuid)
 	}
 }
 
@@ -257,8 +263,10 @@ func (r *Rep) startTask(logger lager.Logger, work repapi.TaskWork) {
 	}
 	if err := r.executor.Run(req); err != nil {
 		logger.Error("run-failed", err)
-		_ = r.bbs.CompleteTask(ctx, logger, task.TaskGuid, r.cfg.CellID, true, "failed to start: "+err.Error(), "")
-		_ = r.executor.Delete(ctx, task.TaskGuid)
+		if err := r.bbs.CompleteTask(ctx, logger, task.TaskGuid, r.cfg.CellID, true, "failed to start: "+err.Error(), ""); err != nil {
+			logger.Error("failing-task-failed", err)
+		}
+		r.deleteContainer(ctx, logger, task.TaskGuid)
 	}
 }
 
@@ -271,4 +279,12 @@ func (r *Rep) CancelTask(taskGuid string) error {
 		return err
 	}
 	return nil
+}
+
+// deleteContainer destroys a container the rep gives up on, logging a
+// failure (a container already gone is not one).
+func (r *Rep) deleteContainer(ctx context.Context, logger lager.Logger, guid string) {
+	if err := r.executor.Delete(ctx, guid); err != nil && !errors.Is(err, executor.ErrNotFound) {
+		logger.Error("deleting-container-failed", err, lager.Data{"guid": guid})
+	}
 }

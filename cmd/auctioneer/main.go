@@ -4,9 +4,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"time"
 
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,55 +17,17 @@ import (
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
+	"github.com/diego-runtime/diego/internal/daemonconfig"
 	"github.com/diego-runtime/diego/internal/transport"
 )
-
-// Config is the auctioneer's JSON config file: the auctioneer's own settings
-// (listen_address, advertise_url, debug_address, lock_ttl_ms,
-// cell_state_timeout_ms, retry_delay_ms, starting_weight, locality_weight,
-// max_inflight_starts, tls, log_level; see auctioneer.Config for each default)
-// plus how to reach the BBS and etcd.
-type Config struct {
-	auctioneer.Config
-	// BBSURLs are the BBS API servers, tried in turn. Default
-	// ["http://127.0.0.1:8889"].
-	BBSURLs []string `json:"bbs_urls"`
-	// BBSTimeoutMs bounds each call to the BBS. Default 10000.
-	BBSTimeoutMs int `json:"bbs_timeout_ms"`
-	// Etcd is where the lock lives. Default endpoints ["http://127.0.0.1:2379"].
-	Etcd etcdrunner.ClientConfig `json:"etcd"`
-}
-
-// DefaultConfig returns the defaults of every field.
-func DefaultConfig() Config {
-	return Config{
-		Config:       auctioneer.DefaultConfig(),
-		BBSURLs:      []string{"http://127.0.0.1:8889"},
-		BBSTimeoutMs: 10000,
-		Etcd:         etcdrunner.ClientConfig{Endpoints: []string{"http://127.0.0.1:2379"}},
-	}
-}
-
-// Validate reports the first problem with the config.
-func (c Config) Validate() error {
-	switch {
-	case len(c.BBSURLs) == 0:
-		return errors.New("bbs_urls is required")
-	case c.BBSTimeoutMs <= 0:
-		return errors.New("bbs_timeout_ms must be positive")
-	case len(c.Etcd.Endpoints) == 0:
-		return errors.New("etcd.endpoints is required")
-	}
-	return c.Config.Validate()
-}
 
 func main() { daemon.Main("auctioneer", run, defaults) }
 
 // defaults is the config run loads its file into.
-func defaults() config.Validator { c := DefaultConfig(); return &c }
+func defaults() config.Validator { c := daemonconfig.DefaultAuctioneer(); return &c }
 
 func run(configPath string) error {
-	cfg := DefaultConfig()
+	cfg := daemonconfig.DefaultAuctioneer()
 	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}
@@ -81,7 +41,7 @@ func run(configPath string) error {
 		return err
 	}
 	defer etcd.Close()
-	bbsHTTP, err := transport.NewClient(cfg.TLS, time.Duration(cfg.BBSTimeoutMs)*time.Millisecond)
+	bbsHTTP, err := transport.NewClient(cfg.TLS, cfg.BBSTimeout)
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ var _ = Describe("auctioneer", func() {
 			"debug_address":  debug,
 			"bbs_urls":       []string{"http://" + freeAddress()},
 			"etcd":           map[string]any{"endpoints": []string{endpoint}},
-			"lock_ttl_ms":    int(lockTTL / time.Millisecond),
+			"lock_ttl":       lockTTL.String(),
 		}
 		scheme := "http"
 		for _, e := range extra {
@@ -95,13 +95,24 @@ var _ = Describe("auctioneer", func() {
 		return resp.StatusCode
 	}
 
-	It("refuses a config that cannot work", func() {
+	It("refuses a config that cannot work, naming every mistake at once", func() {
 		path := filepath.Join(GinkgoT().TempDir(), "bad.json")
-		Expect(os.WriteFile(path, []byte(`{"lock_ttl_ms": 10}`), 0o644)).To(Succeed())
+		Expect(os.WriteFile(path, []byte(`{"lock_ttl": "10ms", "bbs_timeout": "0s", "bbs_urls": []}`), 0o644)).To(Succeed())
 		session, err := gexec.Start(exec.Command(binary, "-config", path), GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(session, 10*time.Second).Should(gexec.Exit(1))
-		Expect(session.Err).To(gbytes.Say("lock_ttl_ms"))
+		Expect(session.Err).To(gbytes.Say("bbs_urls is required"))
+		Expect(session.Err).To(gbytes.Say("bbs_timeout must be positive"))
+		Expect(session.Err).To(gbytes.Say("lock_ttl must be at least 2s"))
+	})
+
+	It("refuses a duration written as a millisecond count", func() {
+		path := filepath.Join(GinkgoT().TempDir(), "ms.json")
+		Expect(os.WriteFile(path, []byte(`{"lock_ttl": 15000}`), 0o644)).To(Succeed())
+		session, err := gexec.Start(exec.Command(binary, "-config", path), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(session, 10*time.Second).Should(gexec.Exit(1))
+		Expect(session.Err).To(gbytes.Say(`lock_ttl: a duration is a string such as "30s"`))
 	})
 
 	It("takes the lock, serves /ping, and exits 0 on SIGTERM, releasing the lock", func() {

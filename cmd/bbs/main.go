@@ -4,11 +4,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
-	"time"
 
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
@@ -25,110 +22,19 @@ import (
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
+	"github.com/diego-runtime/diego/internal/daemonconfig"
 	"github.com/diego-runtime/diego/internal/debugserver"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
-	"github.com/diego-runtime/diego/models"
-	"github.com/diego-runtime/diego/rep/repapi"
 )
-
-// Config is the BBS's JSON config file.
-type Config struct {
-	// ListenAddress serves the BBS API. Default ":8889".
-	ListenAddress string `json:"listen_address"`
-	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17018".
-	DebugAddress string `json:"debug_address"`
-	// TLS for the API server and for calls to the auctioneer and reps; empty
-	// means plain HTTP. Default empty.
-	TLS transport.TLS `json:"tls"`
-	// Etcd says how to reach the etcd cluster; endpoints are required.
-	Etcd etcdrunner.ClientConfig `json:"etcd"`
-	// AuctioneerLockName is the lock whose holder is the active auctioneer.
-	// Default "auctioneer".
-	AuctioneerLockName string `json:"auctioneer_lock_name"`
-	// RequestTimeoutMs bounds each API request and each etcd request; past it
-	// the BBS answers 503. Default 10000.
-	RequestTimeoutMs int `json:"request_timeout_ms"`
-	// CallTimeoutMs bounds each call to the auctioneer or a rep. Default 5000.
-	CallTimeoutMs int `json:"call_timeout_ms"`
-	// LogLevel is debug, info, error or fatal. Default "info".
-	LogLevel string `json:"log_level"`
-	// MaxInstances bounds a desired LRP's instances (InvalidLRP above it).
-	// Default 10000.
-	MaxInstances int `json:"max_instances"`
-	// AllowPrivileged lets LRPs and tasks ask for privileged containers, whose
-	// root is the host's root. Default false.
-	AllowPrivileged bool `json:"allow_privileged"`
-	// EncryptionKeys maps key labels to passphrases (16 characters or more);
-	// every record is sealed at rest under ActiveKeyLabel, and records sealed
-	// under any listed label stay readable. Required.
-	EncryptionKeys map[string]string `json:"encryption_keys"`
-	// ActiveKeyLabel names the key new records are sealed under. At start the
-	// BBS rewrites every record sealed under another label (or stored plain)
-	// to it. Required.
-	ActiveKeyLabel string `json:"active_key_label"`
-	// EtcdMaintenanceInterval is how often the BBS looks at etcd's space:
-	// every BBS reads the alarms and sizes for /metrics, and the holder of
-	// the bbs-maintenance lock compacts, defragments and disarms NOSPACE
-	// (docs/bbs.md, "Space"). Default "10s".
-	EtcdMaintenanceInterval time.Duration `json:"etcd_maintenance_interval"`
-	// EtcdKeepRevisions is the history compaction keeps while etcd has room
-	// (an event stream resumes within it); past half the quota none is kept.
-	// Default 10000.
-	EtcdKeepRevisions int64 `json:"etcd_keep_revisions"`
-	// EtcdMaintenanceLockTTL is how long a dead maintainer keeps the
-	// bbs-maintenance lock. Default "15s".
-	EtcdMaintenanceLockTTL time.Duration `json:"etcd_maintenance_lock_ttl"`
-}
-
-// DefaultConfig returns the defaults of every field.
-func DefaultConfig() Config {
-	return Config{
-		ListenAddress:      ":8889",
-		DebugAddress:       "127.0.0.1:17018",
-		AuctioneerLockName: "auctioneer",
-		RequestTimeoutMs:   10000,
-		CallTimeoutMs:      5000,
-		MaxInstances:       models.DefaultMaxInstances,
-		LogLevel:           "info",
-
-		EtcdMaintenanceInterval: maintain.DefaultInterval,
-		EtcdKeepRevisions:       maintain.DefaultKeepRevisions,
-		EtcdMaintenanceLockTTL:  15 * time.Second,
-	}
-}
-
-// Validate reports the first problem with the config.
-func (c Config) Validate() error {
-	switch {
-	case c.ListenAddress == "":
-		return errors.New("listen_address is required")
-	case len(c.Etcd.Endpoints) == 0:
-		return errors.New("etcd.endpoints is required")
-	case c.AuctioneerLockName == "":
-		return errors.New("auctioneer_lock_name is required")
-	case c.RequestTimeoutMs <= 0 || c.CallTimeoutMs <= 0:
-		return errors.New("request_timeout_ms and call_timeout_ms must be positive")
-	case c.MaxInstances <= 0:
-		return errors.New("max_instances must be positive")
-	case c.EtcdMaintenanceInterval <= 0 || c.EtcdMaintenanceLockTTL < time.Second:
-		return errors.New("etcd_maintenance_interval must be positive and etcd_maintenance_lock_ttl at least 1s")
-	case c.EtcdKeepRevisions <= 0:
-		return errors.New("etcd_keep_revisions must be positive")
-	case len(c.EncryptionKeys) == 0 || c.ActiveKeyLabel == "":
-		return errors.New("encryption_keys and active_key_label are required: records are encrypted at rest (docs/operations.md)")
-	}
-	_, err := lager.LogLevelFromString(c.LogLevel)
-	return err
-}
 
 func main() { daemon.Main("bbs", run, defaults) }
 
 // defaults is the config run loads its file into.
-func defaults() config.Validator { c := DefaultConfig(); return &c }
+func defaults() config.Validator { c := daemonconfig.DefaultBBS(); return &c }
 
 func run(configPath string) error {
-	cfg := DefaultConfig()
+	cfg := daemonconfig.DefaultBBS()
 	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}
@@ -146,8 +52,7 @@ func run(configPath string) error {
 		return err
 	}
 	defer etcd.Close()
-	callTimeout := time.Duration(cfg.CallTimeoutMs) * time.Millisecond
-	requestTimeout := time.Duration(cfg.RequestTimeoutMs) * time.Millisecond
+	callTimeout, requestTimeout := cfg.CallTimeout, cfg.RequestTimeout
 	httpClient, err := transport.NewClient(cfg.TLS, callTimeout)
 	if err != nil {
 		return err
@@ -158,7 +63,7 @@ func run(configPath string) error {
 		Auctioneer: &auctioneerapi.Client{HTTP: httpClient, Locate: func(ctx context.Context) (string, error) {
 			return lock.Holder(ctx, etcd, cfg.AuctioneerLockName)
 		}},
-		RepClients:      repClients{http: httpClient, scheme: cfg.TLS.Scheme()},
+		RepClients:      bbs.HTTPRepClients{HTTP: httpClient, Scheme: cfg.TLS.Scheme()},
 		RequestTimeout:  requestTimeout,
 		CallTimeout:     callTimeout,
 		Keys:            keys,
@@ -208,18 +113,4 @@ func run(configPath string) error {
 	err = <-process.Wait()
 	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
 	return err
-}
-
-// repClients reaches a cell's rep at the URL in its presence.
-type repClients struct {
-	http   *http.Client
-	scheme string
-}
-
-func (f repClients) RepClient(cell *models.CellPresence) (bbs.RepClient, error) {
-	url := cell.RepURL
-	if url == "" {
-		url = f.scheme + "://" + cell.RepAddress
-	}
-	return repapi.NewClient(f.http, url), nil
 }

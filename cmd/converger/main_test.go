@@ -67,7 +67,7 @@ var _ = Describe("cmd/converger", func() {
 		debug := freeAddress()
 		config, err := json.Marshal(map[string]any{
 			"bbs_urls": []string{api.URL}, "etcd": map[string]any{"endpoints": []string{endpoint}},
-			"debug_address": debug, "convergence_interval_ms": 200, "lock_ttl_ms": 2000,
+			"debug_address": debug, "convergence_interval": "200ms", "lock_ttl": "2s",
 		})
 		Expect(err).NotTo(HaveOccurred())
 		path := filepath.Join(GinkgoT().TempDir(), "config.json")

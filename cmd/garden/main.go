@@ -17,42 +17,18 @@ import (
 	"github.com/diego-runtime/diego/garden/linux"
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
+	"github.com/diego-runtime/diego/internal/daemonconfig"
 	"github.com/diego-runtime/diego/internal/debugserver"
 	"github.com/diego-runtime/diego/internal/transport"
 )
 
-// Config is garden's JSON config file: the daemon's fields (see
-// linux.DaemonConfig and linux.Config, each documents its default) plus the
-// debug server and log level.
-type Config struct {
-	linux.DaemonConfig
-	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17013".
-	DebugAddress string `json:"debug_address"`
-	// LogLevel is debug, info, error or fatal. Default "info".
-	LogLevel string `json:"log_level"`
-}
-
-// DefaultConfig returns the defaults of every field.
-func DefaultConfig() Config {
-	return Config{DaemonConfig: linux.DefaultDaemonConfig(), DebugAddress: "127.0.0.1:17013", LogLevel: "info"}
-}
-
-// Validate reports the first problem with the config.
-func (c *Config) Validate() error {
-	if err := c.DaemonConfig.Validate(); err != nil {
-		return err
-	}
-	_, err := lager.LogLevelFromString(c.LogLevel)
-	return err
-}
-
 func main() { daemon.Main("garden", run, defaults) }
 
 // defaults is the config run loads its file into.
-func defaults() config.Validator { c := DefaultConfig(); return &c }
+func defaults() config.Validator { c := daemonconfig.DefaultGarden(); return &c }
 
 func run(configPath string) error {
-	cfg := DefaultConfig()
+	cfg := daemonconfig.DefaultGarden()
 	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}

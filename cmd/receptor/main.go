@@ -3,14 +3,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tedsuo/ifrit"
@@ -20,120 +18,21 @@ import (
 	"github.com/diego-runtime/diego/bbs/client"
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
+	"github.com/diego-runtime/diego/internal/daemonconfig"
 	"github.com/diego-runtime/diego/internal/debugserver"
-	"github.com/diego-runtime/diego/internal/netguard"
+	"github.com/diego-runtime/diego/internal/natsclient"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/internal/version"
 	"github.com/diego-runtime/diego/receptor"
 )
 
-// Config is the receptor's JSON config file.
-type Config struct {
-	// ListenAddress serves the public API. Default ":8887".
-	ListenAddress string `json:"listen_address"`
-	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17019".
-	DebugAddress string `json:"debug_address"`
-	// BBSURLs are the BBS servers, tried in turn. Default ["http://127.0.0.1:8889"].
-	BBSURLs []string `json:"bbs_urls"`
-	// BBSTLS is mutual TLS to the BBS; empty means plain HTTP. Default empty.
-	BBSTLS transport.TLS `json:"bbs_tls"`
-	// BBSRequestTimeoutMs bounds each BBS request. Default 15000.
-	BBSRequestTimeoutMs int `json:"bbs_request_timeout_ms"`
-	// TLSCertFile and TLSKeyFile (PEM) serve the API over HTTPS; both empty
-	// serves plain HTTP. Default empty.
-	receptor.TLSFiles
-	// Username and Password turn on basic auth when Username is set. Default
-	// off, which only a loopback listen_address or AllowAnonymous accepts.
-	Username string `json:"username"`
-	Password string `json:"password"`
-	// AllowAnonymous lets the receptor listen beyond loopback without basic
-	// auth. Default false: it refuses to start.
-	AllowAnonymous bool `json:"allow_anonymous"`
-	// CORSOrigins may call the API from a browser: listed origins with
-	// credentials, "*" any other origin without. Default none.
-	CORSOrigins []string `json:"cors_origins"`
-	// AllowedHosts, when set, are the only Host names served (421 for any
-	// other). Default empty: any.
-	AllowedHosts []string `json:"allowed_hosts"`
-	// MaxStreamsPerClient caps the open event and log streams per basic-auth
-	// user (else per remote address). Default 16.
-	MaxStreamsPerClient int `json:"max_streams_per_client"`
-	// CallbackDenyNetworks (CIDRs or addresses) are refused as completion
-	// callback destinations, on top of loopback, 0.0.0.0/8, link-local and
-	// this host's addresses. Default none.
-	CallbackDenyNetworks []string `json:"callback_deny_networks"`
-	// AllowLoopbackCallbacks lets completion callbacks reach loopback (for
-	// tests and receivers on the receptor's own machine). Default false.
-	AllowLoopbackCallbacks bool `json:"allow_loopback_callbacks"`
-	// NATSURL is the NATS server (with JetStream and the LOGS stream) that
-	// GET /v1/logs reads from; empty answers 501 there. Default
-	// "nats://127.0.0.1:4222".
-	NATSURL string `json:"nats_url"`
-	// NATSTLS is the certificate that names the receptor to NATS; empty
-	// connects plain. Default empty.
-	NATSTLS transport.TLS `json:"nats_tls"`
-	// CallbackKickIntervalMs is how often completed tasks are scanned for
-	// callbacks to deliver. Default 30000.
-	CallbackKickIntervalMs int `json:"callback_kick_interval_ms"`
-	// ResolvingRenewInterval is how often a callback delivery in flight
-	// renews its task's RESOLVING lease; keep it well below the converger's
-	// resolving_timeout_ms. Default "10s".
-	ResolvingRenewInterval time.Duration `json:"resolving_renew_interval"`
-	// MaxBodyBytes caps a request body. Default 1048576.
-	MaxBodyBytes int64 `json:"max_body_bytes"`
-	// LogLevel is debug, info, error or fatal. Default "info".
-	LogLevel string `json:"log_level"`
-}
-
-// DefaultConfig returns the defaults of every field.
-func DefaultConfig() Config {
-	return Config{
-		ListenAddress:          ":8887",
-		DebugAddress:           "127.0.0.1:17019",
-		BBSURLs:                []string{"http://127.0.0.1:8889"},
-		BBSRequestTimeoutMs:    15000,
-		NATSURL:                "nats://127.0.0.1:4222",
-		CallbackKickIntervalMs: 30000,
-		ResolvingRenewInterval: receptor.DefaultResolvingRenewInterval,
-		MaxBodyBytes:           receptor.DefaultMaxBodyBytes,
-		MaxStreamsPerClient:    receptor.DefaultMaxStreamsPerClient,
-		LogLevel:               "info",
-	}
-}
-
-// Validate reports the first problem with the config.
-func (c Config) Validate() error {
-	switch {
-	case c.ListenAddress == "":
-		return errors.New("listen_address is required")
-	case len(c.BBSURLs) == 0:
-		return errors.New("bbs_urls is required")
-	case c.BBSRequestTimeoutMs <= 0 || c.CallbackKickIntervalMs <= 0 || c.MaxBodyBytes <= 0:
-		return errors.New("bbs_request_timeout_ms, callback_kick_interval_ms and max_body_bytes must be positive")
-	case c.Username == "" && c.Password != "":
-		return errors.New("password is set without a username")
-	case c.MaxStreamsPerClient <= 0:
-		return errors.New("max_streams_per_client must be positive")
-	case (c.CertFile == "") != (c.KeyFile == ""):
-		return errors.New("tls_cert_file and tls_key_file go together")
-	}
-	if err := receptor.CheckExposure(c.ListenAddress, c.Username, c.Password, c.AllowAnonymous); err != nil {
-		return err
-	}
-	if _, err := netguard.Parse(c.CallbackDenyNetworks...); err != nil {
-		return fmt.Errorf("callback_deny_networks: %w", err)
-	}
-	_, err := lager.LogLevelFromString(c.LogLevel)
-	return err
-}
-
 func main() { daemon.Main("receptor", run, defaults) }
 
 // defaults is the config run loads its file into.
-func defaults() config.Validator { c := DefaultConfig(); return &c }
+func defaults() config.Validator { c := daemonconfig.DefaultReceptor(); return &c }
 
 func run(configPath string) error {
-	cfg := DefaultConfig()
+	cfg := daemonconfig.DefaultReceptor()
 	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}
@@ -142,7 +41,7 @@ func run(configPath string) error {
 		return err
 	}
 
-	httpClient, err := transport.NewClient(cfg.BBSTLS, time.Duration(cfg.BBSRequestTimeoutMs)*time.Millisecond)
+	httpClient, err := transport.NewClient(cfg.BBSTLS, cfg.BBSRequestTimeout)
 	if err != nil {
 		return err
 	}
@@ -156,22 +55,20 @@ func run(configPath string) error {
 		MaxBodyBytes:        cfg.MaxBodyBytes,
 		Registerer:          prometheus.DefaultRegisterer,
 	}
-	if cfg.NATSURL != "" {
+	var streamCheck ifrit.Runner = noop{}
+	if len(cfg.NATSURLs) > 0 {
 		// Connect in the background: the API serves while NATS is away, and
 		// the logs route answers 503 until it is back.
-		natsTLS, err := transport.NATSOption(cfg.NATSTLS)
+		nc, err := natsclient.Connect(logger, natsclient.Options{Name: "receptor", URLs: cfg.NATSURLs, TLS: cfg.NATSTLS})
 		if err != nil {
 			return err
-		}
-		nc, err := nats.Connect(cfg.NATSURL, nats.Name("receptor"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), natsTLS)
-		if err != nil {
-			return fmt.Errorf("connecting to NATS at %s: %w", cfg.NATSURL, err)
 		}
 		defer nc.Close()
 		js, err := jetstream.New(nc)
 		if err != nil {
 			return fmt.Errorf("opening JetStream: %w", err)
 		}
+		streamCheck = &natsclient.StreamCheck{Logger: logger, Clock: clock.NewClock(), JS: js, Config: cfg.LogsStream}
 		options.Logs = &receptor.LogStream{Logger: logger, JS: js}
 		options.Metrics = receptor.NewMetricsCache(logger, clock.NewClock(), 0)
 		if _, err := options.Metrics.Subscribe(nc); err != nil {
@@ -191,7 +88,7 @@ func run(configPath string) error {
 	callbacks := &receptor.TaskCompletionWorker{
 		Logger:                 logger,
 		BBS:                    bbs,
-		KickInterval:           time.Duration(cfg.CallbackKickIntervalMs) * time.Millisecond,
+		KickInterval:           cfg.CallbackKickInterval,
 		ResolvingRenewInterval: cfg.ResolvingRenewInterval,
 		DenyNetworks:           cfg.CallbackDenyNetworks,
 		AllowLoopback:          cfg.AllowLoopbackCallbacks,
@@ -200,6 +97,7 @@ func run(configPath string) error {
 		"debug_address": debug.Addr(), "version": version.Release()})
 	group := grouper.NewOrdered(os.Interrupt, grouper.Members{
 		{Name: "debug-server", Runner: debug},
+		{Name: "logs-stream", Runner: streamCheck},
 		{Name: "task-callbacks", Runner: callbacks},
 		{Name: "api-server", Runner: api},
 		{Name: "event-streams", Runner: handler}, // stops first, ending open streams
@@ -208,4 +106,13 @@ func run(configPath string) error {
 	err = <-process.Wait()
 	logger.Info("exited", lager.Data{"error": fmt.Sprint(err)})
 	return err
+}
+
+// noop stands in for the log stream check when the receptor has no NATS.
+type noop struct{}
+
+func (noop) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	close(ready)
+	<-signals
+	return nil
 }

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
@@ -41,7 +45,7 @@ func start(config map[string]any) *gexec.Session {
 var _ = Describe("cmd/receptor", func() {
 	DescribeTable("refuses to listen beyond loopback without credentials",
 		func(address string, extra map[string]any) {
-			config := map[string]any{"listen_address": address, "nats_url": ""}
+			config := map[string]any{"listen_address": address, "nats_urls": []string{}}
 			for k, v := range extra {
 				config[k] = v
 			}
@@ -59,8 +63,8 @@ var _ = Describe("cmd/receptor", func() {
 		ca := writeCert(dir)
 		address := freeAddress()
 		start(map[string]any{
-			"listen_address": address, "debug_address": freeAddress(), "nats_url": "",
-			"bbs_urls": []string{"http://" + freeAddress()}, "bbs_request_timeout_ms": 500,
+			"listen_address": address, "debug_address": freeAddress(), "nats_urls": []string{},
+			"bbs_urls": []string{"http://" + freeAddress()}, "bbs_request_timeout": "500ms",
 			"tls_cert_file": filepath.Join(dir, "cert.pem"), "tls_key_file": filepath.Join(dir, "key.pem"),
 		})
 		pool := x509.NewCertPool()
@@ -82,6 +86,53 @@ var _ = Describe("cmd/receptor", func() {
 
 		_, err = (&http.Client{Timeout: 5 * time.Second}).Get("https://" + address + "/ping")
 		Expect(err).To(HaveOccurred(), "a client that does not trust the certificate")
+	})
+
+	Describe("the LOGS stream on a NATS nobody prepared", func() {
+		var (
+			natsURLs []string
+			js       jetstream.JetStream
+		)
+		BeforeEach(func() {
+			// Two real servers with JetStream and no stream at all; the
+			// first listed is down, as a lost cluster member would be.
+			s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
+				StoreDir: GinkgoT().TempDir(), NoSigs: true, NoLog: true})
+			Expect(err).NotTo(HaveOccurred())
+			go s.Start()
+			Expect(s.ReadyForConnections(10 * time.Second)).To(BeTrue())
+			DeferCleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+			natsURLs = []string{"nats://" + freeAddress(), s.ClientURL()}
+			nc, err := nats.Connect(s.ClientURL())
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(nc.Close)
+			js, err = jetstream.New(nc)
+			Expect(err).NotTo(HaveOccurred())
+		})
+		config := func() map[string]any {
+			return map[string]any{"listen_address": freeAddress(), "debug_address": freeAddress(),
+				"nats_urls": natsURLs, "bbs_urls": []string{"http://" + freeAddress()},
+				"logs_stream": map[string]any{"max_msgs_per_subject": 42, "storage": "memory"}}
+		}
+
+		It("is created at start with the configured limits", func() {
+			session := start(config())
+			Eventually(session.Out, 10*time.Second).Should(gbytes.Say(`log-stream.created`))
+			stream, err := js.Stream(context.Background(), "LOGS")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(stream.CachedInfo().Config.Subjects).To(Equal([]string{"logs.>"}))
+			Expect(stream.CachedInfo().Config.MaxMsgsPerSubject).To(BeEquivalentTo(42))
+			Consistently(session, time.Second).ShouldNot(gexec.Exit())
+		})
+
+		It("fails the start, naming the stream, when it exists in a shape that cannot keep log lines", func() {
+			_, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"},
+				Retention: jetstream.WorkQueuePolicy})
+			Expect(err).NotTo(HaveOccurred())
+			session := start(config())
+			Eventually(session, 15*time.Second).Should(gexec.Exit(1))
+			Expect(session.Err).To(gbytes.Say(`JetStream stream LOGS exists but cannot keep log lines: \[retention is`))
+		})
 	})
 })
 

@@ -4,11 +4,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"time"
 
 	"code.cloudfoundry.org/clock"
 	"code.cloudfoundry.org/lager/v3"
-	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
@@ -21,6 +20,7 @@ import (
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
 	"github.com/diego-runtime/diego/internal/debugserver"
+	"github.com/diego-runtime/diego/internal/natsclient"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/rep"
 )
@@ -47,25 +47,30 @@ func run(configPath string) error {
 	}
 	cfg := file.Config
 
-	logger := lager.NewLogger("rep")
-	logger.RegisterSink(lager.NewWriterSink(os.Stdout, lager.INFO))
+	logger, err := daemon.NewLogger("rep", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 	clk := clock.NewClock()
 
-	httpClient, err := transport.NewClient(cfg.TLS, 30*time.Second)
+	httpClient, err := transport.NewClient(cfg.TLS, cfg.BBSTimeout)
 	if err != nil {
 		return err
 	}
 	bbs := bbsclient.NewClient(httpClient, cfg.BBSURLs...)
 
-	natsTLS, err := transport.NATSOption(cfg.NATSTLS)
+	// Replies to the rep's JetStream calls come to its own inboxes, the
+	// only ones its NATS user may read (natsrunner.RoleUsers).
+	natsConn, err := natsclient.Connect(logger, natsclient.Options{Name: "rep-" + cfg.CellID, URLs: cfg.NATSURLs,
+		TLS: cfg.NATSTLS, InboxPrefix: natsclient.RepInboxPrefix(cfg.CellID)})
 	if err != nil {
 		return err
 	}
-	natsConn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("rep-"+cfg.CellID), natsTLS)
-	if err != nil {
-		return fmt.Errorf("connecting to NATS: %w", err)
-	}
 	defer natsConn.Close()
+	js, err := jetstream.New(natsConn)
+	if err != nil {
+		return fmt.Errorf("opening JetStream: %w", err)
+	}
 
 	logs := &logstream.Emitter{Publisher: natsConn, Clock: clk, Logger: logger, LinesPerSecond: cfg.LogRateLimit}
 	exec := executor.New(logger, cfg.Executor, garden.NewClient(cfg.GardenSocket), logs, natsConn, clk)
@@ -86,6 +91,7 @@ func run(configPath string) error {
 
 	members := grouper.Members{
 		{Name: "debug", Runner: debug},
+		{Name: "logs-stream", Runner: &natsclient.StreamCheck{Logger: logger, Clock: clk, JS: js, Config: cfg.LogsStream}},
 		{Name: "processor", Runner: rep.Processor{Rep: r}},
 		// After the processor, so adopted instances' events are reported; before
 		// the harmonizer, which gives no record away until adoption is complete.

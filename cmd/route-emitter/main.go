@@ -3,14 +3,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"code.cloudfoundry.org/clock"
-	"code.cloudfoundry.org/lager/v3"
-	"github.com/nats-io/nats.go"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/sigmon"
@@ -19,62 +16,21 @@ import (
 	"github.com/diego-runtime/diego/etcdrunner"
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
+	"github.com/diego-runtime/diego/internal/daemonconfig"
 	"github.com/diego-runtime/diego/internal/debugserver"
+	"github.com/diego-runtime/diego/internal/natsclient"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/lock"
 	"github.com/diego-runtime/diego/routing/emitter"
 )
 
-// Config is the route emitter's settings.
-type Config struct {
-	BBSURLs      []string                `json:"bbs_urls"`      // default [http://127.0.0.1:8889]
-	BBSTLS       transport.TLS           `json:"bbs_tls"`       // client TLS towards the BBS
-	NATSURL      string                  `json:"nats_url"`      // default nats://127.0.0.1:4222
-	NATSTLS      transport.TLS           `json:"nats_tls"`      // certificate naming the emitter to NATS; default none (plain)
-	Etcd         etcdrunner.ClientConfig `json:"etcd"`          // for the lock; default 127.0.0.1:2379
-	LockTTL      time.Duration           `json:"lock_ttl"`      // default 15 s
-	DebugAddress string                  `json:"debug_address"` // default 127.0.0.1:17009
-	ID           string                  `json:"id"`            // lock value; default "" (the host name)
-	Emitter      emitter.Config          `json:"emitter"`
-}
-
-// DefaultConfig returns the defaults of every field.
-func DefaultConfig() Config {
-	return Config{
-		BBSURLs:      []string{"http://127.0.0.1:8889"},
-		NATSURL:      "nats://127.0.0.1:4222",
-		Etcd:         etcdrunner.ClientConfig{Endpoints: []string{"http://127.0.0.1:2379"}, DialTimeout: 5 * time.Second},
-		LockTTL:      15 * time.Second,
-		DebugAddress: "127.0.0.1:17009",
-		Emitter:      emitter.DefaultConfig(),
-	}
-}
-
-// Validate reports what is wrong with the config.
-func (c Config) Validate() error {
-	var errs []error
-	if len(c.BBSURLs) == 0 {
-		errs = append(errs, errors.New("bbs_urls is required"))
-	}
-	if c.NATSURL == "" {
-		errs = append(errs, errors.New("nats_url is required"))
-	}
-	if len(c.Etcd.Endpoints) == 0 {
-		errs = append(errs, errors.New("etcd.endpoints is required"))
-	}
-	if c.LockTTL < time.Second {
-		errs = append(errs, errors.New("lock_ttl must be at least 1s"))
-	}
-	return errors.Join(errs...)
-}
-
 func main() { daemon.Main("route-emitter", run, defaults) }
 
 // defaults is the config run loads its file into.
-func defaults() config.Validator { c := DefaultConfig(); return &c }
+func defaults() config.Validator { c := daemonconfig.DefaultRouteEmitter(); return &c }
 
 func run(configPath string) error {
-	cfg := DefaultConfig()
+	cfg := daemonconfig.DefaultRouteEmitter()
 	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}
@@ -86,11 +42,13 @@ func run(configPath string) error {
 		cfg.ID = host
 	}
 
-	logger := lager.NewLogger("route-emitter")
-	logger.RegisterSink(lager.NewWriterSink(os.Stdout, lager.INFO))
+	logger, err := daemon.NewLogger("route-emitter", cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 	clk := clock.NewClock()
 
-	httpClient, err := transport.NewClient(cfg.BBSTLS, 30*time.Second)
+	httpClient, err := transport.NewClient(cfg.BBSTLS, cfg.BBSTimeout)
 	if err != nil {
 		return err
 	}
@@ -99,19 +57,16 @@ func run(configPath string) error {
 		return err
 	}
 	defer etcd.Close()
-	natsTLS, err := transport.NATSOption(cfg.NATSTLS)
-	if err != nil {
-		return err
-	}
 	// A NATS server cut off without closing the connection is noticed
 	// within about a minute (pings every 20 s, two unanswered), as the
-	// router does, and the emitter reconnects: with the client's default
-	// (2 min pings) its publications sat in a dead connection's TCP
-	// backoff and reached routers up to a minute after NATS was back.
-	conn, err := nats.Connect(cfg.NATSURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true), nats.Name("route-emitter"), natsTLS,
-		nats.PingInterval(natsPingInterval), nats.MaxPingsOutstanding(2), nats.ReconnectWait(500*time.Millisecond))
+	// router does, and the emitter moves to another member: with the
+	// client's default (2 min pings) its publications sat in a dead
+	// connection's TCP backoff and reached routers up to a minute after
+	// NATS was back.
+	conn, err := natsclient.Connect(logger, natsclient.Options{Name: "route-emitter", URLs: cfg.NATSURLs, TLS: cfg.NATSTLS,
+		PingInterval: natsPingInterval, MaxPingsOutstanding: 2})
 	if err != nil {
-		return fmt.Errorf("connecting to NATS: %w", err)
+		return err
 	}
 	defer conn.Close()
 	debug, err := debugserver.New(cfg.DebugAddress, nil)

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,51 +17,18 @@ import (
 
 	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/daemon"
+	"github.com/diego-runtime/diego/internal/daemonconfig"
 	"github.com/diego-runtime/diego/internal/transport"
 	"github.com/diego-runtime/diego/routing/router"
 )
 
-// Config is the router's JSON config file: the router's own settings
-// (listen_address, nats_urls, id, hosts, dial_timeout, prune_threshold,
-// prune_interval, publisher_silence, tries, failed_endpoint_holdoff, start_message_interval,
-// register_interval, shutdown_timeout; see router.Config for each default)
-// plus where to serve /ping and /metrics, where to write the access log and
-// how much to log.
-type Config struct {
-	router.Config
-	// DebugAddress serves /ping and /metrics. Default "127.0.0.1:17017".
-	DebugAddress string `json:"debug_address"`
-	// AccessLogPath is a file that gets one line per request; "" logs each
-	// request as a lager event on stdout, "-" writes the lines to stdout.
-	// Default "".
-	AccessLogPath string `json:"access_log_path"`
-	// LogLevel is debug, info, error or fatal. Default "info".
-	LogLevel string `json:"log_level"`
-}
-
-// DefaultConfig returns the defaults of every field.
-func DefaultConfig() Config {
-	return Config{Config: router.DefaultConfig(), DebugAddress: "127.0.0.1:17017", LogLevel: "info"}
-}
-
-// Validate reports what is wrong with the config.
-func (c Config) Validate() error {
-	if c.DebugAddress == "" {
-		return errors.New("debug_address is required")
-	}
-	if _, err := lager.LogLevelFromString(c.LogLevel); err != nil {
-		return fmt.Errorf("log_level: %w", err)
-	}
-	return c.Config.Validate()
-}
-
 func main() { daemon.Main("router", run, defaults) }
 
 // defaults is the config run loads its file into.
-func defaults() config.Validator { c := DefaultConfig(); return &c }
+func defaults() config.Validator { c := daemonconfig.DefaultRouter(); return &c }
 
 func run(configPath string) error {
-	cfg := DefaultConfig()
+	cfg := daemonconfig.DefaultRouter()
 	if err := config.LoadValid(configPath, &cfg); err != nil {
 		return err
 	}

@@ -102,7 +102,8 @@ func brainJobs(i int, recordKey string) []struct {
 	at := func(port int) string { return fmt.Sprintf("%s:%d", m.IP, port) }
 	etcd := props{"endpoints": localFirst(brainURLs("https", etcdPort), m)}
 	bbs := localFirst(brainURLs("https", bbsPort), m)
-	nats := fmt.Sprintf("nats://%s:%d", m.IP, natsPort)
+	nats := localFirst(brainURLs("nats", natsPort), m)
+	logs := props{"replicas": 3}
 	return []struct {
 		job   string
 		props props
@@ -111,10 +112,10 @@ func brainJobs(i int, recordKey string) []struct {
 			"encryption_keys": props{"multimachine-1": recordKey}, "active_key_label": "multimachine-1"}},
 		{"auctioneer", props{"listen_address": at(auctioneerPort), "advertise_url": "https://" + at(auctioneerPort),
 			"bbs_urls": bbs, "etcd": etcd}},
-		{"converger", props{"bbs_urls": bbs, "etcd": etcd, "convergence_interval_ms": 5000}},
-		{"route-emitter", props{"bbs_urls": bbs, "etcd": etcd, "nats_url": nats, "id": "route-emitter-" + m.Name}},
-		{"router", props{"listen_address": at(routerPort), "nats_urls": localFirst(brainURLs("nats", natsPort), m)}},
-		{"receptor", props{"listen_address": at(receptorPort), "bbs_urls": bbs, "nats_url": nats,
+		{"converger", props{"bbs_urls": bbs, "etcd": etcd, "convergence_interval": "5s"}},
+		{"route-emitter", props{"bbs_urls": bbs, "etcd": etcd, "nats_urls": nats, "id": "route-emitter-" + m.Name}},
+		{"router", props{"listen_address": at(routerPort), "nats_urls": nats}},
+		{"receptor", props{"listen_address": at(receptorPort), "bbs_urls": bbs, "nats_urls": nats, "logs_stream": logs,
 			"allow_anonymous": true, "callback_deny_networks": []string{switchNet}}},
 	}
 }
@@ -135,13 +136,19 @@ func cellJobs(i int) (garden, rep props) {
 		"cell_id": m.Name, "zone": fmt.Sprintf("z%d", i),
 		"listen_address": fmt.Sprintf("%s:%d", m.IP, repPort), "advertise_url": fmt.Sprintf("https://%s:%d", m.IP, repPort),
 		"bbs_urls": brainURLs("https", bbsPort), "garden_socket": socket,
-		// One NATS URL until the daemons take a list (issue 15, item 4):
-		// the last brain's, which the spec never takes away.
-		"nats_url": fmt.Sprintf("nats://%s:%d", brainMachine(brains).IP, natsPort),
+		// Every NATS node, from the cell's "own" brain on: the cells' load
+		// spreads over the nodes, and the lost brain's cell moves on.
+		"nats_urls": rotate(brainURLs("nats", natsPort), i-1), "logs_stream": props{"replicas": 3},
 		"executor": props{"external_ip": m.IP, "cell_id": m.Name, "health_startup_interval": "500ms",
 			"download_cache_dir":     filepath.Join(state, "download-cache"),
 			"download_deny_networks": []string{switchNet},
 			"capacity":               props{"memory_mb": 2048, "disk_mb": 8192, "containers": 50}},
 	}
 	return garden, rep
+}
+
+// rotate starts list at its k-th element.
+func rotate(list []string, k int) []string {
+	k %= len(list)
+	return append(append([]string{}, list[k:]...), list[:k]...)
 }

@@ -1,6 +1,16 @@
-// Package config loads a daemon's JSON config file over its defaults. Durations
-// may be written as Go duration strings ("30s", "10m") or as nanoseconds;
-// unknown fields are an error, so a typo never passes silently.
+// Package config loads a daemon's JSON config file over its defaults, checks
+// it and writes one.
+//
+// One convention holds for every daemon: a config is a typed Go struct with a
+// DefaultConfig and a Validate; fields are snake_case; a duration is a
+// time.Duration written as a Go duration string ("30s", "1m30s", "500ms") and
+// named without a unit suffix (lock_ttl, not lock_ttl_ms). A bare number where
+// a duration belongs is refused, not read as nanoseconds: a file that still
+// holds a millisecond count ("lock_ttl": 15000) would otherwise run with 15
+// microseconds. Unknown fields are an error too, so a typo or a field renamed
+// since never passes silently. Validate reports every problem at once
+// (Problems), each naming its field. Encode writes a config the way Load reads
+// it, durations as strings.
 package config
 
 import (
@@ -68,14 +78,18 @@ func normalize(v any, t reflect.Type, path string) (any, error) {
 		t = t.Elem()
 	}
 	if t == durationType {
-		if s, ok := v.(string); ok {
+		switch s := v.(type) {
+		case string:
 			d, err := time.ParseDuration(s)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", strings.TrimPrefix(path, "."), err)
 			}
 			return int64(d), nil
+		case nil:
+			return v, nil
+		default:
+			return nil, fmt.Errorf("%s: a duration is a string such as \"30s\" or \"500ms\", not %v", strings.TrimPrefix(path, "."), v)
 		}
-		return v, nil
 	}
 	switch t.Kind() {
 	case reflect.Struct:

@@ -135,17 +135,4 @@ func jsonType(t reflect.Type) string {
 
 // jsonDefault is v as a JSON value; durations become Go duration strings, the
 // form config files are written in.
-func jsonDefault(v reflect.Value) (any, error) {
-	if v.Type() == durationType {
-		return time.Duration(v.Int()).String(), nil
-	}
-	data, err := json.Marshal(v.Interface())
-	if err != nil {
-		return nil, err
-	}
-	var out any
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
+func jsonDefault(v reflect.Value) (any, error) { return toJSON(v) }

@@ -91,11 +91,11 @@ var _ = Describe("The route emitter when etcd goes away for longer than its lock
 		rcfg := router.DefaultConfig()
 		rcfg.ListenAddress = "127.0.0.1:0"
 		rcfg.NATSURLs = []string{f.natsURL}
-		rcfg.PruneThreshold = router.Duration(4 * time.Second)
-		rcfg.PruneInterval = router.Duration(250 * time.Millisecond)
-		rcfg.PublisherSilence = router.Duration(2 * time.Second)
-		rcfg.RegisterInterval = router.Duration(time.Second)
-		rcfg.ShutdownTimeout = router.Duration(2 * time.Second)
+		rcfg.PruneThreshold = time.Duration(4 * time.Second)
+		rcfg.PruneInterval = time.Duration(250 * time.Millisecond)
+		rcfg.PublisherSilence = time.Duration(2 * time.Second)
+		rcfg.RegisterInterval = time.Duration(time.Second)
+		rcfg.ShutdownTimeout = time.Duration(2 * time.Second)
 		rt, err := router.New(f.logger, rcfg, router.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		startRunner(rt)

@@ -1,10 +1,8 @@
 package router
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/diego-runtime/diego/internal/transport"
@@ -26,8 +24,8 @@ const (
 	DefaultShutdownTimeout       = 20 * time.Second
 )
 
-// Config configures a Router. Durations are JSON strings ("500ms", "2m") or
-// integer nanoseconds.
+// Config configures a Router. Durations are Go duration strings ("500ms",
+// "2m"), read through internal/config like every daemon's.
 type Config struct {
 	// ListenAddress is where the proxy listens. Default ":8080".
 	ListenAddress string `json:"listen_address"`
@@ -43,12 +41,12 @@ type Config struct {
 	// Default none.
 	Hosts []string `json:"hosts"`
 	// DialTimeout bounds opening a connection to an endpoint. Default 500ms.
-	DialTimeout Duration `json:"dial_timeout"`
+	DialTimeout time.Duration `json:"dial_timeout"`
 	// PruneThreshold is how long an endpoint lives without a refresh.
 	// Default 120s.
-	PruneThreshold Duration `json:"prune_threshold"`
+	PruneThreshold time.Duration `json:"prune_threshold"`
 	// PruneInterval is how often stale endpoints are swept. Default 30s.
-	PruneInterval Duration `json:"prune_interval"`
+	PruneInterval time.Duration `json:"prune_interval"`
 	// PublisherSilence: when no registration at all has arrived for this
 	// long, every publisher is taken to be away (the route emitter lost its
 	// lock or NATS) rather than every app gone, and pruning waits until
@@ -56,7 +54,7 @@ type Config struct {
 	// shorter than PruneThreshold; 0 turns the rule off. Pruning also waits
 	// while NATS is disconnected and for one PruneInterval after it
 	// reconnects, whatever this is. Default 40s.
-	PublisherSilence Duration `json:"publisher_silence"`
+	PublisherSilence time.Duration `json:"publisher_silence"`
 	// Tries bounds the attempts of one request that reached an endpoint
 	// (attempts that could not connect do not count, up to 10 of them).
 	// Default 3.
@@ -69,16 +67,16 @@ type Config struct {
 	MaxAttempts int `json:"max_attempts"`
 	// FailedEndpointHoldoff is how long an endpoint that failed is skipped
 	// (unless it is the only one left to try). Default 10s.
-	FailedEndpointHoldoff Duration `json:"failed_endpoint_holdoff"`
+	FailedEndpointHoldoff time.Duration `json:"failed_endpoint_holdoff"`
 	// StartMessageInterval is how often router.start is published again.
 	// Default 20s.
-	StartMessageInterval Duration `json:"start_message_interval"`
+	StartMessageInterval time.Duration `json:"start_message_interval"`
 	// RegisterInterval is the refresh interval asked of publishers
 	// (minimumRegisterIntervalInSeconds). Default 20s.
-	RegisterInterval Duration `json:"register_interval"`
+	RegisterInterval time.Duration `json:"register_interval"`
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after a stop signal. Default 20s.
-	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	ShutdownTimeout time.Duration `json:"shutdown_timeout"`
 }
 
 // DefaultConfig returns the defaults listed on each field.
@@ -86,16 +84,16 @@ func DefaultConfig() Config {
 	return Config{
 		ListenAddress:         DefaultListenAddress,
 		NATSURLs:              []string{DefaultNATSURL},
-		DialTimeout:           Duration(DefaultDialTimeout),
-		PruneThreshold:        Duration(DefaultPruneThreshold),
-		PruneInterval:         Duration(DefaultPruneInterval),
-		PublisherSilence:      Duration(DefaultPublisherSilence),
+		DialTimeout:           DefaultDialTimeout,
+		PruneThreshold:        DefaultPruneThreshold,
+		PruneInterval:         DefaultPruneInterval,
+		PublisherSilence:      DefaultPublisherSilence,
 		Tries:                 DefaultTries,
 		MaxAttempts:           DefaultMaxAttempts,
-		FailedEndpointHoldoff: Duration(DefaultFailedEndpointHoldoff),
-		StartMessageInterval:  Duration(DefaultStartMessageInterval),
-		RegisterInterval:      Duration(DefaultRegisterInterval),
-		ShutdownTimeout:       Duration(DefaultShutdownTimeout),
+		FailedEndpointHoldoff: DefaultFailedEndpointHoldoff,
+		StartMessageInterval:  DefaultStartMessageInterval,
+		RegisterInterval:      DefaultRegisterInterval,
+		ShutdownTimeout:       DefaultShutdownTimeout,
 	}
 }
 
@@ -108,7 +106,7 @@ func (c Config) Validate() error {
 	if len(c.NATSURLs) == 0 {
 		errs = append(errs, errors.New("nats_urls is required"))
 	}
-	for name, d := range map[string]Duration{
+	for name, d := range map[string]time.Duration{
 		"dial_timeout": c.DialTimeout, "prune_threshold": c.PruneThreshold,
 		"prune_interval": c.PruneInterval, "start_message_interval": c.StartMessageInterval,
 		"register_interval": c.RegisterInterval,
@@ -118,7 +116,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.PublisherSilence < 0 || (c.PublisherSilence > 0 && c.PublisherSilence >= c.PruneThreshold) {
-		errs = append(errs, fmt.Errorf("publisher_silence (%s) must be 0 (off) or shorter than prune_threshold (%s)", c.PublisherSilence.Std(), c.PruneThreshold.Std()))
+		errs = append(errs, fmt.Errorf("publisher_silence (%s) must be 0 (off) or shorter than prune_threshold (%s)", c.PublisherSilence, c.PruneThreshold))
 	}
 	if c.FailedEndpointHoldoff < 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("failed_endpoint_holdoff and shutdown_timeout must not be negative"))
@@ -134,34 +132,3 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
-
-// Duration is a time.Duration that reads "500ms"-style strings from JSON.
-type Duration time.Duration
-
-// UnmarshalJSON accepts a duration string or integer nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	if strings.HasPrefix(string(b), `"`) {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		parsed, err := time.ParseDuration(s)
-		if err != nil {
-			return fmt.Errorf("parsing duration %q: %w", s, err)
-		}
-		*d = Duration(parsed)
-		return nil
-	}
-	var n int64
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("duration must be a string like \"500ms\" or nanoseconds: %w", err)
-	}
-	*d = Duration(n)
-	return nil
-}
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// Std returns the time.Duration.
-func (d Duration) Std() time.Duration { return time.Duration(d) }

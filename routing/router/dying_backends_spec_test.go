@@ -27,7 +27,7 @@ var _ = Describe("Router when backends die abruptly", func() {
 	BeforeEach(func() {
 		nc = natsConn()
 		host = uniqueHost("dying")
-		r = startRouter(func(c *router.Config) { c.DialTimeout = router.Duration(200 * time.Millisecond) }, router.Options{})
+		r = startRouter(func(c *router.Config) { c.DialTimeout = time.Duration(200 * time.Millisecond) }, router.Options{})
 	})
 
 	// register adds endpoints in order: the pool keeps that order, as it

@@ -48,7 +48,7 @@ func startRouter(mutate func(*router.Config), opts router.Options) *testRouter {
 	config := router.DefaultConfig()
 	config.ListenAddress = "127.0.0.1:0"
 	config.NATSURLs = []string{natsURL}
-	config.ShutdownTimeout = router.Duration(5 * time.Second)
+	config.ShutdownTimeout = time.Duration(5 * time.Second)
 	if mutate != nil {
 		mutate(&config)
 	}

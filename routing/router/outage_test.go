@@ -80,9 +80,9 @@ var _ = Describe("Pruning while the router cannot hear its publishers", func() {
 	start := func(silence time.Duration) *testRouter {
 		r := startRouter(func(c *router.Config) {
 			c.NATSURLs = []string{bus.url}
-			c.PruneThreshold = router.Duration(threshold)
-			c.PruneInterval = router.Duration(interval)
-			c.PublisherSilence = router.Duration(silence)
+			c.PruneThreshold = time.Duration(threshold)
+			c.PruneInterval = time.Duration(interval)
+			c.PublisherSilence = time.Duration(silence)
 		}, router.Options{Clock: clock})
 		Eventually(clock.WatcherCount).Should(BeNumerically(">=", 2))
 		return r

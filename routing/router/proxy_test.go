@@ -44,7 +44,7 @@ var _ = Describe("Router proxying", func() {
 
 	Context("with default settings", func() {
 		BeforeEach(func() {
-			r = startRouter(func(c *router.Config) { c.DialTimeout = router.Duration(200 * time.Millisecond) }, router.Options{})
+			r = startRouter(func(c *router.Config) { c.DialTimeout = time.Duration(200 * time.Millisecond) }, router.Options{})
 		})
 
 		Context("when some endpoints refuse connections", func() {

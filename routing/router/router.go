@@ -70,19 +70,19 @@ func New(logger lager.Logger, config Config, opts Options) (*Router, error) {
 	if config.ID == "" {
 		config.ID = newRequestID()
 	}
-	table := NewTable(config.PruneThreshold.Std())
+	table := NewTable(config.PruneThreshold)
 	m := newMetrics(opts.Registry, table)
 	transport := &retryTransport{
-		inner:    newBackendTransport(config.DialTimeout.Std()),
+		inner:    newBackendTransport(config.DialTimeout),
 		selector: opts.Selector,
 		table:    table,
 		tries:    config.Tries,
 		attempts: config.MaxAttempts,
-		holdoff:  config.FailedEndpointHoldoff.Std(),
+		holdoff:  config.FailedEndpointHoldoff,
 		clock:    opts.Clock,
 		onRetry:  func(route string) { m.retries.WithLabelValues(route).Inc() },
 	}
-	gate := newPruneGate(config.PruneInterval.Std(), config.PublisherSilence.Std())
+	gate := newPruneGate(config.PruneInterval, config.PublisherSilence)
 	opts.Registry.MustRegister(gate.collectors()...)
 	access := &accessLog{w: opts.AccessLog, logger: logger.Session("access")}
 	l, err := net.Listen("tcp", config.ListenAddress)
@@ -107,8 +107,8 @@ func New(logger lager.Logger, config Config, opts Options) (*Router, error) {
 			start: messages.RouterStart{
 				ID:                               config.ID,
 				Hosts:                            hosts,
-				MinimumRegisterIntervalInSeconds: int(config.RegisterInterval.Std() / time.Second),
-				PruneThresholdInSeconds:          int(config.PruneThreshold.Std() / time.Second),
+				MinimumRegisterIntervalInSeconds: int(config.RegisterInterval / time.Second),
+				PruneThresholdInSeconds:          int(config.PruneThreshold / time.Second),
 			}},
 	}, nil
 }
@@ -178,9 +178,9 @@ func (r *Router) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(r.listener) }()
 
-	pruneTicker := r.clock.NewTicker(r.config.PruneInterval.Std())
+	pruneTicker := r.clock.NewTicker(r.config.PruneInterval)
 	defer pruneTicker.Stop()
-	startTicker := r.clock.NewTicker(r.config.StartMessageInterval.Std())
+	startTicker := r.clock.NewTicker(r.config.StartMessageInterval)
 	defer startTicker.Stop()
 
 	r.logger.Info("started", lager.Data{"address": r.Addr(), "id": r.config.ID})
@@ -222,7 +222,7 @@ func (r *Router) prune() {
 }
 
 func (r *Router) shutdown(server *http.Server) error {
-	ctx, cancel := context.WithTimeout(context.Background(), r.config.ShutdownTimeout.Std())
+	ctx, cancel := context.WithTimeout(context.Background(), r.config.ShutdownTimeout)
 	defer cancel()
 	err := server.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -139,8 +139,8 @@ var _ = Describe("Router routes from NATS", func() {
 		r := startRouter(func(c *router.Config) {
 			c.ID = "router-under-test"
 			c.Hosts = []string{"10.1.2.3"}
-			c.RegisterInterval = router.Duration(15 * time.Second)
-			c.PruneThreshold = router.Duration(90 * time.Second)
+			c.RegisterInterval = time.Duration(15 * time.Second)
+			c.PruneThreshold = time.Duration(90 * time.Second)
 		}, router.Options{})
 
 		Eventually(func() messages.RouterStart {
@@ -165,8 +165,8 @@ var _ = Describe("Router routes from NATS", func() {
 		BeforeEach(func() {
 			clock = fakeclock.NewFakeClock(time.Now())
 			r = startRouter(func(c *router.Config) {
-				c.PruneThreshold = router.Duration(120 * time.Second)
-				c.PruneInterval = router.Duration(10 * time.Second)
+				c.PruneThreshold = time.Duration(120 * time.Second)
+				c.PruneInterval = time.Duration(10 * time.Second)
 				// Plain per-endpoint pruning; pruning held back while every
 				// publisher is silent has its own specs (outage_test.go).
 				c.PublisherSilence = 0

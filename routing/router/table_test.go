@@ -1,11 +1,12 @@
 package router_test
 
 import (
-	"encoding/json"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	diegoconfig "github.com/diego-runtime/diego/internal/config"
 
 	"github.com/diego-runtime/diego/routing/messages"
 	"github.com/diego-runtime/diego/routing/router"
@@ -78,20 +79,21 @@ var _ = Describe("Table", func() {
 })
 
 var _ = Describe("Config", func() {
-	It("reads durations as strings or nanoseconds and keeps defaults for the rest", func() {
+	It("reads durations as Go duration strings and keeps defaults for the rest", func() {
 		config := router.DefaultConfig()
-		Expect(json.Unmarshal([]byte(`{"dial_timeout": "250ms", "prune_threshold": 60000000000, "tries": 5}`), &config)).To(Succeed())
-		Expect(config.DialTimeout.Std()).To(Equal(250 * time.Millisecond))
-		Expect(config.PruneThreshold.Std()).To(Equal(time.Minute))
+		Expect(diegoconfig.Decode([]byte(`{"dial_timeout": "250ms", "prune_threshold": "1m", "tries": 5}`), &config)).To(Succeed())
+		Expect(config.DialTimeout).To(Equal(250 * time.Millisecond))
+		Expect(config.PruneThreshold).To(Equal(time.Minute))
 		Expect(config.Tries).To(Equal(5))
-		Expect(config.FailedEndpointHoldoff.Std()).To(Equal(router.DefaultFailedEndpointHoldoff))
+		Expect(config.FailedEndpointHoldoff).To(Equal(router.DefaultFailedEndpointHoldoff))
 		Expect(config.Validate()).To(Succeed())
-		Expect(config.PublisherSilence.Std()).To(Equal(40 * time.Second))
+		Expect(config.PublisherSilence).To(Equal(40 * time.Second))
 	})
 
-	It("refuses a bad duration string", func() {
+	It("refuses a bad duration string, and nanoseconds", func() {
 		config := router.DefaultConfig()
-		Expect(json.Unmarshal([]byte(`{"dial_timeout": "soon"}`), &config)).To(MatchError(ContainSubstring(`"soon"`)))
+		Expect(diegoconfig.Decode([]byte(`{"dial_timeout": "soon"}`), &config)).To(MatchError(ContainSubstring(`"soon"`)))
+		Expect(diegoconfig.Decode([]byte(`{"dial_timeout": 500000000}`), &config)).To(MatchError(ContainSubstring("dial_timeout: a duration is a string")))
 	})
 
 	DescribeTable("Validate",
@@ -107,7 +109,7 @@ var _ = Describe("Config", func() {
 		Entry("no tries", func(c *router.Config) { c.Tries = 0 }, "tries"),
 		Entry("negative holdoff", func(c *router.Config) { c.FailedEndpointHoldoff = -1 }, "failed_endpoint_holdoff"),
 		Entry("a publisher silence the prune threshold runs out before", func(c *router.Config) {
-			c.PruneThreshold = router.Duration(30 * time.Second)
+			c.PruneThreshold = time.Duration(30 * time.Second)
 		}, "publisher_silence"),
 		Entry("a negative publisher silence", func(c *router.Config) { c.PublisherSilence = -1 }, "publisher_silence"),
 	)

@@ -16,10 +16,10 @@ import (
 )
 
 // Timing of the late cell: the auctioneer gives a cell 1 s to answer
-// (cell_state_timeout_ms), and every POST /work reaches cell-1 1.5 s after
+// (cell_state_timeout), and every POST /work reaches cell-1 1.5 s after
 // it was sent (its GET /state at once), so it answers every one late: after
 // the auctioneer gave the task back to the BBS, before it auctions it again
-// (retry_delay_ms, 1 s). The late cell then starts the task itself, and the
+// (retry_delay, 1 s). The late cell then starts the task itself, and the
 // next auction's cell must be refused.
 const (
 	lateCellTimeout = time.Second
@@ -77,7 +77,7 @@ func LateCell(env Env) (res LateCellResult, err error) {
 	defer relay.Close()
 	relay.Delay(lateMinBytes, lateDelay)
 	c, err := start(env, world.Options{Cells: 2, AllowLoopbackCallbacks: true, Settings: []string{
-		fmt.Sprintf("auctioneer.cell_state_timeout_ms=%d", lateCellTimeout.Milliseconds()),
+		fmt.Sprintf("auctioneer.cell_state_timeout=%q", lateCellTimeout.String()),
 		fmt.Sprintf(`cell-1-rep.advertise_url="https://127.0.0.1:%d"`, relay.Port()),
 	}})
 	if err != nil {

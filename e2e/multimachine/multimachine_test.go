@@ -268,9 +268,11 @@ var _ = Describe("Diego on six machines", Ordered, func() {
 			Expect(r.Failed).To(BeZero(), "%v", r.FirstFailures)
 		}
 		for name, t := range takeover {
-			// The lease runs out at most a TTL after the last keepalive; the
-			// standbys campaign every second.
-			Expect(t).To(BeNumerically("<=", lockTTL+2*time.Second), name)
+			// The lease runs out at most a TTL after the last keepalive, the
+			// standbys campaign every second, and when the lost brain held
+			// etcd's leader the new leader gives every lease its TTL afresh
+			// once elected (etcd's election timeout: a second or two).
+			Expect(t).To(BeNumerically("<=", lockTTL+4*time.Second), name)
 		}
 		Eventually(func() map[int]bool { return answering(w, "app.test", 30) }, 30*time.Second).Should(HaveLen(6),
 			"every instance still answers through a surviving router")

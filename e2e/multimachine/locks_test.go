@@ -4,7 +4,9 @@ package multimachine_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -45,4 +47,12 @@ func brainOf(value string) int {
 		}
 	}
 	return 0
+}
+
+// acquired says whether brain i's singleton daemon name has logged that it
+// holds its lock. The brains' singletons only ever take a lock over from
+// the first brain, so one such line on a survivor is the takeover.
+func (d *deployment) acquired(i int, name string) bool {
+	data, err := os.ReadFile(filepath.Join(d.logs, brainMachine(i).Name+"-"+name+".log"))
+	return err == nil && strings.Contains(string(data), `"message":"`+name+`.lock.acquired"`)
 }

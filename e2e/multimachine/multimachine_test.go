@@ -226,8 +226,11 @@ var _ = Describe("Diego on six machines", Ordered, func() {
 				if _, ok := takeover[name]; ok {
 					continue
 				}
+				// etcd names the next campaigner holder as soon as the lost
+				// one's key goes; the daemon itself must also have heard it
+				// (its log says lock.acquired) before it acts.
 				v, err := holder(etcd, name)
-				if err == nil && brainOf(v) != 0 && brainOf(v) != victim {
+				if err == nil && brainOf(v) != 0 && brainOf(v) != victim && d.acquired(brainOf(v), name) {
 					takeover[name] = time.Since(lost)
 					continue
 				}

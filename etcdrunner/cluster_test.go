@@ -110,3 +110,33 @@ var _ = Describe("A member of a three-member cluster with TLS between peers", fu
 		Expect(err).To(MatchError(ContainSubstring("peer_tls")))
 	})
 })
+
+// startCluster starts three plain members on loopback together and returns
+// them with their client endpoints; they stop when the spec ends.
+func startCluster() ([]*etcdrunner.Runner, []string) {
+	var initial, peers []string
+	for i := 0; i < 3; i++ {
+		peers = append(peers, fmt.Sprintf("http://127.0.0.1:%d", freePort()))
+		initial = append(initial, fmt.Sprintf("p%d=%s", i, peers[i]))
+	}
+	var members []*etcdrunner.Runner
+	var endpoints []string
+	for i := 0; i < 3; i++ {
+		r, err := etcdrunner.New(etcdrunner.Config{Name: fmt.Sprintf("p%d", i), DataDir: GinkgoT().TempDir(),
+			UnsafeNoFsync: true, LogLevel: "fatal", PeerURL: peers[i], InitialCluster: initial})
+		Expect(err).NotTo(HaveOccurred())
+		members, endpoints = append(members, r), append(endpoints, r.Endpoint())
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i, m := range members {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = m.Start() }()
+		DeferCleanup(m.Stop)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		Expect(err).NotTo(HaveOccurred())
+	}
+	return members, endpoints
+}

@@ -241,7 +241,7 @@ var _ = Describe("Diego on six machines", Ordered, func() {
 
 		w := api(survivors[0])
 		Expect(writeOK(w, http.MethodPost, "/v1/desired_lrps", appJSON("after", 2), http.StatusCreated)).To(Succeed())
-		Eventually(func() map[int]bool { return answering(api(survivors[1]), "after.test", 10) }, time.Minute).Should(HaveLen(2))
+		Eventually(func() map[int]bool { return answering(api(survivors[1]), "after.test", 10) }, 90*time.Second).Should(HaveLen(2))
 		routable := time.Since(lost)
 
 		time.Sleep(3 * time.Second)

@@ -136,6 +136,10 @@ func cellJobs(i int) (garden, rep props) {
 		"cell_id": m.Name, "zone": fmt.Sprintf("z%d", i),
 		"listen_address": fmt.Sprintf("%s:%d", m.IP, repPort), "advertise_url": fmt.Sprintf("https://%s:%d", m.IP, repPort),
 		"bbs_urls": brainURLs("https", bbsPort), "garden_socket": socket,
+		// A call to a BBS whose machine is gone hangs until this timeout
+		// before the next BBS is tried: with the default 30 s the cell's
+		// presence (TTL 15 s) ran out and the auction saw no cells.
+		"bbs_timeout": "4s",
 		// Every NATS node, from the cell's "own" brain on: the cells' load
 		// spreads over the nodes, and the lost brain's cell moves on.
 		"nats_urls": rotate(brainURLs("nats", natsPort), i-1), "logs_stream": props{"replicas": 3},

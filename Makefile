@@ -73,6 +73,7 @@ e2e: build
 	$(GO) test -tags e2e -count=1 -p 1 -timeout 60m ./e2e/acceptance ./e2e/cli ./e2e/demo
 	$(GO) test -tags e2e -count=1 -timeout 40m -v ./e2e/faults
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./e2e/attack
+	$(GO) test -tags e2e -count=1 -timeout 25m -v ./e2e/multimachine
 
 # The release: diego-$(VERSION).tgz holds every binary (built static), one job
 # per daemon (its spec, generated from the daemon's Config and its fields' doc

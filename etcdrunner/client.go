@@ -15,6 +15,14 @@ import (
 // DefaultDialTimeout bounds the first connection to etcd.
 const DefaultDialTimeout = 5 * time.Second
 
+// DefaultKeepAliveTime and DefaultKeepAliveTimeout are how often a client
+// pings a member while it has streams open, and how long it waits for the
+// answer before it gives the connection up.
+const (
+	DefaultKeepAliveTime    = 5 * time.Second
+	DefaultKeepAliveTimeout = 2 * time.Second
+)
+
 // ClientTLS names the files for mutual TLS to etcd; all empty means plain.
 type ClientTLS struct {
 	// CACertFile is the PEM file of the CA etcd's certificate is checked
@@ -57,6 +65,15 @@ func NewClient(cfg ClientConfig) (*clientv3.Client, error) {
 		})},
 		// Payloads of a full fetch page can be large.
 		MaxCallRecvMsgSize: 256 << 20,
+		// A member whose machine is gone drops packets rather than refusing
+		// them: without pings, a watch or lease keepalive stream on it hangs
+		// for ever, so a lock's campaign never hears the holder's key go and
+		// its own lease runs out (seen in e2e/multimachine). Pinging every
+		// 5 s (etcd's least allowed interval) with a 2 s answer closes such
+		// a connection well within a lease's TTL, and the client moves the
+		// streams to another member.
+		DialKeepAliveTime:    DefaultKeepAliveTime,
+		DialKeepAliveTimeout: DefaultKeepAliveTimeout,
 	}
 	if cfg.TLS != (ClientTLS{}) {
 		info := transport.TLSInfo{CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, TrustedCAFile: cfg.TLS.CACertFile}

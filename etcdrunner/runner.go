@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,8 @@ const (
 	// when no BBS runs.
 	DefaultAutoCompactionMode      = "revision"
 	DefaultAutoCompactionRetention = "100000"
+	// DefaultClusterToken is every cluster's token unless its config names one.
+	DefaultClusterToken = "diego"
 )
 
 // Config describes one embedded member.
@@ -70,6 +73,20 @@ type Config struct {
 	// requires a client certificate signed by its CA (ClientURL must then be
 	// https://). Default empty: plain, no client authentication.
 	TLS ServerTLS `json:"tls"`
+	// InitialCluster names every member of a new cluster and its peer URL,
+	// "NAME=URL" each, this member's among them (its Name and PeerURL).
+	// Every member of one cluster is given the same list. Default empty: a
+	// cluster of this member alone.
+	InitialCluster []string `json:"initial_cluster"`
+	// ClusterToken tells this cluster's peers from another's on the same
+	// network; every member of one cluster is given the same. Default
+	// "diego".
+	ClusterToken string `json:"cluster_token"`
+	// PeerTLS, when set, serves and dials peers over TLS with this
+	// certificate and requires a peer certificate signed by its CA (the peer
+	// URLs must then be https://). The certificate serves as client and
+	// server, so it must be good for both. Default empty: plain peers.
+	PeerTLS ServerTLS `json:"peer_tls"`
 }
 
 // ServerTLS names the files the member serves clients with.
@@ -134,6 +151,12 @@ func New(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcdrunner: peer url: %w", err)
 	}
+	if err := checkPeers(cfg, peerURL); err != nil {
+		return nil, err
+	}
+	if cfg.ClusterToken == "" {
+		cfg.ClusterToken = DefaultClusterToken
+	}
 	return &Runner{cfg: cfg, clientURL: clientURL, peerURL: peerURL}, nil
 }
 
@@ -180,6 +203,16 @@ func (r *Runner) Start() error {
 	ec.ListenPeerUrls = []url.URL{r.peerURL}
 	ec.AdvertisePeerUrls = []url.URL{r.peerURL}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	if len(r.cfg.InitialCluster) > 0 {
+		ec.InitialCluster = strings.Join(r.cfg.InitialCluster, ",")
+	}
+	ec.InitialClusterToken = r.cfg.ClusterToken
+	if r.cfg.PeerTLS != (ServerTLS{}) {
+		ec.PeerTLSInfo = transport.TLSInfo{
+			CertFile: r.cfg.PeerTLS.CertFile, KeyFile: r.cfg.PeerTLS.KeyFile,
+			TrustedCAFile: r.cfg.PeerTLS.CACertFile, ClientCertAuth: true,
+		}
+	}
 	if r.cfg.TLS != (ServerTLS{}) {
 		ec.ClientTLSInfo = transport.TLSInfo{
 			CertFile: r.cfg.TLS.CertFile, KeyFile: r.cfg.TLS.KeyFile,

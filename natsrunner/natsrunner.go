@@ -68,6 +68,17 @@ type Config struct {
 	// Users are the clients let in under TLS, each with its subjects
 	// (RoleUsers has Diego's). Only with TLS. Default none.
 	Users []User `json:"users"`
+	// ServerName names this server to its cluster's JetStream; it must be
+	// unique in the cluster and stay the same across restarts. Default
+	// empty: a new random name at every start (fine for one server alone).
+	ServerName string `json:"server_name"`
+	// Cluster, when it names routes, makes this server one node of a NATS
+	// cluster with clustered JetStream. Default empty: a server alone.
+	Cluster Cluster `json:"cluster"`
+	// LogsReplicas is how many nodes keep a copy of the LOGS stream: 3 in a
+	// three-node cluster lets it lose a node without losing a line. At most
+	// the cluster's size. Default 1.
+	LogsReplicas int `json:"logs_replicas"`
 }
 
 // DefaultConfig returns the development defaults.
@@ -91,7 +102,10 @@ func (c Config) Validate() error {
 	if len(c.Users) > 0 && !c.TLS.Enabled() {
 		return errors.New("natsrunner: users are told apart by their certificates: they need tls")
 	}
-	return nil
+	if c.LogsReplicas < 0 || c.LogsReplicas > 5 {
+		return fmt.Errorf("natsrunner: logs_replicas %d: want 1 to 5", c.LogsReplicas)
+	}
+	return c.Cluster.validate(c.ServerName)
 }
 
 // Runner is an ifrit runner for one embedded NATS server.
@@ -119,6 +133,9 @@ func New(logger lager.Logger, config Config) *Runner {
 	}
 	if config.LogsMaxAge == 0 {
 		config.LogsMaxAge = DefaultLogsMaxAge
+	}
+	if config.LogsReplicas == 0 {
+		config.LogsReplicas = 1
 	}
 	return &Runner{logger: logger.Session("nats"), config: config}
 }
@@ -173,6 +190,12 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		opts.TLS, opts.TLSVerify, opts.TLSMap = true, true, true
 		opts.TLSConfig, opts.TLSTimeout = serverTLS, 5
 		opts.Users = serverUsers(r.config.Users)
+	}
+	if r.config.ServerName != "" {
+		opts.ServerName = r.config.ServerName
+	}
+	if err := r.config.Cluster.apply(opts, r.config.TLS); err != nil {
+		return fmt.Errorf("natsrunner: %w", err)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -253,7 +276,7 @@ func (r *Runner) ensureLogsStream(url string, storage jetstream.StorageType, cli
 	}
 	// An existing stream (an older version's, or one changed by hand) is
 	// updated to the configured bounds.
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	want := jetstream.StreamConfig{
 		Name:              LogsStream,
 		Subjects:          []string{LogsSubjects},
 		MaxMsgsPerSubject: r.config.LogsMaxMsgsPerSubject,
@@ -261,12 +284,27 @@ func (r *Runner) ensureLogsStream(url string, storage jetstream.StorageType, cli
 		MaxAge:            maxAge,
 		Discard:           jetstream.DiscardOld,
 		Storage:           storage,
-	})
-	if err != nil {
-		return fmt.Errorf("natsrunner: creating or updating stream %s: %w", LogsStream, err)
+		Replicas:          r.config.LogsReplicas,
+	}
+	// In a cluster the stream can be placed only once the nodes have met
+	// and chosen a JetStream leader: try again until the ready timeout.
+	var stream jetstream.Stream
+	for {
+		try, cancelTry := context.WithTimeout(ctx, 2*time.Second)
+		stream, err = js.CreateOrUpdateStream(try, want)
+		cancelTry()
+		if err == nil {
+			break
+		}
+		r.logger.Info("logs-stream-not-yet", lager.Data{"error": err.Error()})
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsrunner: creating or updating stream %s: %w", LogsStream, err)
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	cfg := stream.CachedInfo().Config
-	r.logger.Info("logs-stream", lager.Data{"max_bytes": cfg.MaxBytes, "max_age": cfg.MaxAge.String(),
+	r.logger.Info("logs-stream", lager.Data{"replicas": cfg.Replicas, "max_bytes": cfg.MaxBytes, "max_age": cfg.MaxAge.String(),
 		"max_msgs_per_subject": cfg.MaxMsgsPerSubject})
 	return nil
 }

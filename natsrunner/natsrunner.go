@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nuid"
 	"github.com/tedsuo/ifrit"
 
+	"github.com/diego-runtime/diego/internal/config"
 	"github.com/diego-runtime/diego/internal/natsclient"
 )
 
@@ -88,24 +89,19 @@ func DefaultConfig() Config {
 		LogsMaxBytes: DefaultLogsMaxBytes, LogsMaxAge: DefaultLogsMaxAge}
 }
 
-// Validate reports a config that cannot work.
+// Validate reports everything that cannot work in a config at once.
 func (c Config) Validate() error {
-	if c.Port < 0 || c.Port > 65535 {
-		return fmt.Errorf("natsrunner: port %d out of range", c.Port)
+	var p config.Problems
+	p.Check(c.Port >= 0 && c.Port <= 65535, "port", fmt.Sprintf("%d out of range", c.Port))
+	p.Check(c.LogsMaxMsgsPerSubject >= 0, "logs_max_msgs_per_subject", "must not be negative")
+	p.Check(c.LogsMaxBytes >= -1, "logs_max_bytes", "must be positive, or -1 for no bound")
+	p.Check(len(c.Users) == 0 || c.TLS.Enabled(), "users", "are told apart by their certificates: they need tls")
+	p.Check(c.LogsReplicas >= 0 && c.LogsReplicas <= 5, "logs_replicas", fmt.Sprintf("%d: want 1 to 5", c.LogsReplicas))
+	p.Add(c.Cluster.validate(c.ServerName))
+	if err := p.Err(); err != nil {
+		return fmt.Errorf("natsrunner: %w", err)
 	}
-	if c.LogsMaxMsgsPerSubject < 0 {
-		return errors.New("natsrunner: logs_max_msgs_per_subject must not be negative")
-	}
-	if c.LogsMaxBytes < -1 {
-		return errors.New("natsrunner: logs_max_bytes must be positive, or -1 for no bound")
-	}
-	if len(c.Users) > 0 && !c.TLS.Enabled() {
-		return errors.New("natsrunner: users are told apart by their certificates: they need tls")
-	}
-	if c.LogsReplicas < 0 || c.LogsReplicas > 5 {
-		return fmt.Errorf("natsrunner: logs_replicas %d: want 1 to 5", c.LogsReplicas)
-	}
-	return c.Cluster.validate(c.ServerName)
+	return nil
 }
 
 // Runner is an ifrit runner for one embedded NATS server.

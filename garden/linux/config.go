@@ -10,6 +10,7 @@ import (
 	"runtime"
 
 	"github.com/diego-runtime/diego/garden/image"
+	"github.com/diego-runtime/diego/internal/config"
 )
 
 // Config says where a garden keeps its state and which host resources are its
@@ -178,11 +179,11 @@ func DefaultConfig() Config {
 
 var bridgeNameRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,8}$`)
 
-// Validate checks the config and fills the defaults derived from other fields.
+// Validate checks the config, reporting every problem at once (each naming
+// its field), and fills the defaults derived from other fields.
 func (c *Config) Validate() error {
-	if c.StateDir == "" || !filepath.IsAbs(c.StateDir) {
-		return fmt.Errorf("garden config: state_dir must be an absolute path")
-	}
+	var p config.Problems
+	p.Check(c.StateDir != "" && filepath.IsAbs(c.StateDir), "state_dir", "must be an absolute path")
 	if c.RuntimePath == "" {
 		c.RuntimePath = DefaultRuntimePath
 	}
@@ -190,36 +191,32 @@ func (c *Config) Validate() error {
 		c.InitPath = defaultInitPath()
 	}
 	if !filepath.IsAbs(c.InitPath) {
-		return fmt.Errorf("garden config: init_path %q must be an absolute path (garden-init not found beside garden or on PATH)", c.InitPath)
+		p.Addf("init_path", "%q must be an absolute path (garden-init not found beside garden or on PATH)", c.InitPath)
 	}
 	if !bridgeNameRE.MatchString(c.BridgeName) {
-		return fmt.Errorf("garden config: bridge_name %q must be 1-9 lowercase letters and digits", c.BridgeName)
+		p.Addf("bridge_name", "%q must be 1-9 lowercase letters and digits", c.BridgeName)
 	}
 	if c.ChainPrefix == "" {
 		c.ChainPrefix = "g-" + c.BridgeName
 	}
 	if len(c.ChainPrefix) > 16 {
-		return fmt.Errorf("garden config: chain_prefix %q is longer than 16 characters", c.ChainPrefix)
+		p.Addf("chain_prefix", "%q is longer than 16 characters", c.ChainPrefix)
 	}
-	_, n, err := net.ParseCIDR(c.Subnet)
-	if err != nil || n.IP.To4() == nil {
-		return fmt.Errorf("garden config: subnet %q is not an IPv4 CIDR", c.Subnet)
-	}
-	if ones, _ := n.Mask.Size(); ones > 29 || ones < 16 {
-		return fmt.Errorf("garden config: subnet %q must be between /16 and /29", c.Subnet)
+	if _, n, err := net.ParseCIDR(c.Subnet); err != nil || n.IP.To4() == nil {
+		p.Addf("subnet", "%q is not an IPv4 CIDR", c.Subnet)
+	} else if ones, _ := n.Mask.Size(); ones > 29 || ones < 16 {
+		p.Addf("subnet", "%q must be between /16 and /29", c.Subnet)
 	}
 	if c.PortRangeStart == 0 || c.PortRangeEnd < c.PortRangeStart || c.PortRangeEnd > 65535 {
-		return fmt.Errorf("garden config: port range %d-%d is invalid", c.PortRangeStart, c.PortRangeEnd)
+		p.Addf("port_range_start", "and port_range_end: port range %d-%d is invalid", c.PortRangeStart, c.PortRangeEnd)
 	}
 	if c.ExternalIP != "" && net.ParseIP(c.ExternalIP).To4() == nil {
-		return fmt.Errorf("garden config: external_ip %q is not an IPv4 address", c.ExternalIP)
+		p.Addf("external_ip", "%q is not an IPv4 address", c.ExternalIP)
 	}
-	if c.UIDMapStart == 0 {
-		return fmt.Errorf("garden config: uid_map_start must not be 0 (container root would be host root)")
-	}
+	p.Check(c.UIDMapStart != 0, "uid_map_start", "must not be 0 (container root would be host root)")
 	for _, e := range c.DenyNetworks {
 		if _, err := denyCIDR(e); err != nil {
-			return err
+			p.Addf("deny_networks", "%v", err)
 		}
 	}
 	if c.CgroupParent == "" {
@@ -228,25 +225,23 @@ func (c *Config) Validate() error {
 	if c.MaxContainers == 0 {
 		c.MaxContainers = DefaultMaxContainers
 	}
-	if err := c.validateUIDIsolation(); err != nil {
-		return err
-	}
+	p.Add(c.validateUIDIsolation())
 	if c.DefaultNofile == 0 {
 		c.DefaultNofile = DefaultNofile
 	}
-	if c.NetworkPoolSize < -1 {
-		return fmt.Errorf("garden config: network_pool_size must be -1 (off) or more")
-	}
+	p.Check(c.NetworkPoolSize >= -1, "network_pool_size", "must be -1 (off) or more")
 	if c.NetworkPoolSize == 0 {
 		c.NetworkPoolSize = DefaultNetworkPool
 	}
-	if c.MaxConcurrentStarts < 0 {
-		return fmt.Errorf("garden config: max_concurrent_starts must not be negative")
-	}
+	p.Check(c.MaxConcurrentStarts >= 0, "max_concurrent_starts", "must not be negative")
 	if c.MaxConcurrentStarts == 0 {
 		c.MaxConcurrentStarts = 2 * runtime.NumCPU()
 	}
-	return c.validateLimits()
+	p.Add(c.validateLimits())
+	if err := p.Err(); err != nil {
+		return fmt.Errorf("garden config: %w", err)
+	}
+	return nil
 }
 
 // defaultInitPath looks for garden-init beside the running executable, then

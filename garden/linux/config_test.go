@@ -43,6 +43,16 @@ var _ = Describe("Config", func() {
 		Entry("uid ranges past the largest id", func(c *linux.Config) { c.UIDMapStart, c.UIDRangeCount = 1<<32-65536*10, 10 }, "past the largest id"),
 	)
 
+	It("names every mistake of a config at once", func() {
+		c := valid()
+		c.StateDir, c.BridgeName, c.Subnet, c.UIDMapStart = "state", "Dg0", "10.0.0.0/30", 0
+		c.DiskQuota, c.DefaultPids, c.MaxPids = "maybe", 10, 5
+		err := c.Validate()
+		for _, field := range []string{"state_dir", "bridge_name", "subnet", "uid_map_start", "disk_quota", "default_pids"} {
+			Expect(err).To(MatchError(ContainSubstring(field)))
+		}
+	})
+
 	It("gives one uid range per container by default, as many as max_containers", func() {
 		c := valid()
 		c.MaxContainers = 40

@@ -5,6 +5,7 @@ import (
 
 	"github.com/diego-runtime/diego/garden"
 	"github.com/diego-runtime/diego/garden/image"
+	"github.com/diego-runtime/diego/internal/config"
 )
 
 const mib = 1 << 20
@@ -105,17 +106,15 @@ func (c *Config) validateLimits() error {
 	if c.DiskQuota == "" {
 		c.DiskQuota = DiskQuotaRequired
 	}
-	switch {
-	case c.DiskQuota != DiskQuotaRequired && c.DiskQuota != DiskQuotaOff:
-		return fmt.Errorf("garden config: disk_quota %q must be %q or %q", c.DiskQuota, DiskQuotaRequired, DiskQuotaOff)
-	case c.MaxMemoryMB != 0 && c.DefaultMemoryMB > c.MaxMemoryMB:
-		return fmt.Errorf("garden config: default_memory_mb %d is above max_memory_mb %d", c.DefaultMemoryMB, c.MaxMemoryMB)
-	case c.DefaultPids > c.MaxPids:
-		return fmt.Errorf("garden config: default_pids %d is above max_pids %d", c.DefaultPids, c.MaxPids)
-	case c.DefaultCPUShares < 2 || c.MaxCPUShares > 262144 || c.DefaultCPUShares > c.MaxCPUShares:
-		return fmt.Errorf("garden config: cpu shares default %d and ceiling %d must lie in 2-262144, default not above ceiling", c.DefaultCPUShares, c.MaxCPUShares)
-	case c.MaxDiskMB != 0 && c.DefaultDiskMB > c.MaxDiskMB:
-		return fmt.Errorf("garden config: default_disk_mb %d is above max_disk_mb %d", c.DefaultDiskMB, c.MaxDiskMB)
-	}
-	return nil
+	var p config.Problems
+	p.Check(c.DiskQuota == DiskQuotaRequired || c.DiskQuota == DiskQuotaOff, "disk_quota",
+		fmt.Sprintf("%q must be %q or %q", c.DiskQuota, DiskQuotaRequired, DiskQuotaOff))
+	p.Check(c.MaxMemoryMB == 0 || c.DefaultMemoryMB <= c.MaxMemoryMB, "default_memory_mb",
+		fmt.Sprintf("%d is above max_memory_mb %d", c.DefaultMemoryMB, c.MaxMemoryMB))
+	p.Check(c.DefaultPids <= c.MaxPids, "default_pids", fmt.Sprintf("%d is above max_pids %d", c.DefaultPids, c.MaxPids))
+	p.Check(c.DefaultCPUShares >= 2 && c.MaxCPUShares <= 262144 && c.DefaultCPUShares <= c.MaxCPUShares, "default_cpu_shares",
+		fmt.Sprintf("%d and max_cpu_shares %d must lie in 2-262144, default not above ceiling", c.DefaultCPUShares, c.MaxCPUShares))
+	p.Check(c.MaxDiskMB == 0 || c.DefaultDiskMB <= c.MaxDiskMB, "default_disk_mb",
+		fmt.Sprintf("%d is above max_disk_mb %d", c.DefaultDiskMB, c.MaxDiskMB))
+	return p.Err()
 }

@@ -9,6 +9,7 @@ import (
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/diego-runtime/diego/garden"
 	"github.com/diego-runtime/diego/garden/image"
+	"github.com/diego-runtime/diego/internal/config"
 )
 
 // uidPool hands each unprivileged container its own host uid and gid range
@@ -130,7 +131,7 @@ func (c *Config) validateUIDIsolation() error {
 		c.UIDIsolation = UIDIsolationPerContainer
 	}
 	if c.UIDIsolation != UIDIsolationPerContainer && c.UIDIsolation != UIDIsolationShared {
-		return fmt.Errorf("garden config: uid_isolation %q must be %q or %q", c.UIDIsolation, UIDIsolationPerContainer, UIDIsolationShared)
+		return &config.FieldError{Field: "uid_isolation", Problem: fmt.Sprintf("%q must be %q or %q", c.UIDIsolation, UIDIsolationPerContainer, UIDIsolationShared)}
 	}
 	if c.UIDRangeCount == 0 {
 		c.UIDRangeCount = c.MaxContainers
@@ -140,7 +141,7 @@ func (c *Config) validateUIDIsolation() error {
 		ranges += c.UIDRangeCount
 	}
 	if end := uint64(c.UIDMapStart) + ranges*idMapSize; end > maxID+1 {
-		return fmt.Errorf("garden config: uid_map_start %d with %d ranges of %d ids ends at %d, past the largest id %d", c.UIDMapStart, ranges, idMapSize, end-1, uint64(maxID))
+		return &config.FieldError{Field: "uid_map_start", Problem: fmt.Sprintf("%d with %d ranges of %d ids ends at %d, past the largest id %d", c.UIDMapStart, ranges, idMapSize, end-1, uint64(maxID))}
 	}
 	return nil
 }

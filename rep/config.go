@@ -27,7 +27,7 @@ type Config struct {
 	DebugAddress       string `json:"debug_address"`        // /ping, /metrics; default "127.0.0.1:17008"
 
 	BBSURLs      []string      `json:"bbs_urls"`      // default [http://127.0.0.1:8889]
-	BBSTimeout   time.Duration `json:"bbs_timeout"`   // bounds each call to the BBS; default 30 s
+	BBSTimeout   time.Duration `json:"bbs_timeout"`   // bounds each call to the BBS; default 10 s
 	GardenSocket string        `json:"garden_socket"` // default /var/run/diego/garden.sock
 	// NATSURLs are the members of the NATS cluster that carries logs and
 	// metrics, tried in order; the rep creates the LOGS stream where it is
@@ -81,8 +81,11 @@ type Config struct {
 // DefaultDrainDelay is the default of Config.DrainDelay.
 const DefaultDrainDelay = 2 * time.Second
 
-// DefaultBBSTimeout is the default of Config.BBSTimeout.
-const DefaultBBSTimeout = 30 * time.Second
+// DefaultBBSTimeout is the default of Config.BBSTimeout: short enough that a
+// heartbeat stuck on a lost BBS machine moves on to the next BBS within the
+// default presence_ttl (15 s), so losing a brain does not make every cell
+// absent.
+const DefaultBBSTimeout = 10 * time.Second
 
 // DefaultConfig is every default in one place.
 func DefaultConfig() Config {

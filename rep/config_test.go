@@ -21,7 +21,7 @@ var _ = Describe("The rep's config", func() {
 		c := valid()
 		Expect(c.Validate()).To(Succeed())
 		Expect(c.LogLevel).To(Equal("info"))
-		Expect(c.BBSTimeout).To(Equal(30 * time.Second))
+		Expect(c.BBSTimeout).To(Equal(10 * time.Second))
 	})
 
 	DescribeTable("refuses what cannot work, naming the field",

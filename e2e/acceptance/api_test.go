@@ -90,9 +90,11 @@ var _ = Describe("Bad input", func() {
 
 	It("refuses an update of a field that cannot change, and changes nothing", func() {
 		desire(appJSON(valid, 1))
-		resp := put("/v1/desired_lrps/"+valid, J{"instances": 2, "rootfs": "docker:///other#1"}, http.StatusBadRequest)
+		// rootfs, action and the like roll (docs/rolling.md); privileged is
+		// part of what the app is and never changes in place.
+		resp := put("/v1/desired_lrps/"+valid, J{"instances": 2, "privileged": true}, http.StatusBadRequest)
 		Expect(resp.Error().Name).To(Equal("InvalidRequest"))
-		Expect(resp.Error().Message).To(ContainSubstring("rootfs"))
+		Expect(resp.Error().Message).To(ContainSubstring("privileged"))
 		d, err := w.DesiredLRP(valid)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(d.Instances).To(Equal(1))

@@ -2,12 +2,14 @@ package initd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,8 +75,24 @@ func becomeProcess(specFile *os.File) error {
 	if err != nil {
 		return err
 	}
-	err = syscall.Exec(path, spec.Args, spec.Env)
+	err = execRetryingBusy(path, spec.Args, spec.Env)
 	return fmt.Errorf("exec: %q: %w", spec.Path, err)
+}
+
+// execRetryingBusy execs, trying again for a while on ETXTBSY: a file just
+// streamed in (a download action's script) can still be open for writing in
+// a child garden forked in that moment (for another container's runc), which
+// holds the descriptor until its own exec closes it.
+func execRetryingBusy(path string, args, env []string) error {
+	wait := 5 * time.Millisecond
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		err := syscall.Exec(path, args, env)
+		if !errors.Is(err, syscall.ETXTBSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // lookPath finds name the way a shell would with the process's own PATH.

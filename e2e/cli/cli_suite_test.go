@@ -39,9 +39,14 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 })
 
+// Last of all, whatever order the specs ran in: diego up, on SIGINT, stops
+// every daemon and container (Stop fails naming any process or mount left).
 var _ = AfterSuite(func() {
 	if w != nil && w.Running() {
 		Expect(w.Stop()).To(Succeed())
+		Expect(w.Output()).To(ContainSubstring("Diego stopped."))
+		_, err := w.Cells()
+		Expect(err).To(MatchError(ContainSubstring("connection refused")))
 	}
 	if binDir != "" {
 		Expect(os.RemoveAll(binDir)).To(Succeed())

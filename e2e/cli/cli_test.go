@@ -374,14 +374,4 @@ var _ = Describe("The diego command against a running cluster", func() {
 			Expect(out).To(MatchRegexp(`(?m)^cell-2\s+z2\s+\d+ MB`))
 		})
 	})
-
-	// Last, since it stops the suite's cluster.
-	Describe("diego up, on SIGINT", func() {
-		It("stops every daemon and container, leaving no process and no mount behind", func() {
-			Expect(w.Stop()).To(Succeed())
-			Expect(w.Output()).To(ContainSubstring("Diego stopped."))
-			_, err := w.Cells()
-			Expect(err).To(MatchError(ContainSubstring("connection refused")))
-		})
-	})
 })

@@ -17,23 +17,7 @@ const drainRate = 200 // requests/s through the router
 
 var _ = Describe("Instances leave the routes before they stop", func() {
 	It("fails no request while an app scales 10 -> 2 -> 10 -> 0 under 200 requests/s, through a router that never retries", func() {
-		By("running a cluster whose router makes one attempt per request")
-		if w != nil {
-			AddReportEntry("the shared cluster was replaced", fmt.Sprint(w.Stop()))
-		}
-		var err error
-		w, err = world.Start(world.Options{BinDir: binDir, Cells: 3, Zones: 3, PortOffset: portOffset,
-			Output: GinkgoWriter, RouterMaxAttempts: 1})
-		Expect(err).NotTo(HaveOccurred())
-		// The next spec gets a cluster with the router's default retries.
-		DeferCleanup(func() {
-			AddReportEntry("the one-attempt cluster stopped", fmt.Sprint(w.Stop()))
-			w = nil
-		})
-		appImage, err = w.PushTestApp()
-		Expect(err).NotTo(HaveOccurred())
-		busybox, err = w.PushBusybox()
-		Expect(err).NotTo(HaveOccurred())
+		oneAttemptCluster()
 		ensureDomain()
 
 		g := guid("drain")
@@ -71,3 +55,27 @@ var _ = Describe("Instances leave the routes before they stop", func() {
 		Expect(result.Failed).To(BeZero(), "first failures: %v", result.FirstFailures)
 	})
 })
+
+// oneAttemptCluster replaces the shared cluster with one whose router makes
+// one attempt per request (so a request sent to a stopping instance fails),
+// pushes the test images, and stops it when the spec ends: the next spec
+// gets a cluster with the router's default retries.
+func oneAttemptCluster() {
+	GinkgoHelper()
+	By("running a cluster whose router makes one attempt per request")
+	if w != nil {
+		AddReportEntry("the shared cluster was replaced", fmt.Sprint(w.Stop()))
+	}
+	var err error
+	w, err = world.Start(world.Options{BinDir: binDir, Cells: 3, Zones: 3, PortOffset: portOffset,
+		Output: GinkgoWriter, RouterMaxAttempts: 1})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		AddReportEntry("the one-attempt cluster stopped", fmt.Sprint(w.Stop()))
+		w = nil
+	})
+	appImage, err = w.PushTestApp()
+	Expect(err).NotTo(HaveOccurred())
+	busybox, err = w.PushBusybox()
+	Expect(err).NotTo(HaveOccurred())
+}

@@ -18,22 +18,7 @@ const rollRate = 200 // requests/s through the router
 
 var _ = Describe("Rolling changes", func() {
 	It("rolls 10 instances to a new image under 200 requests/s through a router that never retries, failing none, and halts a roll to an image that never becomes healthy with the old 10 serving", func() {
-		By("running a cluster whose router makes one attempt per request")
-		if w != nil {
-			AddReportEntry("the shared cluster was replaced", fmt.Sprint(w.Stop()))
-		}
-		var err error
-		w, err = world.Start(world.Options{BinDir: binDir, Cells: 3, Zones: 3, PortOffset: portOffset,
-			Output: GinkgoWriter, RouterMaxAttempts: 1})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() {
-			AddReportEntry("the one-attempt cluster stopped", fmt.Sprint(w.Stop()))
-			w = nil
-		})
-		appImage, err = w.PushTestApp()
-		Expect(err).NotTo(HaveOccurred())
-		busybox, err = w.PushBusybox()
-		Expect(err).NotTo(HaveOccurred())
+		oneAttemptCluster()
 		v2, err := w.PushTestAppVersion("v2", "APP_VERSION=v2")
 		Expect(err).NotTo(HaveOccurred())
 		// The app listens on 9090; its TCP check waits on 8080 in vain.

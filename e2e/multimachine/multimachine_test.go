@@ -274,8 +274,10 @@ var _ = Describe("Diego on six machines", Ordered, func() {
 			// The lease runs out at most a TTL after the last keepalive, the
 			// standbys campaign every second, and when the lost brain held
 			// etcd's leader the new leader gives every lease its TTL afresh
-			// once elected (etcd's election timeout: a second or two).
-			Expect(t).To(BeNumerically("<=", lockTTL+4*time.Second), name)
+			// once elected (etcd's election timeout: up to two seconds, more
+			// on this 2-core machine running six machines' daemons). Seen:
+			// 13-19 s with a 15 s TTL.
+			Expect(t).To(BeNumerically("<=", lockTTL+6*time.Second), name)
 		}
 		Eventually(func() map[int]bool { return answering(w, "app.test", 30) }, 30*time.Second).Should(HaveLen(6),
 			"every instance still answers through a surviving router")

@@ -3,11 +3,18 @@ package linux_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"sort"
 
+	"code.cloudfoundry.org/clock"
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/diego-runtime/diego/garden/image"
+	"github.com/diego-runtime/diego/garden/linux"
 )
 
 // departingClient takes the first write, then fails like a client that left.
@@ -56,4 +63,16 @@ func readTar(r io.Reader) map[string]string {
 			out[hdr.Name] = b.String()
 		}
 	}
+}
+
+// startedGarden starts a garden of its own with cfg over an image store in
+// stateDir/storeDir.
+func startedGarden(cfg linux.Config, storeDir string) *linux.Backend {
+	GinkgoHelper()
+	s, err := image.NewStore(logger, image.StoreConfig{Dir: filepath.Join(stateDir, storeDir), InsecureRegistries: []string{registry.Host}})
+	Expect(err).NotTo(HaveOccurred())
+	b, err := linux.New(logger, clock.NewClock(), cfg, s)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(b.Start(context.Background())).To(Succeed())
+	return b
 }

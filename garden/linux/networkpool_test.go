@@ -8,9 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"code.cloudfoundry.org/clock"
 	"github.com/diego-runtime/diego/garden"
-	"github.com/diego-runtime/diego/garden/image"
 	"github.com/diego-runtime/diego/garden/linux"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -22,15 +20,7 @@ var _ = Describe("the network pool", func() {
 	ctx := context.Background()
 	var poolCfg linux.Config
 
-	started := func() *linux.Backend {
-		GinkgoHelper()
-		s, err := image.NewStore(logger, image.StoreConfig{Dir: filepath.Join(stateDir, "img5"), InsecureRegistries: []string{registry.Host}})
-		Expect(err).NotTo(HaveOccurred())
-		b, err := linux.New(logger, clock.NewClock(), poolCfg, s)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(b.Start(ctx)).To(Succeed())
-		return b
-	}
+	started := func() *linux.Backend { GinkgoHelper(); return startedGarden(poolCfg, "img5") }
 	hostVeths := func() []string {
 		GinkgoHelper()
 		links, err := netlink.LinkList()

@@ -6,9 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"code.cloudfoundry.org/clock"
 	"github.com/diego-runtime/diego/garden"
-	"github.com/diego-runtime/diego/garden/image"
 	"github.com/diego-runtime/diego/garden/linux"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -19,15 +17,7 @@ var _ = Describe("a second garden on the same machine", func() {
 	ctx := context.Background()
 	var otherCfg linux.Config
 
-	newGarden := func() *linux.Backend {
-		GinkgoHelper()
-		s, err := image.NewStore(logger, image.StoreConfig{Dir: filepath.Join(stateDir, "img2"), InsecureRegistries: []string{registry.Host}})
-		Expect(err).NotTo(HaveOccurred())
-		b, err := linux.New(logger, clock.NewClock(), otherCfg, s)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(b.Start(ctx)).To(Succeed())
-		return b
-	}
+	newGarden := func() *linux.Backend { GinkgoHelper(); return startedGarden(otherCfg, "img2") }
 
 	BeforeEach(func() {
 		otherCfg = linux.DefaultConfig()

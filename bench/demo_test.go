@@ -16,7 +16,7 @@ import (
 // Targets from issue 16: the seed's headline demo on a default cluster.
 const (
 	demoInstances      = 300
-	demoUnplaceable    = 1000 // more than three default cells hold (250 containers each)
+	demoUnplaceable    = 2000 // more than three default cells hold (400 containers each)
 	demoRefusalTarget  = 5.0  // s until `diego scale` gives up on what cannot fit
 	demoRoutableTarget = 30.0 // s from `diego scale demo 300` to all 300 served
 )

@@ -48,7 +48,7 @@ var _ = Describe("diego demo, then diego scale demo 300, on a default cluster", 
 
 	It("gives up on a scale the cluster cannot fit within 5 seconds, naming the reason", func() {
 		start := time.Now()
-		out, errOut, code := w.CLI("scale", "demo", "1000")
+		out, errOut, code := w.CLI("scale", "demo", "2000") // three default cells hold 1,200
 		took := time.Since(start)
 		Expect(code).NotTo(Equal(0), lastLines(out+errOut))
 		Expect(out + errOut).To(ContainSubstring("insufficient resources"))

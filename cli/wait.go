@@ -24,8 +24,9 @@ const (
 	DefaultMaxCrashes = 3
 	// unplaceableFor is how long an unclaimed instance must carry a
 	// placement error before a wait gives up: one failed auction may be a
-	// moment's shortage, a second one a couple of seconds later is not.
-	unplaceableFor = 2 * time.Second
+	// moment's shortage, the auctioneer's retry a second later (its
+	// retry_delay) is not.
+	unplaceableFor = time.Second
 	// waitPoll is how often a wait looks at the instances.
 	waitPoll = 250 * time.Millisecond
 )

@@ -68,24 +68,24 @@ var _ = Describe("Waiting for an app's instances", func() {
 			[]*models.ActualLRP{instance(0, unclaimed, 0, "", "insufficient resources: memory"), instance(1, unclaimed, 0, "", "insufficient resources: memory"), instance(2, unclaimed, 0, "", "insufficient resources: memory")}, false, ""),
 	)
 
-	It("gives up on placement once an unclaimed instance has carried a placement error for two seconds, while others still wait", func() {
+	It("gives up on placement once an unclaimed instance has carried a placement error for a second, while others still wait", func() {
 		w := newWatch("web", 3, DefaultMaxCrashes)
 		noRoom := "insufficient resources: memory"
 		first := []*models.ActualLRP{instance(0, running, 0, "", ""), instance(1, unclaimed, 0, "", noRoom), instance(2, unclaimed, 0, "", "")}
 		Expect(w.observe(first, t0).giveUp).To(BeNil())
-		Expect(w.observe(first, t0.Add(time.Second)).giveUp).To(BeNil(), "index 1 has had its error for one second only")
-		v := w.observe(first, t0.Add(2*time.Second))
+		Expect(w.observe(first, t0.Add(500*time.Millisecond)).giveUp).To(BeNil(), "index 1 has had its error for half a second only")
+		v := w.observe(first, t0.Add(time.Second))
 		Expect(v.giveUp).To(MatchError("web: 1 instance(s) cannot be placed: insufficient resources: memory"),
 			"index 2 has not been auctioned yet, but index 1 alone keeps the wait from ending")
 	})
 
-	It("starts the two seconds again when an instance loses its placement error", func() {
+	It("starts the second again when an instance loses its placement error", func() {
 		w := newWatch("web", 1, DefaultMaxCrashes)
 		stuck := []*models.ActualLRP{instance(0, unclaimed, 0, "", "no cells")}
 		Expect(w.observe(stuck, t0).giveUp).To(BeNil())
-		Expect(w.observe([]*models.ActualLRP{instance(0, unclaimed, 0, "", "")}, t0.Add(time.Second)).giveUp).To(BeNil())
-		Expect(w.observe(stuck, t0.Add(2*time.Second)).giveUp).To(BeNil())
-		Expect(w.observe(stuck, t0.Add(4*time.Second)).giveUp).To(MatchError(ContainSubstring("no cells")))
+		Expect(w.observe([]*models.ActualLRP{instance(0, unclaimed, 0, "", "")}, t0.Add(500*time.Millisecond)).giveUp).To(BeNil())
+		Expect(w.observe(stuck, t0.Add(time.Second)).giveUp).To(BeNil())
+		Expect(w.observe(stuck, t0.Add(2*time.Second)).giveUp).To(MatchError(ContainSubstring("no cells")))
 	})
 
 	It("gives the latest crash reason when it gives up", func() {

@@ -33,17 +33,7 @@ var _ = Describe("The diego CLI", func() {
 	Describe("create", func() {
 		var host string
 
-		BeforeEach(func() {
-			server := httptest.NewServer(registry.New())
-			DeferCleanup(server.Close)
-			host = strings.TrimPrefix(server.URL, "http://")
-
-			binary := filepath.Join(GinkgoT().TempDir(), "httpapp")
-			build := exec.Command("go", "build", "-o", binary, "../testapps/httpapp")
-			build.Env = append(os.Environ(), "CGO_ENABLED=0")
-			Expect(build.Run()).To(Succeed())
-			Expect(cli.PushTestApp(binary, host+"/demo:latest")).To(Succeed())
-		})
+		BeforeEach(func() { host = registryWithTestApp("demo:latest") })
 
 		It("builds the run action and ports from the image's config, routed at APP.localhost", func() {
 			built, err := cli.DesiredLRPFor("web", host+"/demo:latest", "--instances", "3", "--env", "A=1")
@@ -134,3 +124,18 @@ var _ = Describe("The diego CLI", func() {
 		Expect(strings.Count(err.Error(), "\n")).To(BeZero())
 	})
 })
+
+// registryWithTestApp serves a registry for the spec holding the test app as
+// REPO:TAG and returns its host.
+func registryWithTestApp(repoTag string) string {
+	GinkgoHelper()
+	server := httptest.NewServer(registry.New())
+	DeferCleanup(server.Close)
+	host := strings.TrimPrefix(server.URL, "http://")
+	binary := filepath.Join(GinkgoT().TempDir(), "httpapp")
+	build := exec.Command("go", "build", "-o", binary, "../testapps/httpapp")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	Expect(build.Run()).To(Succeed())
+	Expect(cli.PushTestApp(binary, host+"/"+repoTag)).To(Succeed())
+	return host
+}

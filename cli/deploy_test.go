@@ -6,13 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -25,16 +21,7 @@ var _ = Describe("deploy", func() {
 		var host string
 		current := &models.DesiredLRP{ProcessGuid: "web", Ports: []uint32{8080}}
 
-		BeforeEach(func() {
-			server := httptest.NewServer(registry.New())
-			DeferCleanup(server.Close)
-			host = strings.TrimPrefix(server.URL, "http://")
-			binary := filepath.Join(GinkgoT().TempDir(), "httpapp")
-			build := exec.Command("go", "build", "-o", binary, "../testapps/httpapp")
-			build.Env = append(os.Environ(), "CGO_ENABLED=0")
-			Expect(build.Run()).To(Succeed())
-			Expect(cli.PushTestApp(binary, host+"/demo:v2")).To(Succeed())
-		})
+		BeforeEach(func() { host = registryWithTestApp("demo:v2") })
 
 		It("names the new image and its command, and leaves everything not asked for as it is", func() {
 			u, err := cli.DeployUpdateFor(current, host+"/demo:v2")

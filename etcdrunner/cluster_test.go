@@ -55,18 +55,7 @@ var _ = Describe("A member of a three-member cluster with TLS between peers", fu
 			Expect(err).NotTo(HaveOccurred())
 			members = append(members, r)
 		}
-		// A member is ready once the cluster has a leader: start them together.
-		var wg sync.WaitGroup
-		errs := make([]error, 3)
-		for i, m := range members {
-			wg.Add(1)
-			go func() { defer wg.Done(); errs[i] = m.Start() }()
-			DeferCleanup(m.Stop)
-		}
-		wg.Wait()
-		for _, err := range errs {
-			Expect(err).NotTo(HaveOccurred())
-		}
+		startTogether(members)
 	})
 
 	client := func(endpoints ...string) *clientv3.Client {
@@ -127,6 +116,14 @@ func startCluster() ([]*etcdrunner.Runner, []string) {
 		Expect(err).NotTo(HaveOccurred())
 		members, endpoints = append(members, r), append(endpoints, r.Endpoint())
 	}
+	startTogether(members)
+	return members, endpoints
+}
+
+// startTogether starts the members at once (each is ready only once the
+// cluster has a leader) and stops them when the spec ends.
+func startTogether(members []*etcdrunner.Runner) {
+	GinkgoHelper()
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i, m := range members {
@@ -138,5 +135,4 @@ func startCluster() ([]*etcdrunner.Runner, []string) {
 	for _, err := range errs {
 		Expect(err).NotTo(HaveOccurred())
 	}
-	return members, endpoints
 }

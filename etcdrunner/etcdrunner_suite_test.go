@@ -15,6 +15,8 @@ import (
 
 func TestEtcdrunner(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "Etcdrunner Suite")
 }
 

@@ -3,6 +3,7 @@ package executor_test
 import (
 	"os"
 	"testing"
+	"time"
 
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/nats-io/nats.go"
@@ -16,6 +17,8 @@ import (
 
 func TestExecutor(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "Executor Suite")
 }
 

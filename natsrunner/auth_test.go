@@ -110,9 +110,12 @@ var _ = Describe("A server with TLS and a user per role", func() {
 		defer cancel()
 		stream, err := js.Stream(ctx, natsrunner.LogsStream)
 		Expect(err).NotTo(HaveOccurred())
-		info, err := stream.Info(ctx, jetstream.WithSubjectFilter("logs.app-1"))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(info.State.Subjects).To(HaveKeyWithValue("logs.app-1", uint64(1)))
+		// The stream stores a plain publish a moment after the publisher's flush.
+		Eventually(func(g Gomega) {
+			info, err := stream.Info(ctx, jetstream.WithSubjectFilter("logs.app-1"))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(info.State.Subjects).To(HaveKeyWithValue("logs.app-1", uint64(1)))
+		}, 4*time.Second, 50*time.Millisecond).Should(Succeed())
 		consumer, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{"logs.app-1"}, DeliverPolicy: jetstream.DeliverAllPolicy})
 		Expect(err).NotTo(HaveOccurred())

@@ -33,6 +33,8 @@ import (
 
 func TestReceptor(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "Receptor Suite")
 }
 

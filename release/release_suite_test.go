@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -14,6 +15,8 @@ import (
 
 func TestRelease(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "Release Suite")
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/nats-io/nats.go"
@@ -23,6 +24,8 @@ import (
 
 func TestRep(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "Rep Suite")
 }
 

@@ -27,6 +27,8 @@ import (
 
 func TestServer(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "BBS Server Suite")
 }
 

@@ -8,6 +8,7 @@ package demo_test
 import (
 	"os"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -26,6 +27,8 @@ var (
 
 func TestDemo(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "the 300-instance demo on defaults")
 }
 

@@ -13,6 +13,8 @@ import (
 
 func TestDaemonConfig(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "Daemon Config Suite")
 }
 

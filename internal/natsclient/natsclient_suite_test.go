@@ -11,6 +11,8 @@ import (
 
 func TestNATSClient(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "NATS Client Suite")
 }
 

@@ -23,6 +23,8 @@ import (
 
 func TestDashboard(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on real daemons and containers: a loaded machine (CI, two cores) is slow.
+	SetDefaultEventuallyTimeout(10 * time.Second)
 	RunSpecs(t, "Dashboard Suite")
 }
 

@@ -34,7 +34,7 @@ var _ = Describe("An app whose readiness check passes only 5 seconds after start
 })
 
 var _ = Describe("A cell drained while its replacements start slowly", func() {
-	It("fails no request", func() {
+	It("fails no request, through a router that never retries", func() {
 		res, err := scenario.SlowDrain(env)
 		AddReportEntry("result", res)
 		Expect(err).NotTo(HaveOccurred())

@@ -105,7 +105,10 @@ func fromTask(attacks []Attack) []Result {
 	var summary wire.Summary
 	Expect(json.Unmarshal([]byte(task.Result), &summary)).To(Succeed(), task.Result)
 	Expect(summary.Tried).To(Equal(len(attacks)))
-	report("task", fmt.Sprintf("%d attacks on every host address and port", summary.Tried), fmt.Sprintf("%d got through", len(summary.Through)))
+	Expect(summary.Outcomes).To(HaveLen(len(attacks)))
+	for i, a := range attacks {
+		report("task", a.Name, summary.Outcome(i))
+	}
 	return summary.Through
 }
 

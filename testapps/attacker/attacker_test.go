@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/diego-runtime/diego/testapps/attacker/wire"
 )
 
 func TestAttacker(t *testing.T) {
@@ -91,5 +95,36 @@ var _ = Describe("The attacker", func() {
 		Expect(out[0].Succeeded).To(BeTrue())
 		Expect(out[1].Succeeded).To(BeFalse())
 		Expect(out[2].Detail).To(Equal("unknown kind nope"))
+	})
+
+	It("summarises a thousand attempts in a task's 10 KB result, with an outcome for each", func() {
+		var results []Result
+		for i := 0; i < 1000; i++ {
+			results = append(results, Result{Attack: Attack{Name: fmt.Sprint(i), Kind: "tcp"},
+				Detail: fmt.Sprintf("dial tcp 10.0.%d.%d:8889: connect: connection refused", i/250, i%250)})
+		}
+		results[7] = Result{Attack: Attack{Name: "7"}, Reached: true, Detail: "connected"}
+		results[9].Detail = "dial tcp 10.0.0.9:4222: i/o timeout"
+		out, err := json.Marshal(wire.Summarize(results))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(len(out)).To(BeNumerically("<=", 10240))
+		var s wire.Summary
+		Expect(json.Unmarshal(out, &s)).To(Succeed())
+		Expect(s.Tried).To(Equal(1000))
+		Expect(s.Through).To(HaveLen(1))
+		Expect(s.Outcome(0)).To(Equal("refused: connection refused"))
+		Expect(s.Outcome(7)).To(HavePrefix("GOT THROUGH"))
+		Expect(s.Outcome(9)).To(Equal("refused: i/o timeout"))
+		Expect(s.Outcome(999)).To(Equal("refused: connection refused"))
+	})
+
+	It("names every reason past the last code as one more", func() {
+		var results []Result
+		for i := 0; i < 100; i++ {
+			results = append(results, Result{Detail: fmt.Sprintf("reason %d", i)})
+		}
+		s := wire.Summarize(results)
+		Expect(s.Outcome(0)).To(Equal("refused: reason 0"))
+		Expect(s.Outcome(99)).To(ContainSubstring("more reasons"))
 	})
 })

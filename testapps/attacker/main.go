@@ -87,15 +87,11 @@ func runOnce() error {
 		return fmt.Errorf("ATTACKS: %w", err)
 	}
 	results := tryAll(attacks)
-	summary := Summary{Tried: len(results), Through: []Result{}}
 	for _, r := range results {
 		line, _ := json.Marshal(r)
 		fmt.Println(string(line))
-		if r.Reached || r.Succeeded {
-			summary.Through = append(summary.Through, r)
-		}
 	}
-	out, err := json.Marshal(summary)
+	out, err := json.Marshal(wire.Summarize(results))
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ func TestBBS(t *testing.T) {
 
 var (
 	etcd       *etcdrunner.Runner
+	etcdDir    string // etcd's data: the encryption specs read its database file
 	etcdClient *clientv3.Client
 	db         *bbs.DB
 	clock      *fakeclock.FakeClock
@@ -53,7 +54,8 @@ func forgetDesired(guid string) {
 }
 
 var _ = BeforeSuite(func() {
-	etcd, _ = etcdrunner.StartForTest(GinkgoT().TempDir())
+	etcdDir = GinkgoT().TempDir()
+	etcd, _ = etcdrunner.StartForTest(etcdDir)
 	DeferCleanup(etcd.Stop)
 	var err error
 	etcdClient, err = etcd.Client()

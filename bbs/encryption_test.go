@@ -1,16 +1,22 @@
 package bbs_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/tedsuo/ifrit"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-runtime/diego/bbs"
 	"github.com/diego-runtime/diego/bbs/encryption"
+	"github.com/diego-runtime/diego/bbs/maintain"
 	"github.com/diego-runtime/diego/models"
 )
 
@@ -166,8 +172,53 @@ var _ = Describe("Records at rest", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(stats.Rewritten).To(BeZero())
 		})
+
+		It("then leaves the old values in neither etcd's history nor its database file, as the BBS's rewriter purges them", func() {
+			storeEverything(newDB(nil))
+			resp, err := etcdClient.Get(ctx, "/diego/v1/", clientv3.WithPrefix())
+			Expect(err).NotTo(HaveOccurred())
+			written := resp.Header.Revision
+			dbFile := filepath.Join(etcdDir, "member", "snap", "db")
+			// Values only: a cell's ID and a domain's name are in their keys, which are not sealed.
+			secrets := []string{"plaintext-canary-env", "plaintext-canary-password", "plaintext-canary-action", "plaintext-canary-task"}
+			// etcd commits its backend in batches (every 100 ms).
+			Eventually(func() []string { return fileHolds(dbFile, secrets...) }).Should(Equal(secrets), "the check must be able to fail")
+
+			maintainer, err := maintain.New(maintain.Options{Client: etcdClient})
+			Expect(err).NotTo(HaveOccurred())
+			k1, err := encryption.New(map[string]string{"k1": "the first passphrase"}, "k1")
+			Expect(err).NotTo(HaveOccurred())
+			process := ifrit.Invoke(bbs.NewRecordRewriter(newDB(k1), maintainer, logger, clock))
+			DeferCleanup(func() {
+				process.Signal(os.Interrupt)
+				Eventually(process.Wait()).Should(Receive(BeNil()))
+			})
+
+			Eventually(func() error {
+				_, err := etcdClient.Get(ctx, "/diego/v1/", clientv3.WithPrefix(), clientv3.WithRev(written))
+				return err
+			}).Should(MatchError(rpctypes.ErrCompacted))
+			Expect(etcdHolds("plaintext-canary")).To(BeEmpty())
+			Eventually(func() []string { return fileHolds(dbFile, secrets...) }).Should(BeEmpty())
+			got, err := newDB(k1).DesiredLRPByProcessGuid(ctx, logger, "secret")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.ImagePassword).To(Equal("plaintext-canary-password"))
+		})
 	})
 })
+
+// fileHolds returns the needles the file at path contains.
+func fileHolds(path string, needles ...string) []string {
+	data, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred())
+	var found []string
+	for _, n := range needles {
+		if bytes.Contains(data, []byte(n)) {
+			found = append(found, n)
+		}
+	}
+	return found
+}
 
 func etcdKeys() []string {
 	resp, err := etcdClient.Get(ctx, "/diego/v1/", clientv3.WithPrefix(), clientv3.WithKeysOnly())

@@ -130,16 +130,25 @@ const rewriteRetry = 5 * time.Second
 // RecordRewriter is an ifrit runner that runs RewriteRecords once at start,
 // again every few seconds until a pass succeeds (etcd may not answer yet),
 // and then waits for a signal. Several BBSs may rewrite at once: every write
-// is guarded by the record's revision.
+// is guarded by the record's revision. When a pass rewrote records, the old
+// values (plaintext, or sealed under a retired key) are still in etcd's
+// history: the purger, when there is one, removes them.
 type RecordRewriter struct {
 	db     *DB
+	purger Purger
 	logger lager.Logger
 	clock  clock.Clock
 }
 
-// NewRecordRewriter returns the runner for db.
-func NewRecordRewriter(db *DB, logger lager.Logger, clk clock.Clock) *RecordRewriter {
-	return &RecordRewriter{db: db, logger: logger, clock: clk}
+// Purger removes superseded values from the store's history and files
+// (maintain.Maintainer).
+type Purger interface {
+	Purge(ctx context.Context, logger lager.Logger) error
+}
+
+// NewRecordRewriter returns the runner for db; purger may be nil.
+func NewRecordRewriter(db *DB, purger Purger, logger lager.Logger, clk clock.Clock) *RecordRewriter {
+	return &RecordRewriter{db: db, purger: purger, logger: logger, clock: clk}
 }
 
 // Run implements ifrit.Runner.
@@ -150,8 +159,9 @@ func (r *RecordRewriter) Run(signals <-chan os.Signal, ready chan<- struct{}) er
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		purge := false // set once a pass rewrote records, until a purge succeeds
 		for {
-			_, err := r.db.RewriteRecords(ctx, r.logger)
+			err := r.pass(ctx, &purge)
 			if err == nil || ctx.Err() != nil {
 				return
 			}
@@ -166,5 +176,24 @@ func (r *RecordRewriter) Run(signals <-chan os.Signal, ready chan<- struct{}) er
 	<-signals
 	cancel()
 	<-done
+	return nil
+}
+
+// pass rewrites, then purges if this or an earlier pass rewrote anything.
+func (r *RecordRewriter) pass(ctx context.Context, purge *bool) error {
+	stats, err := r.db.RewriteRecords(ctx, r.logger)
+	if err != nil {
+		return err
+	}
+	if stats.Rewritten > 0 {
+		*purge = true
+	}
+	if !*purge || r.purger == nil {
+		return nil
+	}
+	if err := r.purger.Purge(ctx, r.logger); err != nil {
+		return fmt.Errorf("purging the records' old values from etcd: %w", err)
+	}
+	*purge = false
 	return nil
 }

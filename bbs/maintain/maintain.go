@@ -248,6 +248,34 @@ func (m *Maintainer) Maintain(ctx context.Context, logger lager.Logger) (*Report
 	return report, nil
 }
 
+// Purge compacts history to the current revision and defragments every
+// member, so that values superseded before it (records written in plaintext,
+// or sealed under a retired key) are neither in etcd's history nor in its
+// database file. Watchers behind the current revision resync. It fails when a
+// member did not answer, whose file may still hold them; calling it again is
+// harmless. etcd's write-ahead log keeps them until etcd's own snapshots
+// retire its files (docs/security.md).
+func (m *Maintainer) Purge(ctx context.Context, logger lager.Logger) error {
+	logger = logger.Session("purge")
+	obs, err := m.Observe(ctx, logger)
+	if err != nil {
+		return err
+	}
+	if _, err := m.compact(ctx, logger, obs.Revision, false); err != nil {
+		return err
+	}
+	for _, mb := range obs.members {
+		if err := m.defragment(ctx, logger, mb, mb.status.DbSize-mb.status.DbSizeInUse); err != nil {
+			return err
+		}
+	}
+	if answered, all := len(obs.members), len(m.opts.Client.Endpoints()); answered < all {
+		return fmt.Errorf("maintain: purged %d of %d etcd members; the others did not answer", answered, all)
+	}
+	logger.Info("purged", lager.Data{"revision": obs.Revision, "members": len(obs.members)})
+	return nil
+}
+
 // compact compacts history to rev; history already compacted past rev is
 // not an error (another BBS, or etcd's own compaction, went first).
 func (m *Maintainer) compact(ctx context.Context, logger lager.Logger, rev int64, pressure bool) (bool, error) {

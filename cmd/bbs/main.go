@@ -101,7 +101,8 @@ func run(configPath string) error {
 		{Name: "debug-server", Runner: debug},
 		{Name: "api-server", Runner: api},
 		{Name: "event-streams", Runner: handler}, // stops first, ending open streams
-		{Name: "record-rewriter", Runner: bbs.NewRecordRewriter(db, logger, clock.NewClock())},
+		// Rewrites records to the active key, then purges their old values from etcd.
+		{Name: "record-rewriter", Runner: bbs.NewRecordRewriter(db, maintainer, logger, clock.NewClock())},
 		{Name: "etcd-space", Runner: space},
 		{Name: "etcd-maintenance-lock", Runner: &lock.Standby{
 			Lock: lock.Runner{Logger: logger, Client: etcd, Name: maintain.LockName,

@@ -35,26 +35,27 @@ func WaitQuiet(maxCores float64, limit time.Duration) (time.Duration, float64) {
 // othersCPU answers the cores the machine used over window, this process
 // excluded.
 func othersCPU(window time.Duration) (float64, error) {
-	all0, err := machineTicks()
-	if err != nil {
-		return 0, err
-	}
-	own0, err := ownTicks()
+	all0, own0, err := ticks()
 	if err != nil {
 		return 0, err
 	}
 	t0 := time.Now()
 	time.Sleep(window)
-	all1, err := machineTicks()
-	if err != nil {
-		return 0, err
-	}
-	own1, err := ownTicks()
+	all1, own1, err := ticks()
 	if err != nil {
 		return 0, err
 	}
 	busy := float64((all1-all0)-(own1-own0)) / clockTicks
 	return max(0, busy/time.Since(t0).Seconds()), nil
+}
+
+// ticks reads the machine's busy ticks and this process's.
+func ticks() (all, own int64, err error) {
+	if all, err = machineTicks(); err != nil {
+		return 0, 0, err
+	}
+	own, err = ownTicks()
+	return all, own, err
 }
 
 // machineTicks sums the busy fields of /proc/stat's cpu line (user, nice,

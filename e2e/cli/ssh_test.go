@@ -33,6 +33,7 @@ type sshAccess struct {
 var _ = Describe("diego ssh", Ordered, func() {
 	var (
 		onCell1, onCell2 int // the indices of "shelly" on each cell (cell-2's rep has disable_ssh)
+		tunnelIndex      int // the index of "tunnel" on cell-1
 	)
 
 	issue := func(app string, index int) (sshAccess, world.Response) {
@@ -65,7 +66,8 @@ var _ = Describe("diego ssh", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		for _, args := range [][]string{
 			{"create", "shelly", busybox, "--command", "sleep 100000", "--no-routes", "--health-check", "none", "--instances", "2"},
-			{"create", "tunnel", app, "--no-routes"},
+			// Two instances, spread over both zones: one is on cell-1, where ssh is on.
+			{"create", "tunnel", app, "--no-routes", "--instances", "2"},
 			{"create", "sealed", busybox, "--command", "sleep 100000", "--no-routes", "--health-check", "none", "--no-ssh"},
 		} {
 			_, errOut, code := w.CLI(args...)
@@ -83,6 +85,16 @@ var _ = Describe("diego ssh", Ordered, func() {
 		}
 		Expect(running[onCell1].CellID).To(Equal("cell-1"))
 		Expect(running[onCell2].CellID).To(Equal("cell-2"), "two instances spread over both zones")
+		tunnels, err := w.RunningIndices("tunnel")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(tunnels).To(HaveLen(2))
+		tunnelIndex = -1
+		for i, a := range tunnels {
+			if a.CellID == "cell-1" {
+				tunnelIndex = i
+			}
+		}
+		Expect(tunnelIndex).NotTo(Equal(-1), "two instances spread over both zones")
 		DeferCleanup(func() {
 			for _, app := range []string{"shelly", "tunnel", "sealed"} {
 				w.CLI("delete", app)
@@ -137,7 +149,7 @@ var _ = Describe("diego ssh", Ordered, func() {
 	It("forwards a local port to a port of the instance's own loopback, where its app listens", func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		cmd := exec.CommandContext(ctx, filepath.Join(w.BinDir, "diego"), "ssh", "tunnel", "-L", "0:localhost:8080")
+		cmd := exec.CommandContext(ctx, filepath.Join(w.BinDir, "diego"), "ssh", "tunnel", "-i", strconv.Itoa(tunnelIndex), "-L", "0:localhost:8080")
 		cmd.Env = append(os.Environ(), "DIEGO_TARGET="+w.ReceptorURL)
 		stdout, err := cmd.StdoutPipe()
 		Expect(err).NotTo(HaveOccurred())
@@ -146,7 +158,7 @@ var _ = Describe("diego ssh", Ordered, func() {
 		defer func() { cancel(); _ = cmd.Wait() }()
 		line, err := bufio.NewReader(stdout).ReadString('\n')
 		Expect(err).NotTo(HaveOccurred())
-		m := regexp.MustCompile(`^Forwarding (127\.0\.0\.1:\d+) to localhost:8080 in tunnel/0\n$`).FindStringSubmatch(line)
+		m := regexp.MustCompile(`^Forwarding (127\.0\.0\.1:\d+) to localhost:8080 in tunnel/` + strconv.Itoa(tunnelIndex) + `\n$`).FindStringSubmatch(line)
 		Expect(m).NotTo(BeNil(), line)
 
 		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + m[1] + "/")
@@ -158,7 +170,7 @@ var _ = Describe("diego ssh", Ordered, func() {
 		Expect(json.Unmarshal(body, &in)).To(Succeed(), string(body))
 		actual, err := w.RunningIndices("tunnel")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(in.Guid).To(Equal(actual[0].InstanceGuid), "the app of tunnel/0 answered through the tunnel")
+		Expect(in.Guid).To(Equal(actual[tunnelIndex].InstanceGuid), "the app of the forwarded instance answered through the tunnel")
 	})
 
 	It("is refused without credentials, with a wrong code, with a code for another instance and with a used one", func() {

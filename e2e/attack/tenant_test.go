@@ -164,13 +164,6 @@ func controlPorts() map[string]int {
 	for i := 1; i <= 9; i++ {
 		ports["debug-"+strconv.Itoa(i)] = c.DebugBasePort + i
 	}
-	// Standby k: its auctioneer's port and the debug ports of its three daemons.
-	for k := 1; k <= c.Standbys; k++ {
-		ports[fmt.Sprintf("standby-%d-auctioneer", k)] = c.AuctioneerPort + k
-		for j := 0; j < 3; j++ {
-			ports[fmt.Sprintf("standby-%d-debug-%d", k, j)] = c.DebugBasePort + 10 + 3*k + j
-		}
-	}
 	for i := 0; i < c.Cells; i++ {
 		ports[fmt.Sprintf("cell-%d-rep", i+1)] = c.RepBasePort + 2*i
 		ports[fmt.Sprintf("cell-%d-rep-admin", i+1)] = c.RepBasePort + 2*i + 1

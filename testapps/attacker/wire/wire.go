@@ -41,9 +41,9 @@ type Summary struct {
 const (
 	reasonCodes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	throughCode = '!'
-	maxReason   = 80
-	// otherReason stands for every reason past the last code.
-	otherReason = "(one of more reasons than a summary names)"
+	// otherCode stands for every reason past the last of reasonCodes.
+	otherCode = '?'
+	maxReason = 80
 )
 
 // Summarize shortens results to a Summary.
@@ -58,14 +58,15 @@ func Summarize(results []Result) Summary {
 			continue
 		}
 		reason := shortReason(r.Detail)
-		if _, seen := codes[reason]; !seen && len(s.Reasons) >= len(reasonCodes)-1 {
-			reason = otherReason
-		}
 		code, ok := codes[reason]
-		if !ok {
+		switch {
+		case ok:
+		case len(s.Reasons) < len(reasonCodes):
 			code = reasonCodes[len(s.Reasons)]
 			codes[reason] = code
 			s.Reasons = append(s.Reasons, reason)
+		default:
+			code = otherCode
 		}
 		out = append(out, code)
 	}
@@ -78,8 +79,11 @@ func (s Summary) Outcome(i int) string {
 	if i >= len(s.Outcomes) {
 		return "no outcome in the summary"
 	}
-	if s.Outcomes[i] == throughCode {
+	switch s.Outcomes[i] {
+	case throughCode:
 		return "GOT THROUGH (see the summary's through list)"
+	case otherCode:
+		return "refused: (one of more reasons than a summary names)"
 	}
 	if k := strings.IndexByte(reasonCodes, s.Outcomes[i]); k >= 0 && k < len(s.Reasons) {
 		return "refused: " + s.Reasons[k]

@@ -189,7 +189,7 @@ func (n *network) destroy(index int) error {
 // removeStrayLinks deletes host veths named after this bridge, left by a
 // garden that died.
 func (n *network) removeStrayLinks() error {
-	links, err := netlink.LinkList()
+	links, err := dump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("listing links: %w", err)
 	}
@@ -218,7 +218,7 @@ func defaultRouteMTU() int {
 }
 
 func defaultRouteLink() netlink.Link {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := dump(func() ([]netlink.Route, error) { return netlink.RouteList(nil, netlink.FAMILY_V4) })
 	if err != nil {
 		return nil
 	}
@@ -238,9 +238,27 @@ func defaultExternalIP() string {
 	if l == nil {
 		return "127.0.0.1"
 	}
-	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	addrs, err := dump(func() ([]netlink.Addr, error) { return netlink.AddrList(l, netlink.FAMILY_V4) })
 	if err != nil || len(addrs) == 0 {
 		return "127.0.0.1"
 	}
 	return addrs[0].IP.String()
+}
+
+// dumpAttempts bounds dump's retries: each retry follows a change made while
+// the kernel answered, and changes come in short bursts (gardens starting).
+const dumpAttempts = 10
+
+// dump runs a netlink dump again while the kernel says a change interrupted it
+// (netlink.ErrDumpInterrupted: another garden on this host adding or removing
+// links at the same moment), so no caller acts on a partial list.
+func dump[T any](list func() ([]T, error)) ([]T, error) {
+	var err error
+	for range dumpAttempts {
+		var out []T
+		if out, err = list(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return nil, fmt.Errorf("still interrupted after %d attempts: %w", dumpAttempts, err)
 }

@@ -2,6 +2,7 @@ package linux_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,5 +87,41 @@ var _ = Describe("a second garden on the same machine", func() {
 		again, err := restarted.Create(ctx, garden.ContainerSpec{Handle: "survivor-check", Image: garden.ImageRef{URI: busyboxURI}})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(again.Handle).To(Equal("survivor-check"))
+	})
+
+	It("starts while other links on the host come and go", func() {
+		// Enough links that the kernel answers a link dump in several parts,
+		// and one that appears and vanishes all the while: a change between
+		// two parts marks the dump interrupted.
+		for i := range 150 {
+			pad := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("dgpad%d", i)}}
+			Expect(netlink.LinkAdd(pad)).To(Succeed())
+			DeferCleanup(func() { Expect(netlink.LinkDel(pad)).To(Succeed()) })
+		}
+		stop, churned := make(chan struct{}), make(chan int)
+		go func() {
+			n := 0
+			defer func() { churned <- n }()
+			churn := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "dgchurn"}}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if netlink.LinkAdd(churn) == nil && netlink.LinkDel(churn) == nil {
+					n++
+				}
+			}
+		}()
+		defer func() {
+			close(stop)
+			Expect(<-churned).To(BeNumerically(">", 0), "links changed during the starts")
+		}()
+
+		for range 5 {
+			other := newGarden()
+			Expect(other.Shutdown(ctx)).To(Succeed())
+		}
 	})
 })

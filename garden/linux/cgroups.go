@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -134,8 +135,38 @@ func removeCgroupTree(dir string) error {
 			}
 		}
 	}
-	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err = os.Remove(dir)
+	if errors.Is(err, unix.EBUSY) {
+		// Processes no runc state knows of: a container whose create was cut
+		// short when its garden stopped. Nothing else can end them.
+		err = emptyCgroup(dir)
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing cgroup %s: %w", dir, err)
 	}
 	return nil
+}
+
+// emptyCgroupWait bounds how long emptyCgroup waits for killed processes to go.
+const emptyCgroupWait = 5 * time.Second
+
+// emptyCgroup kills every process in dir and removes it once they are gone.
+func emptyCgroup(dir string) error {
+	deadline := time.Now().Add(emptyCgroupWait)
+	for {
+		procs, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			return err
+		}
+		for _, field := range strings.Fields(string(procs)) {
+			if pid, err := strconv.Atoi(field); err == nil {
+				_ = unix.Kill(pid, unix.SIGKILL) // it may be gone already
+			}
+		}
+		err = os.Remove(dir)
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/diego-runtime/diego/garden"
@@ -123,5 +125,24 @@ var _ = Describe("a second garden on the same machine", func() {
 			other := newGarden()
 			Expect(other.Shutdown(ctx)).To(Succeed())
 		}
+	})
+
+	It("ends processes left in its cgroups that no runc state knows of, when it starts", func() {
+		// What a create cut short by a stopping garden leaves: a process in
+		// the garden's cgroups, with no runc container to delete.
+		stray := filepath.Join(filepath.Dir(survivorCgroup()), "stray")
+		Expect(os.MkdirAll(stray, 0o755)).To(Succeed())
+		DeferCleanup(func() { _ = os.Remove(stray) })
+		sleeper := exec.Command("sleep", "1000")
+		Expect(sleeper.Start()).To(Succeed())
+		exited := make(chan struct{})
+		go func() { _ = sleeper.Wait(); close(exited) }()
+		DeferCleanup(func() { _ = sleeper.Process.Kill() })
+		Expect(os.WriteFile(filepath.Join(stray, "cgroup.procs"), []byte(strconv.Itoa(sleeper.Process.Pid)), 0)).To(Succeed())
+
+		other := newGarden()
+		DeferCleanup(func() { Expect(other.Shutdown(ctx)).To(Succeed()) })
+		Eventually(exited).Should(BeClosed())
+		Expect(stray).NotTo(BeADirectory())
 	})
 })

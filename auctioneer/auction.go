@@ -20,8 +20,9 @@ import (
 // to report what could not be placed.
 type BBS interface {
 	Cells(ctx context.Context, logger lager.Logger) ([]*models.CellPresence, error)
-	// FailActualLRP leaves the index UNCLAIMED with the placement error.
-	FailActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, placementError string) error
+	// FailActualLRPs leaves each index UNCLAIMED with its placement error,
+	// in one request however many there are.
+	FailActualLRPs(ctx context.Context, logger lager.Logger, failures []models.PlacementFailure) error
 	// RejectTask counts a rejection; below models.MaxTaskRejections the BBS
 	// asks for a new auction of the task, at the last one it fails the task.
 	// The auctioneer rejects as no cell (cellID ""), which the BBS applies
@@ -30,7 +31,7 @@ type BBS interface {
 	RejectTask(ctx context.Context, logger lager.Logger, taskGuid, cellID, reason string) error
 }
 
-// reportConcurrency bounds the parallel calls to the BBS when reporting failures.
+// reportConcurrency bounds the parallel calls to the BBS when rejecting tasks.
 const reportConcurrency = 16
 
 // Auctioneer runs one auction at a time: fetch cell states, schedule, hand out
@@ -80,10 +81,19 @@ func (a *Auctioneer) RunAuction(ctx context.Context, batch Batch) Report {
 		return report
 	}
 	states, targets := a.fetchStates(ctx, logger, presences, report.CellErrors)
+	fetched := a.Clock.Now()
 	report.Result = a.Scheduler.Schedule(batch, states)
 	report.Retry = report.Deferred
+	scheduled := a.Clock.Now()
 
+	// What no cell can take is reported before the cells get their work: once
+	// they start it, the machine is busy and the BBS slow to answer, and a
+	// client waiting on a scale that cannot fit would hear of it seconds later.
+	scheduledLRPs, scheduledTasks := report.FailedLRPs, report.FailedTasks
+	a.reportFailures(ctx, logger, scheduledLRPs, scheduledTasks)
+	unplacedReported := a.Clock.Since(scheduled)
 	refusals := a.perform(ctx, logger, targets, report.Work)
+	performed := a.Clock.Since(scheduled) - unplacedReported
 	lrpItems, taskItems := indexBatch(batch)
 	refusedLRPs, refusedTasks := 0, 0
 	for _, r := range refusals {
@@ -117,7 +127,7 @@ func (a *Auctioneer) RunAuction(ctx context.Context, batch Batch) Report {
 		}
 		report.FailedTasks = append(report.FailedTasks, TaskFailure{TaskStart: item, Reason: r.reason})
 	}
-	a.reportFailures(ctx, logger, report.FailedLRPs, report.FailedTasks)
+	a.reportFailures(ctx, logger, report.FailedLRPs[len(scheduledLRPs):], report.FailedTasks[len(scheduledTasks):])
 
 	report.Duration = a.Clock.Since(start)
 	lrps, tasks := report.Placed()
@@ -128,6 +138,9 @@ func (a *Auctioneer) RunAuction(ctx context.Context, batch Batch) Report {
 		"placed-lrps": lrps, "placed-tasks": tasks, "failed-lrps": len(report.FailedLRPs),
 		"failed-tasks": len(report.FailedTasks), "retry": report.Retry.Len(), "cells": len(states),
 		"cells-left-out": len(report.CellErrors), "duration": report.Duration.String(),
+		// Where the time went, for an operator asking why an auction was slow.
+		"fetching-states": fetched.Sub(start).String(), "scheduling": scheduled.Sub(fetched).String(),
+		"performing": performed.String(), "reporting-unplaced": unplacedReported.String(),
 	})
 	return report
 }
@@ -265,16 +278,20 @@ func (a *Auctioneer) perform(ctx context.Context, logger lager.Logger, targets m
 	return out
 }
 
-// reportFailures tells the BBS about every failure, in parallel. A failing
-// report (for example an LRP that no longer exists) is logged and does not
-// hold up the others.
+// reportFailures tells the BBS about every failure: the LRPs' in one request,
+// the tasks' in parallel. A failing report is logged and does not hold up the
+// others.
 func (a *Auctioneer) reportFailures(ctx context.Context, logger lager.Logger, lrps []LRPFailure, tasks []TaskFailure) {
 	var g errgroup.Group
 	g.SetLimit(reportConcurrency)
-	for _, f := range lrps {
+	if len(lrps) > 0 {
+		failures := make([]models.PlacementFailure, len(lrps))
+		for i, f := range lrps {
+			failures[i] = models.PlacementFailure{Key: f.ActualLRPKey, PlacementError: f.Reason}
+		}
 		g.Go(func() error {
-			if err := a.BBS.FailActualLRP(ctx, logger, f.ActualLRPKey, f.Reason); err != nil {
-				logger.Error("fail-actual-lrp-failed", err, lager.Data{"process-guid": f.ProcessGuid, "index": f.Index, "reason": f.Reason})
+			if err := a.BBS.FailActualLRPs(ctx, logger, failures); err != nil {
+				logger.Error("fail-actual-lrps-failed", err, lager.Data{"count": len(failures), "first-reason": lrps[0].Reason})
 			}
 			return nil
 		})

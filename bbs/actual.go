@@ -268,3 +268,45 @@ func (db *DB) FailActualLRP(ctx context.Context, logger lager.Logger, key models
 		return cmps, ops, nil
 	})
 }
+
+// FailActualLRPs is FailActualLRP for many indices at once, in transactions of
+// batchSize records: an auction that cannot place a thousand instances says
+// so in a few writes instead of a thousand round trips. An index that is gone
+// or no longer UNCLAIMED is skipped, with a log line, and does not hold up the
+// others.
+func (db *DB) FailActualLRPs(ctx context.Context, logger lager.Logger, failures []models.PlacementFailure) error {
+	logger = logger.Session("fail-actual-lrps", lager.Data{"count": len(failures)})
+	for start := 0; start < len(failures); start += batchSize {
+		batch := failures[start:min(start+batchSize, len(failures))]
+		var skipped []string
+		err := db.casLoop(ctx, fmt.Sprintf("failing %d placements (batch at %d)", len(batch), start), func(ctx context.Context) ([]clientv3.Cmp, []clientv3.Op, error) {
+			var cmps []clientv3.Cmp
+			var ops []clientv3.Op
+			skipped = skipped[:0]
+			for _, f := range batch {
+				k := actualKey(f.Key, slotOrdinary)
+				cur, err := get[models.ActualLRP](ctx, db, k)
+				if err != nil {
+					return nil, nil, err
+				}
+				if !cur.exists() || cur.value.State != models.ActualLRPStateUnclaimed {
+					skipped = append(skipped, k)
+					continue
+				}
+				next := *cur.value
+				next.PlacementError = f.PlacementError
+				db.touch(&next)
+				c, o := db.update(k, cur, &next)
+				cmps, ops = append(cmps, c...), append(ops, o...)
+			}
+			return cmps, ops, nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(skipped) > 0 {
+			logger.Info("skipped-not-unclaimed", lager.Data{"keys": skipped})
+		}
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package bbs_test
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -111,6 +112,33 @@ var _ = Describe("Actual LRPs", func() {
 			Expect(lrp.PlacementError).To(Equal("insufficient resources: memory"))
 			Expect(db.ClaimActualLRP(ctx, logger, key, mine)).To(Succeed())
 			Expect(ordinary().PlacementError).To(BeEmpty())
+		})
+	})
+
+	Describe("FailActualLRPs", func() {
+		It("records each placement error over several transactions, skipping indices gone or no longer UNCLAIMED", func() {
+			const n = 150 // more than one transaction's worth
+			Expect(db.DesireLRP(ctx, logger, newDesiredLRP("many", n))).To(Succeed())
+			claimed := lrpKey("many", 70)
+			Expect(db.ClaimActualLRP(ctx, logger, claimed, mine)).To(Succeed())
+			var failures []models.PlacementFailure
+			for i := range n + 5 { // the last five were never desired
+				failures = append(failures, models.PlacementFailure{Key: lrpKey("many", i), PlacementError: fmt.Sprintf("no room for %d", i)})
+			}
+
+			Expect(db.FailActualLRPs(ctx, logger, failures)).To(Succeed())
+			lrps, err := db.ActualLRPs(ctx, logger, models.ActualLRPFilter{ProcessGuid: "many"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(lrps).To(HaveLen(n), "no record made for an index never desired")
+			for _, l := range lrps {
+				if l.Index == claimed.Index {
+					Expect(l.State).To(Equal(models.ActualLRPStateClaimed))
+					Expect(l.PlacementError).To(BeEmpty())
+					continue
+				}
+				Expect(l.State).To(Equal(models.ActualLRPStateUnclaimed))
+				Expect(l.PlacementError).To(Equal(fmt.Sprintf("no room for %d", l.Index)))
+			}
 		})
 	})
 

@@ -29,3 +29,9 @@ type TaskStartRequest struct {
 	Resource
 	PlacementConstraint
 }
+
+// PlacementFailure is an LRP index the auction could not place, and why.
+type PlacementFailure struct {
+	Key            ActualLRPKey `json:"actual_lrp_key"`
+	PlacementError string       `json:"placement_error"`
+}

@@ -59,14 +59,15 @@ func (b *BBS) Cells(ctx context.Context, logger lager.Logger) ([]*models.CellPre
 	return b.Cluster.Presences(), nil
 }
 
-// FailActualLRP records the placement error.
-func (b *BBS) FailActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, placementError string) error {
+// FailActualLRPs records each placement error; an index gone is skipped.
+func (b *BBS) FailActualLRPs(ctx context.Context, logger lager.Logger, failures []models.PlacementFailure) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.gone[key] {
-		return models.ErrActualLRPIndexNotFound
+	for _, f := range failures {
+		if !b.gone[f.Key] {
+			b.lrpFailures[f.Key] = f.PlacementError
+		}
 	}
-	b.lrpFailures[key] = placementError
 	return nil
 }
 

@@ -54,6 +54,9 @@ type API interface {
 	// Auctioneer-side: an LRP index that could not be placed stays UNCLAIMED with
 	// the placement error set.
 	FailActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, placementError string) error
+	// FailActualLRPs is FailActualLRP for many indices in one request; an
+	// index gone or no longer UNCLAIMED is skipped.
+	FailActualLRPs(ctx context.Context, logger lager.Logger, failures []models.PlacementFailure) error
 
 	// RetireActualLRP stops an index: an unclaimed or crashed record is removed, a
 	// claimed or running one is stopped through its cell's rep. KillActualLRP does

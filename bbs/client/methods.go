@@ -106,6 +106,11 @@ func (c *Client) FailActualLRP(ctx context.Context, _ lager.Logger, key models.A
 	return c.call(ctx, FailActualLRPPath, &Request{ActualLRPKey: &key, Reason: placementError}, nil)
 }
 
+// FailActualLRPs implements API.
+func (c *Client) FailActualLRPs(ctx context.Context, _ lager.Logger, failures []models.PlacementFailure) error {
+	return c.call(ctx, FailActualLRPsPath, &Request{PlacementFailures: failures}, nil)
+}
+
 func (c *Client) RetireActualLRP(ctx context.Context, _ lager.Logger, key models.ActualLRPKey) error {
 	return c.call(ctx, RetireActualLRPPath, &Request{ActualLRPKey: &key}, nil)
 }

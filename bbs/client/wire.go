@@ -32,6 +32,7 @@ const (
 	CrashActualLRPPath            = "/v1/actual_lrps/crash"
 	RemoveActualLRPPath           = "/v1/actual_lrps/remove"
 	FailActualLRPPath             = "/v1/actual_lrps/fail"
+	FailActualLRPsPath            = "/v1/actual_lrps/fail_many"
 	RetireActualLRPPath           = "/v1/actual_lrps/retire"
 	KillActualLRPPath             = "/v1/actual_lrps/kill"
 	EvacuateRunningActualLRPPath  = "/v1/actual_lrps/evacuate_running"
@@ -84,6 +85,8 @@ type Request struct {
 	NetInfo         *models.ActualLRPNetInfo     `json:"net_info,omitempty"`
 	Routable        bool                         `json:"routable,omitempty"`
 	Indices         []int                        `json:"indices,omitempty"`
+
+	PlacementFailures []models.PlacementFailure `json:"placement_failures,omitempty"`
 
 	TaskGuid       string                 `json:"task_guid,omitempty"`
 	TaskGuids      []string               `json:"task_guids,omitempty"`

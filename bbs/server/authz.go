@@ -82,6 +82,7 @@ var policy = map[string]access{
 	client.CrashActualLRPPath:            repCell(),
 	client.RemoveActualLRPPath:           repCell(),
 	client.FailActualLRPPath:             only(certs.RoleAuctioneer),
+	client.FailActualLRPsPath:            only(certs.RoleAuctioneer),
 	client.RetireActualLRPPath:           only(certs.RoleConverger),
 	client.KillActualLRPPath:             only(certs.RoleReceptor, certs.RoleConverger),
 	client.EvacuateRunningActualLRPPath:  repCell(),

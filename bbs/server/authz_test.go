@@ -105,6 +105,7 @@ var _ = Describe("The BBS under mutual TLS: what each role may do", func() {
 		Entry("a rep killing an instance", cell1, client.KillActualLRPPath, client.Request{ActualLRPKey: key}),
 		Entry("a rep retiring an instance", cell1, client.RetireActualLRPPath, client.Request{ActualLRPKey: key}),
 		Entry("a rep failing a placement", cell1, client.FailActualLRPPath, client.Request{ActualLRPKey: key, Reason: "x"}),
+		Entry("a rep failing placements in bulk", cell1, client.FailActualLRPsPath, client.Request{PlacementFailures: []models.PlacementFailure{{Key: *key, PlacementError: "x"}}}),
 		Entry("a rep marking an instance suspect", cell1, client.MarkActualLRPSuspectPath, client.Request{ActualLRPKey: key}),
 		Entry("a rep failing a task", cell1, client.FailTaskPath, client.Request{TaskGuid: "t-1", Reason: "x"}),
 		Entry("a rep renewing a callback lease", cell1, client.RenewResolvingTaskPath, client.Request{TaskGuid: "t-1"}),

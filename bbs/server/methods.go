@@ -129,6 +129,9 @@ func methods() map[string]method {
 		client.FailActualLRPPath: keyed(func(ctx ctxt, l log, db api, r *req) error {
 			return db.FailActualLRP(ctx, l, *r.ActualLRPKey, r.Reason)
 		}),
+		client.FailActualLRPsPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
+			return db.FailActualLRPs(ctx, l, r.PlacementFailures)
+		}),
 		client.RetireActualLRPPath: keyed(func(ctx ctxt, l log, db api, r *req) error {
 			return db.RetireActualLRP(ctx, l, *r.ActualLRPKey)
 		}),

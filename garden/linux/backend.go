@@ -49,7 +49,13 @@ type Backend struct {
 	createSlots slots
 	startSlots  slots
 
+	// creating counts creates in flight, so Shutdown destroys what they made
+	// instead of leaving it behind; closed ends the waits for a create slot.
+	creating sync.WaitGroup
+	closed   chan struct{}
+
 	mu         sync.Mutex
+	closing    bool // Shutdown began: no more creates
 	containers map[string]*container
 	reserved   map[string]bool // handles being created
 	ips        map[int]string  // subnet index -> handle
@@ -94,6 +100,7 @@ func New(logger lager.Logger, clk clock.Clock, cfg Config, images ImageStore) (*
 		ipt:         &iptables{prefix: cfg.ChainPrefix, bridge: cfg.BridgeName, subnet: nw.subnet.String(), deny: cfg.DenyNetOut},
 		externalIP:  ext,
 		createSlots: make(slots, cfg.MaxConcurrentStarts),
+		closed:      make(chan struct{}),
 		startSlots:  make(slots, cfg.MaxConcurrentStarts),
 		containers:  map[string]*container{},
 		reserved:    map[string]bool{},
@@ -167,8 +174,11 @@ func (b *Backend) Start(ctx context.Context) error {
 // the cgroup parent. A
 // garden that simply exits leaves its containers for the next start to clean.
 func (b *Backend) Shutdown(ctx context.Context) error {
-	handles, _ := b.List(ctx, nil)
 	var errs []error
+	if err := b.endCreates(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	handles, _ := b.List(ctx, nil)
 	for _, h := range handles {
 		if err := b.Destroy(ctx, h); err != nil && !errors.Is(err, garden.ErrContainerNotFound) {
 			errs = append(errs, err)
@@ -182,6 +192,36 @@ func (b *Backend) Shutdown(ctx context.Context) error {
 		b.uids.close(b.logger)
 	}
 	return errors.Join(errs...)
+}
+
+// beginCreate counts a create in flight; false once Shutdown began.
+func (b *Backend) beginCreate() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closing {
+		return false
+	}
+	b.creating.Add(1)
+	return true
+}
+
+// endCreates refuses new creates, ends the waits for a create slot and waits
+// for the creates already under way, so that Shutdown sees their containers.
+func (b *Backend) endCreates(ctx context.Context) error {
+	b.mu.Lock()
+	if !b.closing {
+		b.closing = true
+		close(b.closed)
+	}
+	b.mu.Unlock()
+	done := make(chan struct{})
+	go func() { b.creating.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for creates under way: %w", ctx.Err())
+	}
 }
 
 func (b *Backend) containersDir() string { return filepath.Join(b.runDir(), "containers") }

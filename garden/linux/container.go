@@ -60,6 +60,10 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	if err := b.applyLimits(&spec.Limits); err != nil {
 		return garden.ContainerInfo{}, err
 	}
+	if !b.beginCreate() {
+		return garden.ContainerInfo{}, garden.NewOutOfCapacityError("garden is shutting down")
+	}
+	defer b.creating.Done()
 	logger := b.logger.Session("create", lager.Data{"handle": spec.Handle})
 	started := b.clock.Now()
 	var pooled *pooledNet
@@ -140,7 +144,7 @@ func (b *Backend) Create(ctx context.Context, spec garden.ContainerSpec) (info g
 	c.rootfs, c.imgConfig = img.RootFSPath, img.Config
 	c.passwd, _ = readInRoot(c.rootfs, "/etc/passwd")
 
-	if err := b.createSlots.take(ctx); err != nil {
+	if err := b.createSlots.take(ctx, b.closed); err != nil {
 		return garden.ContainerInfo{}, fmt.Errorf("creating %s: %w", spec.Handle, err)
 	}
 	defer b.createSlots.give()

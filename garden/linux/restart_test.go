@@ -145,4 +145,28 @@ var _ = Describe("a second garden on the same machine", func() {
 		Eventually(exited).Should(BeClosed())
 		Expect(stray).NotTo(BeADirectory())
 	})
+
+	It("shut down while creates are under way, leaves none of them behind", func() {
+		otherCfg.MaxContainers, otherCfg.MaxConcurrentStarts = 6, 1
+		other := newGarden()
+		results := make(chan error, otherCfg.MaxContainers)
+		for i := range otherCfg.MaxContainers {
+			go func() {
+				_, err := other.Create(ctx, garden.ContainerSpec{Handle: fmt.Sprintf("inflight-%d", i), Image: garden.ImageRef{URI: busyboxURI}})
+				results <- err
+			}()
+		}
+		Eventually(func() ([]string, error) { return other.List(ctx, nil) }).ShouldNot(BeEmpty(), "one create done, the others under way or queued")
+
+		Expect(other.Shutdown(ctx)).To(Succeed())
+		// The daemon exits once Shutdown returns: a create still running then
+		// would leave its container behind, with nothing to undo it.
+		Expect(results).To(HaveLen(int(otherCfg.MaxContainers)), "every create ended (made and destroyed, or refused) before Shutdown returned")
+		mounts, err := os.ReadFile("/proc/self/mounts")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(mounts)).NotTo(ContainSubstring(otherCfg.StateDir))
+		Expect(filepath.Dir(survivorCgroup())).NotTo(BeADirectory())
+		_, err = other.Create(ctx, garden.ContainerSpec{Handle: "late", Image: garden.ImageRef{URI: busyboxURI}})
+		Expect(err).To(MatchError(ContainSubstring("shutting down")))
+	})
 })

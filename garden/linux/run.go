@@ -118,7 +118,7 @@ func (c *container) claimProcessID(id string) (string, error) {
 // startInContainer has the container's initd start the process.
 func (b *Backend) startInContainer(ctx context.Context, c *container, id string, proc initd.Spawn, pio garden.ProcessIO) (*process, error) {
 	handle, path := c.handle, proc.Path
-	if err := b.startSlots.take(ctx); err != nil {
+	if err := b.startSlots.take(ctx, nil); err != nil {
 		return nil, fmt.Errorf("running %s in %s: %w", path, handle, err)
 	}
 	defer b.startSlots.give()

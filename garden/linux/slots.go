@@ -1,17 +1,26 @@
 package linux
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // slots is a counting semaphore; waiters are served in arrival order.
 type slots chan struct{}
 
-// take waits for a free slot; it fails only when ctx ends first.
-func (s slots) take(ctx context.Context) error {
+// errClosing is take's answer when stop closes first.
+var errClosing = errors.New("garden is shutting down")
+
+// take waits for a free slot; it fails when ctx ends or stop (nil: never)
+// closes first.
+func (s slots) take(ctx context.Context, stop <-chan struct{}) error {
 	select {
 	case s <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-stop:
+		return errClosing
 	}
 }
 

@@ -245,32 +245,9 @@ func (db *DB) RemoveActualLRP(ctx context.Context, logger lager.Logger, key mode
 	})
 }
 
-// FailActualLRP records why an UNCLAIMED index could not be placed; it stays
-// UNCLAIMED and the converger auctions it again.
-func (db *DB) FailActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, placementError string) error {
-	k := actualKey(key, slotOrdinary)
-	return db.casLoop(ctx, "failing "+k, func(ctx context.Context) ([]clientv3.Cmp, []clientv3.Op, error) {
-		cur, err := get[models.ActualLRP](ctx, db, k)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !cur.exists() {
-			return nil, nil, notFound(key)
-		}
-		if cur.value.State != models.ActualLRPStateUnclaimed {
-			return nil, nil, models.ErrInvalidStateTransition.WithMessage(
-				"only an UNCLAIMED actual LRP can fail placement; %s/%d is %s", key.ProcessGuid, key.Index, cur.value.State)
-		}
-		next := *cur.value
-		next.PlacementError = placementError
-		db.touch(&next)
-		cmps, ops := db.update(k, cur, &next)
-		return cmps, ops, nil
-	})
-}
-
-// FailActualLRPs is FailActualLRP for many indices at once, in transactions of
-// batchSize records: an auction that cannot place a thousand instances says
+// FailActualLRPs records why UNCLAIMED indices could not be placed; they stay
+// UNCLAIMED and the converger auctions them again. It writes in transactions
+// of batchSize records: an auction that cannot place a thousand instances says
 // so in a few writes instead of a thousand round trips. An index that is gone
 // or no longer UNCLAIMED is skipped, with a log line, and does not hold up the
 // others.

@@ -71,9 +71,6 @@ var _ = Describe("Actual LRPs", func() {
 				func() error { return db.ClaimActualLRP(ctx, logger, lrpKey("web", 9), mine) }, models.ErrActualLRPIndexNotFound),
 			Entry("claim without an instance key", func() {},
 				func() error { return db.ClaimActualLRP(ctx, logger, key, models.ActualLRPInstanceKey{}) }, models.ErrInvalidStateTransition),
-			Entry("fail of a CLAIMED record", func() {
-				Expect(db.ClaimActualLRP(ctx, logger, key, mine)).To(Succeed())
-			}, func() error { return db.FailActualLRP(ctx, logger, key, "no room") }, models.ErrInvalidStateTransition),
 			Entry("remove by another instance", func() {
 				Expect(db.ClaimActualLRP(ctx, logger, key, theirs)).To(Succeed())
 			}, func() error { return db.RemoveActualLRP(ctx, logger, key, mine) }, models.ErrActualLRPCannotBeClaimed),
@@ -104,18 +101,16 @@ var _ = Describe("Actual LRPs", func() {
 		})
 	})
 
-	Describe("FailActualLRP", func() {
-		It("keeps the record UNCLAIMED with the placement error", func() {
-			Expect(db.FailActualLRP(ctx, logger, key, "insufficient resources: memory")).To(Succeed())
+	Describe("FailActualLRPs", func() {
+		It("keeps the record UNCLAIMED with the placement error, until a claim clears it", func() {
+			Expect(db.FailActualLRPs(ctx, logger, []models.PlacementFailure{{Key: key, PlacementError: "insufficient resources: memory"}})).To(Succeed())
 			lrp := ordinary()
 			Expect(lrp.State).To(Equal(models.ActualLRPStateUnclaimed))
 			Expect(lrp.PlacementError).To(Equal("insufficient resources: memory"))
 			Expect(db.ClaimActualLRP(ctx, logger, key, mine)).To(Succeed())
 			Expect(ordinary().PlacementError).To(BeEmpty())
 		})
-	})
 
-	Describe("FailActualLRPs", func() {
 		It("records each placement error over several transactions, skipping indices gone or no longer UNCLAIMED", func() {
 			const n = 150 // more than one transaction's worth
 			Expect(db.DesireLRP(ctx, logger, newDesiredLRP("many", n))).To(Succeed())

@@ -51,11 +51,9 @@ type API interface {
 	CrashActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey, reason string) error
 	RemoveActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, instance models.ActualLRPInstanceKey) error
 
-	// Auctioneer-side: an LRP index that could not be placed stays UNCLAIMED with
-	// the placement error set.
-	FailActualLRP(ctx context.Context, logger lager.Logger, key models.ActualLRPKey, placementError string) error
-	// FailActualLRPs is FailActualLRP for many indices in one request; an
-	// index gone or no longer UNCLAIMED is skipped.
+	// Auctioneer-side: LRP indices that could not be placed stay UNCLAIMED with
+	// their placement errors set, all in one request; an index gone or no
+	// longer UNCLAIMED is skipped.
 	FailActualLRPs(ctx context.Context, logger lager.Logger, failures []models.PlacementFailure) error
 
 	// RetireActualLRP stops an index: an unclaimed or crashed record is removed, a

@@ -102,11 +102,6 @@ func (c *Client) RemoveActualLRP(ctx context.Context, _ lager.Logger, key models
 	return c.call(ctx, RemoveActualLRPPath, &Request{ActualLRPKey: &key, InstanceKey: &instance}, nil)
 }
 
-func (c *Client) FailActualLRP(ctx context.Context, _ lager.Logger, key models.ActualLRPKey, placementError string) error {
-	return c.call(ctx, FailActualLRPPath, &Request{ActualLRPKey: &key, Reason: placementError}, nil)
-}
-
-// FailActualLRPs implements API.
 func (c *Client) FailActualLRPs(ctx context.Context, _ lager.Logger, failures []models.PlacementFailure) error {
 	return c.call(ctx, FailActualLRPsPath, &Request{PlacementFailures: failures}, nil)
 }

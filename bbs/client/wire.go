@@ -31,7 +31,6 @@ const (
 	StartActualLRPPath            = "/v1/actual_lrps/start"
 	CrashActualLRPPath            = "/v1/actual_lrps/crash"
 	RemoveActualLRPPath           = "/v1/actual_lrps/remove"
-	FailActualLRPPath             = "/v1/actual_lrps/fail"
 	FailActualLRPsPath            = "/v1/actual_lrps/fail_many"
 	RetireActualLRPPath           = "/v1/actual_lrps/retire"
 	KillActualLRPPath             = "/v1/actual_lrps/kill"

@@ -81,7 +81,6 @@ var policy = map[string]access{
 	client.StartActualLRPPath:            repCell(),
 	client.CrashActualLRPPath:            repCell(),
 	client.RemoveActualLRPPath:           repCell(),
-	client.FailActualLRPPath:             only(certs.RoleAuctioneer),
 	client.FailActualLRPsPath:            only(certs.RoleAuctioneer),
 	client.RetireActualLRPPath:           only(certs.RoleConverger),
 	client.KillActualLRPPath:             only(certs.RoleReceptor, certs.RoleConverger),

@@ -126,9 +126,6 @@ func methods() map[string]method {
 		client.RemoveActualLRPPath: instanced(func(ctx ctxt, l log, db api, r *req) error {
 			return db.RemoveActualLRP(ctx, l, *r.ActualLRPKey, *r.InstanceKey)
 		}),
-		client.FailActualLRPPath: keyed(func(ctx ctxt, l log, db api, r *req) error {
-			return db.FailActualLRP(ctx, l, *r.ActualLRPKey, r.Reason)
-		}),
 		client.FailActualLRPsPath: noResult(func(ctx ctxt, l log, db api, r *req) error {
 			return db.FailActualLRPs(ctx, l, r.PlacementFailures)
 		}),

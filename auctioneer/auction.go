@@ -89,11 +89,11 @@ func (a *Auctioneer) RunAuction(ctx context.Context, batch Batch) Report {
 	// What no cell can take is reported before the cells get their work: once
 	// they start it, the machine is busy and the BBS slow to answer, and a
 	// client waiting on a scale that cannot fit would hear of it seconds later.
-	scheduledLRPs, scheduledTasks := report.FailedLRPs, report.FailedTasks
-	a.reportFailures(ctx, logger, scheduledLRPs, scheduledTasks)
-	unplacedReported := a.Clock.Since(scheduled)
+	unplacedLRPs, unplacedTasks := len(report.FailedLRPs), len(report.FailedTasks)
+	a.reportFailures(ctx, logger, report.FailedLRPs, report.FailedTasks)
+	reported := a.Clock.Now()
 	refusals := a.perform(ctx, logger, targets, report.Work)
-	performed := a.Clock.Since(scheduled) - unplacedReported
+	performed := a.Clock.Now()
 	lrpItems, taskItems := indexBatch(batch)
 	refusedLRPs, refusedTasks := 0, 0
 	for _, r := range refusals {
@@ -127,7 +127,7 @@ func (a *Auctioneer) RunAuction(ctx context.Context, batch Batch) Report {
 		}
 		report.FailedTasks = append(report.FailedTasks, TaskFailure{TaskStart: item, Reason: r.reason})
 	}
-	a.reportFailures(ctx, logger, report.FailedLRPs[len(scheduledLRPs):], report.FailedTasks[len(scheduledTasks):])
+	a.reportFailures(ctx, logger, report.FailedLRPs[unplacedLRPs:], report.FailedTasks[unplacedTasks:])
 
 	report.Duration = a.Clock.Since(start)
 	lrps, tasks := report.Placed()
@@ -140,7 +140,7 @@ func (a *Auctioneer) RunAuction(ctx context.Context, batch Batch) Report {
 		"cells-left-out": len(report.CellErrors), "duration": report.Duration.String(),
 		// Where the time went, for an operator asking why an auction was slow.
 		"fetching-states": fetched.Sub(start).String(), "scheduling": scheduled.Sub(fetched).String(),
-		"performing": performed.String(), "reporting-unplaced": unplacedReported.String(),
+		"reporting-unplaced": reported.Sub(scheduled).String(), "performing": performed.Sub(reported).String(),
 	})
 	return report
 }

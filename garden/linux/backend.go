@@ -49,12 +49,12 @@ type Backend struct {
 	startSlots  slots
 
 	// creating counts creates in flight, so Shutdown destroys what they made
-	// instead of leaving it behind; closed ends the waits for a create slot.
+	// instead of leaving it behind; closed, closed (under mu) when Shutdown
+	// begins, refuses new creates and ends the waits for a create slot.
 	creating sync.WaitGroup
 	closed   chan struct{}
 
 	mu         sync.Mutex
-	closing    bool // Shutdown began: no more creates
 	containers map[string]*container
 	reserved   map[string]bool // handles being created
 	ips        map[int]string  // subnet index -> handle

@@ -36,19 +36,22 @@ func (b *Backend) Shutdown(ctx context.Context) error {
 func (b *Backend) beginCreate() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closing {
+	select {
+	case <-b.closed:
 		return false
+	default:
+		b.creating.Add(1)
+		return true
 	}
-	b.creating.Add(1)
-	return true
 }
 
 // endCreates refuses new creates, ends the waits for a create slot and waits
 // for the creates already under way, so that Shutdown sees their containers.
 func (b *Backend) endCreates(ctx context.Context) error {
 	b.mu.Lock()
-	if !b.closing {
-		b.closing = true
+	select {
+	case <-b.closed: // a second Shutdown
+	default:
 		close(b.closed)
 	}
 	b.mu.Unlock()

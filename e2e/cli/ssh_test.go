@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -73,28 +74,22 @@ var _ = Describe("diego ssh", Ordered, func() {
 			_, errOut, code := w.CLI(args...)
 			Expect(code).To(Equal(0), errOut)
 		}
-		running, err := w.RunningIndices("shelly")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(running).To(HaveLen(2))
-		for i, a := range running {
-			if a.CellID == "cell-1" {
-				onCell1 = i
-			} else {
-				onCell2 = i
+		// indexOn is the index of app's instance on cell, of two spread over both zones.
+		indexOn := func(app, cell string) int {
+			GinkgoHelper()
+			running, err := w.RunningIndices(app)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(running).To(HaveLen(2))
+			for i, a := range running {
+				if a.CellID == cell {
+					return i
+				}
 			}
+			Fail(fmt.Sprintf("no instance of %s on %s: two instances spread over both zones", app, cell))
+			return -1
 		}
-		Expect(running[onCell1].CellID).To(Equal("cell-1"))
-		Expect(running[onCell2].CellID).To(Equal("cell-2"), "two instances spread over both zones")
-		tunnels, err := w.RunningIndices("tunnel")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(tunnels).To(HaveLen(2))
-		tunnelIndex = -1
-		for i, a := range tunnels {
-			if a.CellID == "cell-1" {
-				tunnelIndex = i
-			}
-		}
-		Expect(tunnelIndex).NotTo(Equal(-1), "two instances spread over both zones")
+		onCell1, onCell2 = indexOn("shelly", "cell-1"), indexOn("shelly", "cell-2")
+		tunnelIndex = indexOn("tunnel", "cell-1")
 		DeferCleanup(func() {
 			for _, app := range []string{"shelly", "tunnel", "sealed"} {
 				w.CLI("delete", app)

@@ -288,13 +288,7 @@ var _ = Describe("The rep", func() {
 			c := startCell(cellOptions{id: "cell-h2"}) // no processor: events are not reported
 			desireLRP("late-start", sh("sleep 300"), nil)
 			c.rep.Perform(logger, lrpWork("late-start", 0))
-			Eventually(func() executor.State {
-				list := c.exec.Containers()
-				if len(list) == 0 {
-					return ""
-				}
-				return list[0].State
-			}, 30*time.Second).Should(Equal(executor.StateRunning))
+			Eventually(firstState(c), 30*time.Second).Should(Equal(executor.StateRunning))
 			Expect(state(ordinaryRecord("late-start", 0)())).To(Equal(models.ActualLRPStateClaimed))
 			c.rep.Harmonize(context.Background())
 			Expect(state(ordinaryRecord("late-start", 0)())).To(Equal(models.ActualLRPStateRunning))
@@ -305,7 +299,10 @@ var _ = Describe("The rep", func() {
 			c := startCell(cellOptions{id: "cell-h3", repClock: fake})
 			desireLRP("forgotten", sh("sleep 300"), nil)
 			c.rep.Perform(logger, lrpWork("forgotten", 0))
-			Eventually(func() int { return len(c.exec.Containers()) }).Should(Equal(1))
+			// Running: the start has read its desired LRP, so removing it now
+			// leaves the container to the harmoniser alone (a start that finds
+			// it gone drops the container itself, as it should).
+			Eventually(firstState(c), 30*time.Second).Should(Equal(executor.StateRunning))
 			Eventually(func() string { return state(ordinaryRecord("forgotten", 0)()) }, 20*time.Second).Should(Equal(models.ActualLRPStateClaimed))
 			Expect(db.RemoveDesiredLRP(context.Background(), logger, "forgotten")).To(Succeed())
 			Eventually(ordinaryRecord("forgotten", 0), 10*time.Second).Should(BeNil())
@@ -448,3 +445,14 @@ var _ = Describe("A rep whose garden does not answer", func() {
 		Expect(exec.Containers()).To(BeEmpty())
 	})
 })
+
+// firstState polls the state of the cell's first container ("" while none).
+func firstState(c *cell) func() executor.State {
+	return func() executor.State {
+		list := c.exec.Containers()
+		if len(list) == 0 {
+			return ""
+		}
+		return list[0].State
+	}
+}

@@ -82,25 +82,28 @@ func machineTicks() (int64, error) {
 }
 
 // ownTicks answers this process's CPU time and its waited-for children's.
-func ownTicks() (int64, error) {
-	data, err := os.ReadFile("/proc/self/stat")
+func ownTicks() (int64, error) { return statTicks("/proc/self/stat", 4) }
+
+// statTicks sums the first n CPU-time fields of a /proc/<pid>/stat file:
+// utime, stime, cutime and cstime, the 14th to 17th fields of the line.
+func statTicks(path string, n int) (int64, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
-	// Fields after the command name, which may hold spaces: utime, stime,
-	// cutime and cstime are the 14th to 17th fields of the whole line.
+	// Fields after the command name, which may hold spaces.
 	s := string(data)
 	rest := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(rest) < 15 {
-		return 0, fmt.Errorf("unexpected /proc/self/stat %q", s)
+	if len(rest) < 11+n {
+		return 0, fmt.Errorf("unexpected %s %q", path, s)
 	}
 	var sum int64
-	for _, v := range rest[11:15] {
-		n, err := strconv.ParseInt(v, 10, 64)
+	for _, v := range rest[11 : 11+n] {
+		t, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/self/stat: %w", err)
+			return 0, fmt.Errorf("%s: %w", path, err)
 		}
-		sum += n
+		sum += t
 	}
 	return sum, nil
 }

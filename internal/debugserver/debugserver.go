@@ -1,9 +1,10 @@
-// Package debugserver serves a daemon's /ping and Prometheus /metrics on its
-// debug address.
+// Package debugserver serves a daemon's /ping, Prometheus /metrics and Go's
+// profiles (/debug/pprof/) on its debug address.
 package debugserver
 
 import (
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -11,8 +12,10 @@ import (
 	"github.com/diego-runtime/diego/internal/transport"
 )
 
-// Handler answers /ping with 200 and /metrics from the registry (the default
-// registry when nil).
+// Handler answers /ping with 200, /metrics from the registry (the default
+// registry when nil), and /debug/pprof/ with the process's profiles: a
+// debug address is local to its machine (and behind the cell's perimeter),
+// and a profile taken under load is how slowness is found.
 func Handler(registry *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -21,6 +24,11 @@ func Handler(registry *prometheus.Registry) http.Handler {
 	} else {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	}
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

@@ -1,6 +1,10 @@
 package linux
 
-import "golang.org/x/sys/unix"
+import (
+	"context"
+
+	"golang.org/x/sys/unix"
+)
 
 // LogPrefix is logPrefix, for the specs.
 var LogPrefix = logPrefix
@@ -37,3 +41,20 @@ func (b *Backend) PooledNetnsInodes() []uint64 {
 	}
 	return out
 }
+
+// Restorer is garden's iptables-restore runner, merging or not, for the specs.
+type Restorer struct{ r restorer }
+
+func NewRestorer(merge bool) *Restorer {
+	x := &Restorer{}
+	x.r.once.Do(func() { x.r.merge = merge })
+	return x
+}
+
+// NFTablesBackend says whether this machine's iptables-restore is nf_tables.
+var NFTablesBackend = nftBackend
+
+func (x *Restorer) Restore(ctx context.Context, script string) error { return x.r.restore(ctx, script) }
+
+// Runs counts the iptables-restore processes started.
+func (x *Restorer) Runs() int64 { return x.r.runs.Load() }

@@ -1,7 +1,6 @@
 package linux
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -26,13 +25,15 @@ import (
 //	                 containers is accepted
 //	filter <p>-o<n>  a container's net-out rules
 //
-// Each change is one iptables-restore --noflush call, so it applies atomically
-// and costs one process.
+// Each change is one iptables-restore --noflush script, so it applies
+// atomically; changes made together share a process (see restorer).
 type iptables struct {
 	prefix string
 	bridge string
 	subnet string
 	deny   bool
+
+	restorer restorer
 }
 
 func (t *iptables) chain(kind string, index int) string {
@@ -40,13 +41,7 @@ func (t *iptables) chain(kind string, index int) string {
 }
 
 func (t *iptables) restore(ctx context.Context, script string) error {
-	cmd := exec.CommandContext(ctx, "iptables-restore", "--noflush", "-w", "5")
-	cmd.Stdin = strings.NewReader(script)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("iptables-restore: %w: %s\nscript:\n%s", err, bytes.TrimSpace(out), script)
-	}
-	return nil
+	return t.restorer.restore(ctx, script)
 }
 
 // setup removes every chain with this garden's prefix (leftovers of a garden

@@ -247,7 +247,7 @@ func (s *Store) fetchLayers(ctx context.Context, logger lager.Logger, held *hold
 	if err != nil {
 		return nil, Config{}, err
 	}
-	cf, err := s.configFile(spec.URI, img)
+	cf, err := s.configFile(spec.URI, src, img)
 	if err != nil {
 		return nil, Config{}, err
 	}
@@ -275,7 +275,7 @@ func (s *Store) Config(ctx context.Context, spec Spec) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	cf, err := s.configFile(spec.URI, img)
+	cf, err := s.configFile(spec.URI, src, img)
 	if err != nil {
 		return Config{}, err
 	}
@@ -285,8 +285,8 @@ func (s *Store) Config(ctx context.Context, spec Spec) (Config, error) {
 // configFile returns img's config file, from memory when its digest is known.
 // The content is checked against the digest before it is remembered, so one
 // bad source cannot poison the cache for others.
-func (s *Store) configFile(uri string, img v1.Image) (*v1.ConfigFile, error) {
-	digest, err := img.ConfigName()
+func (s *Store) configFile(uri string, src source, img v1.Image) (*v1.ConfigFile, error) {
+	digest, err := configDigest(src, img)
 	if err != nil {
 		return nil, &FetchError{URI: uri, Reason: "reading image manifest", Err: err}
 	}
@@ -311,6 +311,21 @@ func (s *Store) configFile(uri string, img v1.Image) (*v1.ConfigFile, error) {
 	s.configs[digest] = cf
 	s.configsMu.Unlock()
 	return cf, nil
+}
+
+// configDigest names img's config. A registry image's manifest, fetched
+// already, names it; img.ConfigName would fetch the config to hash it, a
+// round trip to the registry for every container. An archive's manifest is
+// computed by compressing its layers, so elsewhere the config is hashed.
+func configDigest(src source, img v1.Image) (v1.Hash, error) {
+	if src.scheme != schemeDocker {
+		return img.ConfigName()
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return m.Config.Digest, nil
 }
 
 func parseSpec(spec Spec) (source, error) {

@@ -3,8 +3,11 @@ package image_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 
 	"code.cloudfoundry.org/lager/v3/lagertest"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -93,6 +96,34 @@ var _ = Describe("Store", func() {
 				img, err := store.Create(ctx, logger, "c1", image.Spec{URI: "docker:///diego/busybox#1.0"})
 				Expect(err).NotTo(HaveOccurred())
 				expectBusybox(img)
+			})
+
+			It("fetches an image's config once, not for every container made from it", func() {
+				config, err := busybox.ConfigName()
+				Expect(err).NotTo(HaveOccurred())
+				var configGets, manifestGets atomic.Int32
+				reg := imagetest.NewRegistry(func(next http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						switch {
+						case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+config.String()):
+							configGets.Add(1)
+						case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/"):
+							manifestGets.Add(1)
+						}
+						next.ServeHTTP(w, r)
+					})
+				})
+				DeferCleanup(reg.Close)
+				Expect(imagetest.Push(reg.Host, "diego/busybox", "1.0", busybox)).To(Succeed())
+				cfg.InsecureRegistries = []string{reg.Host}
+				newStore()
+				for _, handle := range []string{"c1", "c2", "c3"} {
+					img, err := store.Create(ctx, logger, handle, image.Spec{URI: "docker://" + reg.Host + "/diego/busybox#1.0"})
+					Expect(err).NotTo(HaveOccurred())
+					expectBusybox(img)
+				}
+				Expect(configGets.Load()).To(BeEquivalentTo(1))
+				Expect(manifestGets.Load()).To(BeEquivalentTo(3), "a tag is resolved again for each container")
 			})
 		})
 

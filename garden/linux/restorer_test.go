@@ -18,8 +18,13 @@ import (
 var _ = Describe("iptables-restore runs", func() {
 	const prefix = "dgrst-"
 	chain := func(i int) string { return fmt.Sprintf("%s%d", prefix, i) }
-	declare := func(i int) string {
-		return fmt.Sprintf("*filter\n:%s - [0:0]\n-A %s -j RETURN\nCOMMIT\n", chain(i), chain(i))
+	// declarations are n scripts, each making a chain of its own.
+	declarations := func(n int) []string {
+		var scripts []string
+		for i := range n {
+			scripts = append(scripts, fmt.Sprintf("*filter\n:%s - [0:0]\n-A %s -j RETURN\nCOMMIT\n", chain(i), chain(i)))
+		}
+		return scripts
 	}
 	ours := func() []string {
 		out, err := exec.Command("iptables-save", "-t", "filter").Output()
@@ -39,7 +44,9 @@ var _ = Describe("iptables-restore runs", func() {
 			fmt.Fprintf(&s, ":%s - [0:0]\n-X %s\n", c, c)
 		}
 		s.WriteString("COMMIT\n")
-		out, err := exec.Command("sh", "-c", "iptables-restore --noflush -w 5 <<'EOF'\n"+s.String()+"EOF").CombinedOutput()
+		cmd := exec.Command("iptables-restore", "--noflush", "-w", "5")
+		cmd.Stdin = strings.NewReader(s.String())
+		out, err := cmd.CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), string(out))
 		Expect(ours()).To(BeEmpty())
 	})
@@ -66,11 +73,7 @@ var _ = Describe("iptables-restore runs", func() {
 
 	It("merges the scripts that queue while one runs, and applies every one", func() {
 		r := linux.NewRestorer(true)
-		var scripts []string
-		for i := range 16 {
-			scripts = append(scripts, declare(i))
-		}
-		for _, err := range all(r, scripts) {
+		for _, err := range all(r, declarations(16)) {
 			Expect(err).NotTo(HaveOccurred())
 		}
 		Expect(ours()).To(HaveLen(16))
@@ -79,11 +82,8 @@ var _ = Describe("iptables-restore runs", func() {
 
 	It("gives a failing script its own error, and still applies the others", func() {
 		r := linux.NewRestorer(true)
-		scripts := []string{fmt.Sprintf("*filter\n-A %smissing -j RETURN\nCOMMIT\n", prefix)}
-		for i := range 8 {
-			scripts = append(scripts, declare(i))
-		}
-		errs := all(r, scripts)
+		broken := fmt.Sprintf("*filter\n-A %smissing -j RETURN\nCOMMIT\n", prefix)
+		errs := all(r, append([]string{broken}, declarations(8)...))
 		Expect(errs[0]).To(MatchError(ContainSubstring(prefix + "missing")))
 		for _, err := range errs[1:] {
 			Expect(err).NotTo(HaveOccurred())
@@ -93,11 +93,7 @@ var _ = Describe("iptables-restore runs", func() {
 
 	It("runs each script in a process of its own when it may not merge (the legacy backend)", func() {
 		r := linux.NewRestorer(false)
-		var scripts []string
-		for i := range 6 {
-			scripts = append(scripts, declare(i))
-		}
-		for _, err := range all(r, scripts) {
+		for _, err := range all(r, declarations(6)) {
 			Expect(err).NotTo(HaveOccurred())
 		}
 		Expect(ours()).To(HaveLen(6))
